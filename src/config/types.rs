@@ -1,0 +1,476 @@
+//! The config types of the newest spec (3.7.0-experimental, a superset of 3.0.0-3.6.0).
+//! Older versions decode into these same types; `version::field_since` gates their fields.
+//! Plain data: no I/O, no validation here.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! spec_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default, rename_all = "camelCase")]
+        pub struct $name {
+            $($(#[$fm])* pub $f: $t,)*
+        }
+    };
+}
+
+spec_struct! {
+    pub struct Config {
+        pub ignition: Ignition,
+        #[serde(skip_serializing_if = "KernelArguments::is_empty")]
+        pub kernel_arguments: KernelArguments,
+        pub passwd: Passwd,
+        pub storage: Storage,
+        pub systemd: Systemd,
+    }
+}
+
+spec_struct! {
+    pub struct Ignition {
+        pub config: IgnitionConfig,
+        pub proxy: Proxy,
+        pub security: Security,
+        pub timeouts: Timeouts,
+        pub version: String,
+    }
+}
+
+spec_struct! {
+    pub struct IgnitionConfig {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub merge: Vec<Resource>,
+        pub replace: Resource,
+    }
+}
+
+spec_struct! {
+    pub struct Proxy {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub http_proxy: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub https_proxy: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub no_proxy: Vec<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Security {
+        pub tls: Tls,
+    }
+}
+
+spec_struct! {
+    pub struct Tls {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub certificate_authorities: Vec<Resource>,
+    }
+}
+
+spec_struct! {
+    pub struct Timeouts {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub http_response_headers: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub http_total: Option<i64>,
+    }
+}
+
+spec_struct! {
+    /// Anything fetched: a config, a CA bundle, file contents, an append fragment, a key file.
+    pub struct Resource {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub compression: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub http_headers: Vec<HttpHeader>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub source: Option<String>,
+        #[serde(skip_serializing_if = "Verification::is_empty")]
+        pub verification: Verification,
+    }
+}
+
+spec_struct! {
+    pub struct HttpHeader {
+        pub name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub value: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Verification {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub hash: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct KernelArguments {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub should_exist: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub should_not_exist: Vec<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Passwd {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub groups: Vec<PasswdGroup>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub users: Vec<PasswdUser>,
+    }
+}
+
+spec_struct! {
+    pub struct PasswdGroup {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub gid: Option<i64>,
+        pub name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub password_hash: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub should_exist: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub system: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct PasswdUser {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub gecos: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub groups: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub home_dir: Option<String>,
+        pub name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub no_create_home: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub no_log_init: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub no_user_group: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub password_hash: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub primary_group: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub shell: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub should_exist: Option<bool>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub ssh_authorized_keys: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub system: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub uid: Option<i64>,
+    }
+}
+
+spec_struct! {
+    pub struct Storage {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub directories: Vec<Directory>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub disks: Vec<Disk>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub files: Vec<File>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub filesystems: Vec<Filesystem>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub links: Vec<Link>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub luks: Vec<Luks>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub raid: Vec<Raid>,
+    }
+}
+
+spec_struct! {
+    /// Owner of a node: by id or by name, never both.
+    pub struct NodeUser {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct NodeGroup {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub id: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub name: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Directory {
+        #[serde(skip_serializing_if = "NodeGroup::is_empty")]
+        pub group: NodeGroup,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub overwrite: Option<bool>,
+        pub path: String,
+        #[serde(skip_serializing_if = "NodeUser::is_empty")]
+        pub user: NodeUser,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub mode: Option<i64>,
+    }
+}
+
+spec_struct! {
+    pub struct File {
+        #[serde(skip_serializing_if = "NodeGroup::is_empty")]
+        pub group: NodeGroup,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub overwrite: Option<bool>,
+        pub path: String,
+        #[serde(skip_serializing_if = "NodeUser::is_empty")]
+        pub user: NodeUser,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub append: Vec<Resource>,
+        #[serde(skip_serializing_if = "Resource::is_empty")]
+        pub contents: Resource,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub mode: Option<i64>,
+    }
+}
+
+spec_struct! {
+    pub struct Link {
+        #[serde(skip_serializing_if = "NodeGroup::is_empty")]
+        pub group: NodeGroup,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub overwrite: Option<bool>,
+        pub path: String,
+        #[serde(skip_serializing_if = "NodeUser::is_empty")]
+        pub user: NodeUser,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub hard: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub target: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Disk {
+        pub device: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub partitions: Vec<Partition>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub wipe_table: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct Partition {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub guid: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub label: Option<String>,
+        #[serde(skip_serializing_if = "is_zero")]
+        pub number: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub resize: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub should_exist: Option<bool>,
+        #[serde(rename = "sizeMiB", skip_serializing_if = "Option::is_none")]
+        pub size_mib: Option<i64>,
+        #[serde(rename = "startMiB", skip_serializing_if = "Option::is_none")]
+        pub start_mib: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub type_guid: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub wipe_partition_entry: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct Filesystem {
+        pub device: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub format: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub label: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub mount_options: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub options: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub path: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub uuid: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub wipe_filesystem: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct Luks {
+        #[serde(skip_serializing_if = "Cex::is_empty")]
+        pub cex: Cex,
+        #[serde(skip_serializing_if = "Clevis::is_empty")]
+        pub clevis: Clevis,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub device: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub discard: Option<bool>,
+        #[serde(skip_serializing_if = "Resource::is_empty")]
+        pub key_file: Resource,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub label: Option<String>,
+        pub name: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub open_options: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub options: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub uuid: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub wipe_volume: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct Cex {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub enabled: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct Clevis {
+        #[serde(skip_serializing_if = "ClevisCustom::is_empty")]
+        pub custom: ClevisCustom,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub tang: Vec<Tang>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub threshold: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub tpm2: Option<bool>,
+    }
+}
+
+spec_struct! {
+    pub struct ClevisCustom {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub config: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub needs_network: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub pin: Option<String>,
+    }
+}
+
+spec_struct! {
+    pub struct Tang {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub advertisement: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub thumbprint: Option<String>,
+        pub url: String,
+    }
+}
+
+spec_struct! {
+    pub struct Raid {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub devices: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub level: Option<String>,
+        pub name: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub options: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub spares: Option<i64>,
+    }
+}
+
+spec_struct! {
+    pub struct Systemd {
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub units: Vec<Unit>,
+    }
+}
+
+spec_struct! {
+    pub struct Unit {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub contents: Option<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        pub dropins: Vec<Dropin>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub enabled: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub mask: Option<bool>,
+        pub name: String,
+    }
+}
+
+spec_struct! {
+    pub struct Dropin {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub contents: Option<String>,
+        pub name: String,
+    }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+macro_rules! is_empty_via_default {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// True when every field is unset: serialisation leaves it out.
+            pub fn is_empty(&self) -> bool {
+                *self == <$t>::default()
+            }
+        }
+    )*};
+}
+
+is_empty_via_default!(
+    KernelArguments,
+    Resource,
+    Verification,
+    NodeUser,
+    NodeGroup,
+    Cex,
+    Clevis,
+    ClevisCustom
+);
+
+impl Config {
+    /// Every resource of the config with the JSON path of its entry, in config order.
+    pub fn resources(&self) -> Vec<(String, &Resource)> {
+        let mut out = Vec::new();
+        let ign = &self.ignition;
+        for (i, r) in ign.config.merge.iter().enumerate() {
+            out.push((format!("$.ignition.config.merge.{i}"), r));
+        }
+        if !ign.config.replace.is_empty() {
+            out.push(("$.ignition.config.replace".to_string(), &ign.config.replace));
+        }
+        for (i, r) in ign.security.tls.certificate_authorities.iter().enumerate() {
+            out.push((
+                format!("$.ignition.security.tls.certificateAuthorities.{i}"),
+                r,
+            ));
+        }
+        for (i, f) in self.storage.files.iter().enumerate() {
+            out.push((format!("$.storage.files.{i}.contents"), &f.contents));
+            for (j, a) in f.append.iter().enumerate() {
+                out.push((format!("$.storage.files.{i}.append.{j}"), a));
+            }
+        }
+        for (i, l) in self.storage.luks.iter().enumerate() {
+            out.push((format!("$.storage.luks.{i}.keyFile"), &l.key_file));
+        }
+        out
+    }
+}

@@ -1,0 +1,456 @@
+//! URL checks with the acceptance rules of Go's `net/url.Parse` (what Ignition validates with),
+//! and RFC 2397 `data:` URL decoding. Pure functions: nothing here touches the network.
+
+/// The parts of a URL the config engine needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url<'a> {
+    /// Lowercased, as Go does.
+    pub scheme: String,
+    /// Text after `scheme:` when it does not start with `/` (`data:`, `arn:`).
+    pub opaque: Option<&'a str>,
+    pub host: &'a str,
+    pub path: &'a str,
+    pub raw_query: &'a str,
+}
+
+fn is_hex(b: u8) -> bool {
+    b.is_ascii_hexdigit()
+}
+
+/// Checks `%XX` escapes. `host` applies Go's stricter host alphabet.
+fn check_escapes(s: &str, host: bool) -> Result<(), String> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if i + 2 >= b.len() {
+                    return Err(format!("invalid URL escape {:?}", &s[i..]));
+                }
+                if !is_hex(b[i + 1]) || !is_hex(b[i + 2]) {
+                    let end = (i + 3).min(s.len());
+                    return Err(format!(
+                        "invalid URL escape {:?}",
+                        s.get(i..end).unwrap_or("%")
+                    ));
+                }
+                i += 3;
+            }
+            c if host && c < 0x80 && !host_char_ok(c) => {
+                return Err(format!("invalid character {:?} in host name", c as char));
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Characters Go's `shouldEscape(c, encodeHost)` leaves alone.
+fn host_char_ok(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_'
+                | b'.'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+                | b'<'
+                | b'>'
+                | b'"'
+        )
+}
+
+fn userinfo_ok(s: &str) -> bool {
+    s.bytes().all(|c| {
+        c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.'
+                    | b'_'
+                    | b':'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b'%'
+                    | b'@'
+            )
+            || c >= 0x80
+    })
+}
+
+/// Parses like Go's `url.Parse`; the error text is for humans, not compared.
+pub fn parse(raw: &str) -> Result<Url<'_>, String> {
+    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err("invalid control character in URL".into());
+    }
+    let (u, frag) = match raw.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (raw, None),
+    };
+    if let Some(f) = frag {
+        check_escapes(f, false)?;
+    }
+    let (scheme, rest) = split_scheme(u)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (rest, raw_query) = if rest.ends_with('?') && rest.matches('?').count() == 1 {
+        (&rest[..rest.len() - 1], "")
+    } else {
+        match rest.split_once('?') {
+            Some((r, q)) => (r, q),
+            None => (rest, ""),
+        }
+    };
+    if !rest.starts_with('/') {
+        if !scheme.is_empty() {
+            return Ok(Url {
+                scheme,
+                opaque: Some(rest),
+                host: "",
+                path: "",
+                raw_query,
+            });
+        }
+        let first = rest.split('/').next().unwrap_or("");
+        if first.contains(':') {
+            return Err("first path segment in URL cannot contain colon".into());
+        }
+    }
+    let mut host = "";
+    let mut path = rest;
+    if (!scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
+        let after = &rest[2..];
+        let (authority, p) = match after.find('/') {
+            Some(i) => (&after[..i], &after[i..]),
+            None => (after, ""),
+        };
+        path = p;
+        let hostport = match authority.rfind('@') {
+            Some(i) => {
+                if !userinfo_ok(&authority[..i]) {
+                    return Err("invalid userinfo".into());
+                }
+                &authority[i + 1..]
+            }
+            None => authority,
+        };
+        check_host(hostport)?;
+        host = hostport;
+    }
+    check_escapes(path, false)?;
+    Ok(Url {
+        scheme,
+        opaque: None,
+        host,
+        path,
+        raw_query,
+    })
+}
+
+fn split_scheme(u: &str) -> Result<(&str, &str), String> {
+    for (i, c) in u.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' => {
+                if i == 0 {
+                    return Ok(("", u));
+                }
+            }
+            b':' => {
+                if i == 0 {
+                    return Err("missing protocol scheme".into());
+                }
+                return Ok((&u[..i], &u[i + 1..]));
+            }
+            _ => return Ok(("", u)),
+        }
+    }
+    Ok(("", u))
+}
+
+fn check_host(hostport: &str) -> Result<(), String> {
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let Some(end) = rest.find(']') else {
+            return Err("missing ']' in host".into());
+        };
+        let after = &rest[end + 1..];
+        if !after.is_empty() {
+            let Some(port) = after.strip_prefix(':') else {
+                return Err(format!("invalid port {after:?} after host"));
+            };
+            if !port.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("invalid port {after:?} after host"));
+            }
+        }
+        return check_escapes(&rest[..end], true);
+    }
+    let (host, port) = match hostport.rfind(':') {
+        Some(i) => (&hostport[..i], Some(&hostport[i + 1..])),
+        None => (hostport, None),
+    };
+    if let Some(p) = port {
+        if !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("invalid port \":{p}\" after host"));
+        }
+    }
+    check_escapes(host, true)
+}
+
+/// Query parameters, decoded like Go's `url.ParseQuery` (invalid pairs are skipped).
+pub fn query_values(raw: &str, key: &str) -> Vec<String> {
+    raw.split('&')
+        .filter(|p| !p.is_empty() && !p.contains(';'))
+        .filter_map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let k = percent_decode(k, true).ok()?;
+            let v = percent_decode(v, true).ok()?;
+            (String::from_utf8_lossy(&k) == key).then(|| String::from_utf8_lossy(&v).into_owned())
+        })
+        .collect()
+}
+
+/// Decodes `%XX` escapes (and `+` as space when `plus` is set).
+pub fn percent_decode(s: &str, plus: bool) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                if i + 2 >= b.len() || !is_hex(b[i + 1]) || !is_hex(b[i + 2]) {
+                    return Err("invalid URL escape".into());
+                }
+                let hi = (b[i + 1] as char).to_digit(16).unwrap_or(0);
+                let lo = (b[i + 2] as char).to_digit(16).unwrap_or(0);
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' if plus => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A parsed `data:` URL header; the payload is left where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataUrl<'a> {
+    pub media_type: String,
+    pub base64: bool,
+    pub payload: &'a str,
+}
+
+fn is_token_char(c: u8) -> bool {
+    c.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&c)
+}
+
+/// Splits a data URL into media type, encoding and payload, checking the header's grammar.
+pub fn parse_data_url(s: &str) -> Result<DataUrl<'_>, String> {
+    let rest = s
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("data:"))
+        .map(|_| &s[5..])
+        .ok_or("missing data prefix")?;
+    let comma = rest.find(',').ok_or("missing comma")?;
+    let (header, payload) = (&rest[..comma], &rest[comma + 1..]);
+    let mut parts = header.split(';');
+    let mt = parts.next().unwrap_or("");
+    let mut media_type = String::new();
+    if !mt.is_empty() {
+        let (t, sub) = mt.split_once('/').ok_or("invalid media type")?;
+        if t.is_empty()
+            || sub.is_empty()
+            || !t.bytes().all(is_token_char)
+            || !sub.bytes().all(is_token_char)
+        {
+            return Err("invalid media type".into());
+        }
+        media_type = mt.to_ascii_lowercase();
+    }
+    let mut base64 = false;
+    let params: Vec<&str> = parts.collect();
+    for (i, p) in params.iter().enumerate() {
+        if i == params.len() - 1 && *p == "base64" {
+            base64 = true;
+            continue;
+        }
+        let (k, v) = p.split_once('=').ok_or("invalid media type parameter")?;
+        let quoted = v.len() >= 2 && v.starts_with('"') && v.ends_with('"');
+        if k.is_empty()
+            || !k.bytes().all(is_token_char)
+            || (!quoted && (v.is_empty() || !v.bytes().all(is_token_char)))
+        {
+            return Err("invalid media type parameter".into());
+        }
+    }
+    Ok(DataUrl {
+        media_type,
+        base64,
+        payload,
+    })
+}
+
+/// Standard base64 (with padding; CR and LF ignored), streaming into `out` in chunks.
+pub fn base64_decode_into(s: &str, out: &mut dyn FnMut(&[u8])) -> Result<(), String> {
+    let mut quad = [0u8; 4];
+    let mut n = 0;
+    let mut buf = Vec::with_capacity(8192);
+    let mut pad = 0;
+    for &c in s.as_bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'\r' | b'\n' => continue,
+            b'=' => {
+                pad += 1;
+                if n < 2 || pad > 2 {
+                    return Err("illegal base64 data".into());
+                }
+                quad[n] = 0;
+                n += 1;
+                if n == 4 {
+                    let bytes = [quad[0] << 2 | quad[1] >> 4, quad[1] << 4 | quad[2] >> 2];
+                    buf.extend_from_slice(&bytes[..3 - pad]);
+                    n = 0;
+                }
+                continue;
+            }
+            _ => return Err("illegal base64 data".into()),
+        };
+        if pad > 0 {
+            return Err("illegal base64 data".into());
+        }
+        quad[n] = v;
+        n += 1;
+        if n == 4 {
+            buf.push(quad[0] << 2 | quad[1] >> 4);
+            buf.push(quad[1] << 4 | quad[2] >> 2);
+            buf.push(quad[2] << 6 | quad[3]);
+            n = 0;
+            if buf.len() >= 8192 {
+                out(&buf);
+                buf.clear();
+            }
+        }
+    }
+    if n != 0 {
+        return Err("illegal base64 data".into());
+    }
+    out(&buf);
+    Ok(())
+}
+
+/// Decodes a whole data URL's payload into memory (for configs, CAs and small files).
+pub fn decode_data_url(s: &str) -> Result<Vec<u8>, String> {
+    let d = parse_data_url(s)?;
+    if d.base64 {
+        let mut v = Vec::with_capacity(d.payload.len() / 4 * 3);
+        base64_decode_into(d.payload, &mut |c| v.extend_from_slice(c))?;
+        Ok(v)
+    } else {
+        percent_decode(d.payload, false)
+    }
+}
+
+/// Checks a data URL without keeping the decoded bytes.
+pub fn check_data_url(s: &str) -> Result<(), String> {
+    let d = parse_data_url(s)?;
+    if d.base64 {
+        base64_decode_into(d.payload, &mut |_| {})
+    } else {
+        percent_decode(d.payload, false).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_like_parsing() {
+        let u = parse("HTTP://example.com:8080/a%20b?x=1#f").unwrap();
+        assert_eq!(u.scheme, "http");
+        assert_eq!(u.host, "example.com:8080");
+        assert_eq!(u.path, "/a%20b");
+        assert_eq!(u.raw_query, "x=1");
+        assert_eq!(parse("data:,foo").unwrap().opaque, Some(",foo"));
+        assert_eq!(parse("/just/a/path").unwrap().scheme, "");
+        assert_eq!(parse("").unwrap().scheme, "");
+        assert!(parse("http://exa mple.com/").is_err());
+        assert!(parse("http://example.com:port/").is_err());
+        assert!(parse("http://example.com/%zz").is_err());
+        assert!(parse(":foo").is_err());
+        assert!(
+            parse("a b:c").is_err(),
+            "first segment with colon and no scheme"
+        );
+        assert!(parse("http://x/\n").is_err());
+        assert!(parse("http://[::1]:69/x").is_ok());
+    }
+
+    #[test]
+    fn queries() {
+        assert_eq!(
+            query_values("versionId=&a=b", "versionId"),
+            vec![String::new()]
+        );
+        assert_eq!(
+            query_values("versionId=v1", "versionId"),
+            vec!["v1".to_string()]
+        );
+        assert!(query_values("a=b", "versionId").is_empty());
+    }
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            decode_data_url("data:,hello%20world").unwrap(),
+            b"hello world"
+        );
+        assert_eq!(decode_data_url("data:;base64,aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(
+            decode_data_url("data:text/plain;charset=utf-8;base64,aGk=").unwrap(),
+            b"hi"
+        );
+        assert_eq!(
+            decode_data_url("data:text/plain;charset=\"utf-8\",x").unwrap(),
+            b"x"
+        );
+        assert!(decode_data_url("data:foo").is_err());
+        assert!(decode_data_url("data:;base64,aGVsbG8").is_err());
+        assert!(decode_data_url("data:;base64,a===").is_err());
+        assert!(decode_data_url("data:,%zz").is_err());
+        assert!(decode_data_url("data:text,x").is_err());
+        assert!(decode_data_url("http:,x").is_err());
+    }
+}

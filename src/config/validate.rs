@@ -1,0 +1,949 @@
+//! Ignition's validation rules over the typed config, with Ignition's message texts and JSON
+//! paths. Rules that changed between spec versions take the config's version. Pure: config in,
+//! report out.
+
+use super::report::{JsonPath, Report};
+use super::types::*;
+use super::unit;
+use super::url;
+use super::version::Version;
+use std::collections::{HashMap, HashSet};
+
+/// Ignition's message texts (`config/shared/errors/errors.go`).
+pub mod msg {
+    pub const NO_PATH: &str = "path not specified";
+    pub const PATH_RELATIVE: &str = "path not absolute";
+    pub const DIRTY_PATH: &str = "path is not fully simplified";
+    pub const DUPLICATE: &str = "duplicate entry defined";
+    pub const ILLEGAL_MODE: &str = "illegal file mode";
+    pub const OVERWRITE_NIL_SOURCE: &str = "overwrite must be false if source is unspecified";
+    pub const BOTH_ID_AND_NAME: &str = "cannot set both id and name";
+    pub const COMPRESSION_INVALID: &str = "invalid compression method";
+    pub const VERIFICATION_NIL_SOURCE: &str =
+        "source must be specified if verification is specified";
+    pub const INVALID_URL: &str = "unable to parse url";
+    pub const INVALID_SCHEME: &str = "invalid url scheme";
+    pub const INVALID_S3_VERSION: &str = "invalid S3 object VersionId";
+    pub const INVALID_ARN: &str = "invalid S3 ARN format";
+    pub const HEADERS_SCHEME: &str = "cannot use HTTP headers with this source scheme";
+    pub const EMPTY_HEADER_NAME: &str = "HTTP header name can't be empty";
+    pub const EMPTY_HEADER_VALUE: &str = "HTTP header value can't be empty";
+    pub const SOURCE_REQUIRED: &str = "source is required";
+    pub const HASH_MALFORMED: &str = "malformed hash specifier";
+    pub const HASH_UNRECOGNIZED: &str = "unrecognized hash function";
+    pub const HASH_WRONG_SIZE: &str = "incorrect size for hash sum";
+    pub const INVALID_PROXY: &str = "proxies must be http(s)";
+    pub const INSECURE_PROXY: &str = "insecure plaintext HTTP proxy specified for HTTPS resources";
+    pub const DISK_DEVICE_REQUIRED: &str = "disk device is required";
+    pub const PARTITION_NUMBERS_COLLIDE: &str = "partition numbers collide";
+    pub const PARTITIONS_OVERLAP: &str = "partitions overlap";
+    pub const PARTITION_LABELS_COLLIDE: &str = "partition labels collide";
+    pub const ZEROES_WITH_SHOULD_NOT_EXIST: &str =
+        "shouldExist is false for a partition and other partition(s) has start or size 0";
+    pub const SHOULD_NOT_EXIST_WITH_OTHERS: &str =
+        "shouldExist specified false with other options also specified";
+    pub const NEED_LABEL_OR_NUMBER: &str = "a partition number >= 1 or a label must be specified";
+    pub const LABEL_TOO_LONG: &str = "partition labels may not exceed 36 characters";
+    pub const LABEL_CONTAINS_COLON: &str =
+        "partition label will be truncated to text before the colon";
+    pub const GUID_FORMAT: &str = "doesn't match the form \"01234567-89AB-CDEF-EDCB-A98765432101\"";
+    pub const FS_INVALID_FORMAT: &str = "invalid filesystem format";
+    pub const FORMAT_NIL_WITH_OTHERS: &str =
+        "format cannot be empty when path, label, uuid, wipeFilesystem, options, or mountOptions is specified";
+    pub const LABEL_NEEDS_FORMAT: &str = "filesystem must specify format if label is specified";
+    pub const PARTITIONS_OVERWRITTEN: &str = "filesystem overwrites partitioned device";
+    pub const FILESYSTEM_IMPLICIT_WIPE: &str =
+        "device matches disk with wipeTable enabled; filesystem will be wiped";
+    pub const LINK_TARGET_REQUIRED: &str = "link target is required";
+    pub const HARD_LINK_TO_DIRECTORY: &str = "hard link target is a directory";
+    pub const HARD_LINK_OWNER: &str = "user/group ignored for hard links";
+    pub const FILE_USED_SYMLINK: &str = "file path includes link in config";
+    pub const DIRECTORY_USED_SYMLINK: &str = "directory path includes link in config";
+    pub const LINK_USED_SYMLINK: &str = "link path includes link in config";
+    pub const PATH_CONFLICTS_SYSTEMD: &str = "path conflicts with systemd unit or dropin";
+    pub const INVALID_SYSTEMD_EXT: &str = "invalid systemd unit extension";
+    pub const INVALID_DROPIN_EXT: &str = "invalid systemd drop-in extension";
+    pub const RAID_LEVEL_REQUIRED: &str = "raid level is required";
+    pub const RAID_LEVEL_UNKNOWN: &str = "unrecognized raid level";
+    pub const SPARES_UNSUPPORTED: &str = "spares unsupported for linear and raid0 arrays";
+    pub const RAID_DEVICES_REQUIRED: &str = "raid devices are required";
+    pub const LUKS_NAME_SLASH: &str = "device names cannot contain slashes";
+    pub const LUKS_LABEL_TOO_LONG: &str = "luks device labels cannot be longer than 47 characters";
+    pub const LUKS_KEYFILE: &str = "invalid key-file source";
+    pub const CLEVIS_CUSTOM_WITH_OTHERS: &str =
+        "cannot use custom clevis config with tpm2, tang, or threshold";
+    pub const CLEVIS_PIN_REQUIRED: &str = "clevis pin is required";
+    pub const CLEVIS_CONFIG_REQUIRED: &str = "clevis config is required";
+    pub const UNKNOWN_CLEVIS_PIN: &str = "unsupported clevis pin";
+    pub const CEX_WITH_CLEVIS: &str = "cannot use both cex and clevis";
+    pub const CEX_WITH_KEYFILE: &str = "cannot use both cex and key file";
+    pub const TANG_THUMBPRINT_REQUIRED: &str = "thumbprint is required";
+    pub const TANG_ADVERTISEMENT: &str = "advertisement is not valid JSON";
+    pub const VIRTIOFS_FIELD: &str =
+        "virtiofs does not support label, uuid, options, or wipeFilesystem";
+    pub const VIRTIOFS_TAG: &str = "virtiofs tags cannot be longer than 36 bytes";
+    pub const SPECIAL_MODE_BITS: &str =
+        "setuid/setgid/sticky bits are not supported before spec 3.6.0 and were removed";
+}
+
+/// Validates a decoded config of spec `version`.
+pub fn validate(cfg: &Config, version: Version) -> Report {
+    let mut v = Validator {
+        r: Report::default(),
+        version,
+    };
+    v.config(cfg);
+    v.r
+}
+
+struct Validator {
+    r: Report,
+    version: Version,
+}
+
+fn root() -> JsonPath {
+    JsonPath::root()
+}
+
+/// Go's `path.Clean`.
+pub fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let rooted = p.starts_with('/');
+    let mut out: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if out.last().is_some_and(|s| *s != "..") {
+                    out.pop();
+                } else if !rooted {
+                    out.push("..");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+pub fn check_path(p: &str) -> Option<&'static str> {
+    if p.is_empty() {
+        Some(msg::NO_PATH)
+    } else if !p.starts_with('/') {
+        Some(msg::PATH_RELATIVE)
+    } else if clean_path(p) != p {
+        Some(msg::DIRTY_PATH)
+    } else {
+        None
+    }
+}
+
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+impl Validator {
+    fn err(&mut self, p: JsonPath, m: impl Into<String>) {
+        self.r.error(p, m);
+    }
+
+    fn warn(&mut self, p: JsonPath, m: impl Into<String>) {
+        self.r.warn(p, m);
+    }
+
+    fn path_rule(&mut self, p: JsonPath, value: &str) {
+        if let Some(m) = check_path(value) {
+            self.err(p, m);
+        }
+    }
+
+    fn config(&mut self, c: &Config) {
+        let r = root();
+        self.ignition(&c.ignition, &r.key("ignition"));
+        if self.version >= Version::V3_3 {
+            self.kargs(&c.kernel_arguments, &r.key("kernelArguments"));
+        }
+        self.passwd(&c.passwd, &r.key("passwd"));
+        self.storage(&c.storage, &r.key("storage"));
+        self.systemd(&c.systemd, &r.key("systemd"));
+        self.unit_conflicts(c);
+    }
+
+    fn ignition(&mut self, ig: &Ignition, p: &JsonPath) {
+        let cp = p.key("config");
+        for (i, m) in ig.config.merge.iter().enumerate() {
+            let mp = cp.key("merge").idx(i);
+            if m.source.as_deref().unwrap_or("").is_empty() {
+                self.err(mp.clone(), msg::SOURCE_REQUIRED);
+            }
+            self.resource(m, &mp);
+        }
+        self.dups(
+            ig.config
+                .merge
+                .iter()
+                .map(|m| m.source.clone().unwrap_or_default()),
+            &cp.key("merge"),
+        );
+        self.resource(&ig.config.replace, &cp.key("replace"));
+        let tp = p.key("security").key("tls").key("certificateAuthorities");
+        for (i, ca) in ig.security.tls.certificate_authorities.iter().enumerate() {
+            if ca.source.as_deref().unwrap_or("").is_empty() {
+                self.err(tp.idx(i), msg::SOURCE_REQUIRED);
+            }
+            self.resource(ca, &tp.idx(i));
+        }
+        self.dups(
+            ig.security
+                .tls
+                .certificate_authorities
+                .iter()
+                .map(|m| m.source.clone().unwrap_or_default()),
+            &tp,
+        );
+        let pp = p.key("proxy");
+        self.proxy_url(ig.proxy.http_proxy.as_deref(), pp.key("httpProxy"), true);
+        self.proxy_url(ig.proxy.https_proxy.as_deref(), pp.key("httpsProxy"), false);
+        self.dups(ig.proxy.no_proxy.iter().cloned(), &pp.key("noProxy"));
+    }
+
+    fn proxy_url(&mut self, s: Option<&str>, p: JsonPath, http_ok: bool) {
+        let Some(s) = s else { return };
+        match url::parse(s) {
+            Err(_) => self.err(p, msg::INVALID_URL),
+            Ok(u) if u.scheme != "http" && u.scheme != "https" => self.err(p, msg::INVALID_PROXY),
+            Ok(u) if u.scheme == "http" && !http_ok => self.warn(p, msg::INSECURE_PROXY),
+            Ok(_) => {}
+        }
+    }
+
+    /// Errors of `key`s that occur more than once in a list, reported at each later entry.
+    fn dups(&mut self, keys: impl Iterator<Item = String>, list: &JsonPath) {
+        let mut seen = HashSet::new();
+        for (i, k) in keys.enumerate() {
+            if !seen.insert(k) {
+                self.err(list.idx(i), msg::DUPLICATE);
+            }
+        }
+    }
+
+    fn resource(&mut self, res: &Resource, p: &JsonPath) {
+        if let Some(c) = &res.compression {
+            if !c.is_empty() && c != "gzip" {
+                self.err(p.key("compression"), msg::COMPRESSION_INVALID);
+            }
+        }
+        if let Some(h) = &res.verification.hash {
+            let hp = p.key("verification").key("hash");
+            if res.source.is_none() {
+                self.err(hp.clone(), msg::VERIFICATION_NIL_SOURCE);
+            }
+            if let Some(m) = self.hash_problem(h) {
+                self.err(hp, m);
+            }
+        }
+        if let Some(s) = &res.source {
+            if let Some(m) = self.url_problem(s) {
+                self.err(p.key("source"), m);
+            }
+        }
+        if !res.http_headers.is_empty() {
+            let hp = p.key("httpHeaders");
+            let scheme_ok = match res.source.as_deref() {
+                None | Some("") => Err(msg::INVALID_URL),
+                Some(s) => match url::parse(s) {
+                    Err(_) => Err(msg::INVALID_URL),
+                    Ok(u) if u.scheme == "http" || u.scheme == "https" => Ok(()),
+                    Ok(_) => Err(msg::HEADERS_SCHEME),
+                },
+            };
+            if let Err(m) = scheme_ok {
+                self.err(hp.clone(), m);
+            }
+            for (i, h) in res.http_headers.iter().enumerate() {
+                if h.name.is_empty() {
+                    self.err(hp.idx(i).key("name"), msg::EMPTY_HEADER_NAME);
+                }
+                if h.value.as_deref() == Some("") {
+                    self.err(hp.idx(i).key("value"), msg::EMPTY_HEADER_VALUE);
+                }
+            }
+            self.dups(res.http_headers.iter().map(|h| h.name.clone()), &hp);
+        }
+    }
+
+    fn hash_problem(&self, h: &str) -> Option<&'static str> {
+        let Some((func, sum)) = h.split_once('-') else {
+            return Some(msg::HASH_MALFORMED);
+        };
+        let size = match func {
+            "sha512" => 64,
+            "sha256" if self.version >= Version::V3_1 => 32,
+            _ => return Some(msg::HASH_UNRECOGNIZED),
+        };
+        (sum.len() != size * 2).then_some(msg::HASH_WRONG_SIZE)
+    }
+
+    /// Ignition's `validateURL`: the schemes of the config's version, S3 version ids, ARNs,
+    /// data URLs. An empty source is valid (an empty file).
+    fn url_problem(&self, s: &str) -> Option<String> {
+        if s.is_empty() {
+            return None;
+        }
+        let u = match url::parse(s) {
+            Ok(u) => u,
+            Err(_) => return Some(msg::INVALID_URL.into()),
+        };
+        match u.scheme.as_str() {
+            "http" | "https" | "tftp" => None,
+            "gs" if self.version >= Version::V3_2 => None,
+            "s3" => {
+                let v = url::query_values(u.raw_query, "versionId");
+                (!v.is_empty() && v[0].is_empty()).then(|| msg::INVALID_S3_VERSION.into())
+            }
+            "arn" if self.version >= Version::V3_4 => arn_problem(s, &u),
+            "data" => url::check_data_url(s).err(),
+            _ => Some(msg::INVALID_SCHEME.into()),
+        }
+    }
+
+    fn kargs(&mut self, k: &KernelArguments, p: &JsonPath) {
+        // shouldExist and shouldNotExist share one namespace.
+        let mut seen = HashSet::new();
+        for (i, a) in k.should_exist.iter().enumerate() {
+            if !seen.insert(a.clone()) {
+                self.err(p.key("shouldExist").idx(i), msg::DUPLICATE);
+            }
+        }
+        for (i, a) in k.should_not_exist.iter().enumerate() {
+            if !seen.insert(a.clone()) {
+                self.err(p.key("shouldNotExist").idx(i), msg::DUPLICATE);
+            }
+        }
+    }
+
+    fn passwd(&mut self, pw: &Passwd, p: &JsonPath) {
+        let up = p.key("users");
+        for (i, u) in pw.users.iter().enumerate() {
+            self.dups(
+                u.ssh_authorized_keys.iter().cloned(),
+                &up.idx(i).key("sshAuthorizedKeys"),
+            );
+            self.dups(u.groups.iter().cloned(), &up.idx(i).key("groups"));
+        }
+        self.dups(pw.users.iter().map(|u| u.name.clone()), &up);
+        self.dups(pw.groups.iter().map(|g| g.name.clone()), &p.key("groups"));
+    }
+
+    fn storage(&mut self, s: &Storage, p: &JsonPath) {
+        for (i, d) in s.disks.iter().enumerate() {
+            self.disk(d, &p.key("disks").idx(i));
+        }
+        self.dups(s.disks.iter().map(|d| d.device.clone()), &p.key("disks"));
+        for (i, r) in s.raid.iter().enumerate() {
+            self.raid(r, &p.key("raid").idx(i));
+        }
+        self.dups(s.raid.iter().map(|r| r.name.clone()), &p.key("raid"));
+        for (i, f) in s.filesystems.iter().enumerate() {
+            self.filesystem(f, &p.key("filesystems").idx(i));
+        }
+        self.dups(
+            s.filesystems.iter().map(|f| f.device.clone()),
+            &p.key("filesystems"),
+        );
+        for (i, l) in s.luks.iter().enumerate() {
+            self.luks(l, &p.key("luks").idx(i));
+        }
+        self.dups(s.luks.iter().map(|l| l.name.clone()), &p.key("luks"));
+
+        let files = p.key("files");
+        for (i, f) in s.files.iter().enumerate() {
+            let fp = files.idx(i);
+            self.path_rule(fp.key("path"), &f.path);
+            self.owner(f.user.id, f.user.name.as_deref(), fp.key("user"));
+            self.owner(f.group.id, f.group.name.as_deref(), fp.key("group"));
+            self.mode(f.mode, fp.key("mode"));
+            if f.overwrite == Some(true) && f.contents.source.is_none() {
+                self.err(fp.key("overwrite"), msg::OVERWRITE_NIL_SOURCE);
+            }
+            self.resource(&f.contents, &fp.key("contents"));
+            for (j, a) in f.append.iter().enumerate() {
+                self.resource(a, &fp.key("append").idx(j));
+            }
+        }
+        let dirs = p.key("directories");
+        for (i, d) in s.directories.iter().enumerate() {
+            let dp = dirs.idx(i);
+            self.path_rule(dp.key("path"), &d.path);
+            self.owner(d.user.id, d.user.name.as_deref(), dp.key("user"));
+            self.owner(d.group.id, d.group.name.as_deref(), dp.key("group"));
+            self.mode(d.mode, dp.key("mode"));
+        }
+        let links = p.key("links");
+        for (i, l) in s.links.iter().enumerate() {
+            let lp = links.idx(i);
+            self.path_rule(lp.key("path"), &l.path);
+            self.owner(l.user.id, l.user.name.as_deref(), lp.key("user"));
+            self.owner(l.group.id, l.group.name.as_deref(), lp.key("group"));
+            if l.target.as_deref().unwrap_or("").is_empty() {
+                self.err(lp.key("target"), msg::LINK_TARGET_REQUIRED);
+            }
+            if l.hard == Some(true) && (!l.user.is_empty() || !l.group.is_empty()) {
+                self.warn(lp.key("hard"), msg::HARD_LINK_OWNER);
+            }
+        }
+        // Files, directories and links share one namespace keyed by path.
+        let mut seen = HashSet::new();
+        let nodes = s
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (files.idx(i), &f.path))
+            .chain(
+                s.directories
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (dirs.idx(i), &d.path)),
+            )
+            .chain(
+                s.links
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (links.idx(i), &l.path)),
+            );
+        let mut dup_paths = Vec::new();
+        for (jp, path) in nodes {
+            if !seen.insert(path.as_str()) {
+                dup_paths.push(jp);
+            }
+        }
+        for jp in dup_paths {
+            self.err(jp, msg::DUPLICATE);
+        }
+        self.node_links(s, p);
+        self.fs_disk_warnings(s, p);
+    }
+
+    fn owner(&mut self, id: Option<i64>, name: Option<&str>, p: JsonPath) {
+        if id.is_some() && !name.unwrap_or("").is_empty() {
+            self.err(p, msg::BOTH_ID_AND_NAME);
+        }
+    }
+
+    fn mode(&mut self, m: Option<i64>, p: JsonPath) {
+        if let Some(m) = m {
+            if !(0..=0o7777).contains(&m) {
+                self.err(p, msg::ILLEGAL_MODE);
+            } else if m & 0o7000 != 0 && self.version < Version::V3_6 {
+                self.warn(p, msg::SPECIAL_MODE_BITS);
+            }
+        }
+    }
+
+    fn node_links(&mut self, s: &Storage, p: &JsonPath) {
+        let under = |child: &str, l: &Link| child.starts_with(&format!("{}/", l.path));
+        for (i, d) in s.directories.iter().enumerate() {
+            for l in &s.links {
+                if under(&d.path, l) {
+                    self.err(p.key("directories").idx(i), msg::DIRECTORY_USED_SYMLINK);
+                }
+            }
+        }
+        for (i, f) in s.files.iter().enumerate() {
+            for l in &s.links {
+                if under(&f.path, l) {
+                    self.err(p.key("files").idx(i), msg::FILE_USED_SYMLINK);
+                }
+            }
+        }
+        for (i, l1) in s.links.iter().enumerate() {
+            for l2 in &s.links {
+                if under(&l1.path, l2) {
+                    self.err(p.key("links").idx(i), msg::LINK_USED_SYMLINK);
+                }
+            }
+            if l1.hard == Some(true) {
+                let target = l1.target.as_deref().unwrap_or("");
+                if s.directories.iter().any(|d| d.path == target) {
+                    self.err(p.key("links").idx(i), msg::HARD_LINK_TO_DIRECTORY);
+                }
+            }
+        }
+    }
+
+    fn fs_disk_warnings(&mut self, s: &Storage, p: &JsonPath) {
+        let disks: HashMap<&str, &Disk> = s.disks.iter().map(|d| (d.device.as_str(), d)).collect();
+        for (i, f) in s.filesystems.iter().enumerate() {
+            if let Some(d) = disks.get(f.device.as_str()) {
+                let fp = p.key("filesystems").idx(i).key("device");
+                if !d.partitions.is_empty() {
+                    self.warn(fp, msg::PARTITIONS_OVERWRITTEN);
+                } else if f.wipe_filesystem != Some(true) && d.wipe_table == Some(true) {
+                    self.warn(fp, msg::FILESYSTEM_IMPLICIT_WIPE);
+                }
+            }
+        }
+    }
+
+    fn disk(&mut self, d: &Disk, p: &JsonPath) {
+        if d.device.is_empty() {
+            self.err(p.key("device"), msg::DISK_DEVICE_REQUIRED);
+            return;
+        }
+        self.path_rule(p.key("device"), &d.device);
+        let pp = p.key("partitions");
+        for (i, part) in d.partitions.iter().enumerate() {
+            self.partition(part, &pp.idx(i));
+        }
+        self.dups(d.partitions.iter().map(partition_key), &pp);
+        if d.partitions.is_empty() {
+            return;
+        }
+        let mut nums = HashSet::new();
+        if d.partitions
+            .iter()
+            .any(|x| x.number != 0 && !nums.insert(x.number))
+        {
+            self.err(pp.clone(), msg::PARTITION_NUMBERS_COLLIDE);
+        }
+        if partitions_overlap(&d.partitions) {
+            self.err(pp.clone(), msg::PARTITIONS_OVERLAP);
+        }
+        let zero = |v: Option<i64>| v.is_none_or(|v| v == 0);
+        if d.partitions.iter().any(|x| x.should_exist == Some(false))
+            && d.partitions
+                .iter()
+                .any(|x| zero(x.start_mib) || zero(x.size_mib))
+            && d.partitions.iter().any(|x| {
+                x.should_exist != Some(false)
+                    && ((x.start_mib.is_some() && zero(x.start_mib))
+                        || (x.size_mib.is_some() && zero(x.size_mib)))
+            })
+        {
+            self.err(pp.clone(), msg::ZEROES_WITH_SHOULD_NOT_EXIST);
+        }
+        let mut labels = HashSet::new();
+        if d.partitions
+            .iter()
+            .filter_map(|x| x.label.as_deref())
+            .any(|l| !labels.insert(l))
+        {
+            self.err(pp, msg::PARTITION_LABELS_COLLIDE);
+        }
+    }
+
+    fn partition(&mut self, x: &Partition, p: &JsonPath) {
+        if x.should_exist == Some(false)
+            && (x.label.is_some()
+                || !x.type_guid.as_deref().unwrap_or("").is_empty()
+                || !x.guid.as_deref().unwrap_or("").is_empty()
+                || x.start_mib.is_some()
+                || x.size_mib.is_some())
+        {
+            self.err(p.clone(), msg::SHOULD_NOT_EXIST_WITH_OTHERS);
+        }
+        if x.number == 0 && x.label.is_none() {
+            self.err(p.clone(), msg::NEED_LABEL_OR_NUMBER);
+        }
+        if let Some(l) = &x.label {
+            if l.encode_utf16().count() > 36 {
+                self.err(p.key("label"), msg::LABEL_TOO_LONG);
+            } else if l.contains(':') {
+                self.err(p.key("label"), msg::LABEL_CONTAINS_COLON);
+            }
+        }
+        for (k, g) in [("guid", &x.guid), ("typeGuid", &x.type_guid)] {
+            if let Some(g) = g {
+                if !g.is_empty() && !is_guid(g) {
+                    self.err(p.key(k), msg::GUID_FORMAT);
+                }
+            }
+        }
+    }
+
+    fn filesystem(&mut self, f: &Filesystem, p: &JsonPath) {
+        if let Some(path) = &f.path {
+            self.path_rule(p.key("path"), path);
+        }
+        let format = f.format.as_deref().unwrap_or("");
+        if format == "virtiofs" && self.version >= Version::V3_7Exp {
+            if f.device.is_empty() {
+                self.err(p.key("device"), msg::NO_PATH);
+            } else if f.device.len() > 36 {
+                self.err(p.key("device"), msg::VIRTIOFS_TAG);
+            }
+            if f.label.is_some()
+                || f.uuid.is_some()
+                || !f.options.is_empty()
+                || f.wipe_filesystem.is_some()
+            {
+                self.err(p.key("format"), msg::VIRTIOFS_FIELD);
+            }
+            return;
+        }
+        self.path_rule(p.key("device"), &f.device);
+        if format.is_empty() {
+            if !f.path.as_deref().unwrap_or("").is_empty()
+                || !f.label.as_deref().unwrap_or("").is_empty()
+                || !f.uuid.as_deref().unwrap_or("").is_empty()
+                || f.wipe_filesystem == Some(true)
+                || !f.mount_options.is_empty()
+                || !f.options.is_empty()
+            {
+                self.err(p.key("format"), msg::FORMAT_NIL_WITH_OTHERS);
+            }
+        } else {
+            let ok = match format {
+                "ext4" | "btrfs" | "xfs" | "swap" | "vfat" => true,
+                "none" => self.version >= Version::V3_3,
+                _ => false,
+            };
+            if !ok {
+                self.err(p.key("format"), msg::FS_INVALID_FORMAT);
+            }
+        }
+        if let Some(label) = f.label.as_deref().filter(|l| !l.is_empty()) {
+            if format.is_empty() {
+                self.err(p.key("label"), msg::LABEL_NEEDS_FORMAT);
+            } else {
+                let max = match format {
+                    "ext4" => 16,
+                    "btrfs" => 256,
+                    "xfs" => 12,
+                    "swap" => 15,
+                    "vfat" => 11,
+                    _ => usize::MAX,
+                };
+                if label.len() > max {
+                    self.err(
+                        p.key("label"),
+                        format!("filesystem labels cannot be longer than {max} characters when using {format}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn raid(&mut self, r: &Raid, p: &JsonPath) {
+        match r.level.as_deref().unwrap_or("") {
+            "" => self.err(p.key("level"), msg::RAID_LEVEL_REQUIRED),
+            "linear" | "raid0" | "0" | "stripe" => {
+                if r.spares.is_some_and(|s| s != 0) {
+                    self.err(p.key("level"), msg::SPARES_UNSUPPORTED);
+                }
+            }
+            "raid1" | "1" | "mirror" | "raid4" | "4" | "raid5" | "5" | "raid6" | "6" | "raid10"
+            | "10" => {}
+            _ => self.err(p.key("level"), msg::RAID_LEVEL_UNKNOWN),
+        }
+        if r.devices.is_empty() {
+            self.err(p.key("devices"), msg::RAID_DEVICES_REQUIRED);
+        }
+        for (i, d) in r.devices.iter().enumerate() {
+            self.path_rule(p.key("devices").idx(i), d);
+        }
+        self.dups(r.devices.iter().cloned(), &p.key("devices"));
+    }
+
+    fn luks(&mut self, l: &Luks, p: &JsonPath) {
+        if l.name.contains('/') {
+            self.err(p.key("name"), msg::LUKS_NAME_SLASH);
+        }
+        if l.label.as_deref().is_some_and(|x| x.len() > 47) {
+            self.err(p.key("label"), msg::LUKS_LABEL_TOO_LONG);
+        }
+        match l.device.as_deref() {
+            None | Some("") => self.err(p.key("device"), msg::DISK_DEVICE_REQUIRED),
+            Some(d) => self.path_rule(p.key("device"), d),
+        }
+        let c = &l.clevis;
+        if !c.custom.pin.as_deref().unwrap_or("").is_empty()
+            && (!c.tang.is_empty() || c.tpm2 == Some(true) || c.threshold.is_some_and(|t| t != 0))
+        {
+            self.err(p.key("clevis"), msg::CLEVIS_CUSTOM_WITH_OTHERS);
+        }
+        if let Some(s) = &l.key_file.source {
+            if self.url_problem(s).is_some() {
+                self.err(p.key("keys"), msg::LUKS_KEYFILE);
+            }
+        }
+        if l.cex.enabled == Some(true) {
+            if !l.clevis.is_empty() {
+                self.err(p.key("cex"), msg::CEX_WITH_CLEVIS);
+            }
+            if !l.key_file.is_empty() {
+                self.err(p.key("keyFile"), msg::CEX_WITH_KEYFILE);
+            }
+        }
+        let cp = p.key("clevis");
+        let cu = &c.custom;
+        if !(cu.pin.as_deref().unwrap_or("").is_empty()
+            && cu.config.as_deref().unwrap_or("").is_empty()
+            && cu.needs_network != Some(true))
+        {
+            match cu.pin.as_deref().unwrap_or("") {
+                "" => self.err(cp.key("custom").key("pin"), msg::CLEVIS_PIN_REQUIRED),
+                "tpm2" | "tang" | "sss" => {}
+                _ if self.version >= Version::V3_6 => {}
+                _ => self.err(cp.key("custom").key("pin"), msg::UNKNOWN_CLEVIS_PIN),
+            }
+            if cu.config.as_deref().unwrap_or("").is_empty() {
+                self.err(cp.key("custom").key("config"), msg::CLEVIS_CONFIG_REQUIRED);
+            }
+        }
+        for (i, t) in c.tang.iter().enumerate() {
+            let tp = cp.key("tang").idx(i);
+            match url::parse(&t.url) {
+                Err(_) => self.err(tp.key("url"), msg::INVALID_URL),
+                Ok(u) if u.scheme != "http" && u.scheme != "https" => {
+                    self.err(tp.key("url"), msg::INVALID_SCHEME)
+                }
+                Ok(_) => {}
+            }
+            if t.thumbprint.as_deref().unwrap_or("").is_empty() {
+                self.err(tp.key("thumbprint"), msg::TANG_THUMBPRINT_REQUIRED);
+            }
+            if let Some(a) = t.advertisement.as_deref().filter(|a| !a.is_empty()) {
+                if serde_json::from_str::<serde_json::Value>(a).is_err() {
+                    self.err(tp.key("advertisement"), msg::TANG_ADVERTISEMENT);
+                }
+            }
+        }
+        self.dups(c.tang.iter().map(|t| t.url.clone()), &cp.key("tang"));
+        self.resource(&l.key_file, &p.key("keyFile"));
+    }
+
+    fn systemd(&mut self, s: &Systemd, p: &JsonPath) {
+        let up = p.key("units");
+        for (i, u) in s.units.iter().enumerate() {
+            let p = up.idx(i);
+            if !unit_ext_ok(&u.name) {
+                self.err(p.key("name"), msg::INVALID_SYSTEMD_EXT);
+            }
+            let opts = match u.contents.as_deref().map(unit::parse) {
+                Some(Err(e)) => {
+                    self.err(p.key("contents"), format!("invalid unit content: {e}"));
+                    None
+                }
+                Some(Ok(o)) => Some(o),
+                None => None,
+            };
+            if u.enabled == Some(true) {
+                if let Some(o) = &opts {
+                    if !u.contents.as_deref().unwrap_or("").is_empty()
+                        && !o.iter().any(|o| o.section == "Install")
+                    {
+                        self.warn(
+                            p.key("contents"),
+                            format!("unit \"{}\" is enabled, but has no install section so enable does nothing", u.name),
+                        );
+                    }
+                }
+            }
+            let dp = p.key("dropins");
+            for (j, d) in u.dropins.iter().enumerate() {
+                if let Some(Err(e)) = d.contents.as_deref().map(unit::parse) {
+                    self.err(
+                        dp.idx(j).key("contents"),
+                        format!("invalid unit content: {e}"),
+                    );
+                }
+                if !d.name.ends_with(".conf") || d.name.rfind('.') != d.name.rfind(".conf") {
+                    self.err(dp.idx(j).key("name"), msg::INVALID_DROPIN_EXT);
+                }
+            }
+            self.dups(u.dropins.iter().map(|d| d.name.clone()), &dp);
+        }
+        self.dups(s.units.iter().map(|u| u.name.clone()), &up);
+    }
+
+    /// Files, directories and links must not be where a unit or dropin with contents goes.
+    fn unit_conflicts(&mut self, c: &Config) {
+        let mut unit_paths = HashSet::new();
+        for u in &c.systemd.units {
+            if !u.contents.as_deref().unwrap_or("").is_empty() {
+                unit_paths.insert(format!("/etc/systemd/system/{}", u.name));
+            }
+            for d in &u.dropins {
+                if !d.contents.as_deref().unwrap_or("").is_empty() {
+                    unit_paths.insert(format!("/etc/systemd/system/{}.d/{}", u.name, d.name));
+                }
+            }
+        }
+        if unit_paths.is_empty() {
+            return;
+        }
+        let s = &c.storage;
+        let hits: Vec<JsonPath> = s
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| unit_paths.contains(&f.path))
+            .map(|(i, _)| root().key("storage").key("files").idx(i).key("path"))
+            .chain(
+                s.directories
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| unit_paths.contains(&d.path))
+                    .map(|(i, _)| root().key("storage").key("directories").idx(i).key("path")),
+            )
+            .chain(
+                s.links
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| unit_paths.contains(&l.path))
+                    .map(|(i, _)| root().key("storage").key("links").idx(i).key("path")),
+            )
+            .collect();
+        for h in hits {
+            self.err(h, msg::PATH_CONFLICTS_SYSTEMD);
+        }
+    }
+}
+
+fn unit_ext_ok(name: &str) -> bool {
+    let ext = match name.rfind('.') {
+        Some(i) if !name[i..].contains('/') => &name[i..],
+        _ => "",
+    };
+    matches!(
+        ext,
+        ".service"
+            | ".socket"
+            | ".device"
+            | ".mount"
+            | ".automount"
+            | ".swap"
+            | ".target"
+            | ".path"
+            | ".timer"
+            | ".snapshot"
+            | ".slice"
+            | ".scope"
+    )
+}
+
+fn partition_key(p: &Partition) -> String {
+    if p.number != 0 {
+        format!("number:{}", p.number)
+    } else if let Some(l) = &p.label {
+        format!("label:{l}")
+    } else {
+        String::new()
+    }
+}
+
+/// Overlap of partitions whose start and size are both given (0 means "placed later").
+fn partitions_overlap(parts: &[Partition]) -> bool {
+    let spans: Vec<(i64, i64)> = parts
+        .iter()
+        .filter_map(|p| match (p.start_mib, p.size_mib) {
+            (Some(s), Some(z)) if s != 0 && z != 0 => Some((s, s + z)),
+            _ => None,
+        })
+        .collect();
+    spans
+        .iter()
+        .enumerate()
+        .any(|(i, a)| spans.iter().skip(i + 1).any(|b| a.0 < b.1 && b.0 < a.1))
+}
+
+/// `arn:partition:s3:::bucket/key` or an access point, as Ignition accepts them.
+fn arn_problem(s: &str, u: &url::Url<'_>) -> Option<String> {
+    let v = url::query_values(u.raw_query, "versionId");
+    if !v.is_empty() && v[0].is_empty() {
+        return Some(msg::INVALID_S3_VERSION.into());
+    }
+    let body = s.split('?').next().unwrap_or("");
+    let parts: Vec<&str> = body.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[2] != "s3" || parts[1].is_empty() {
+        return Some(msg::INVALID_ARN.into());
+    }
+    let resource = parts[5];
+    let ok = if parts[3].is_empty() && parts[4].is_empty() {
+        // arn:aws:s3:::bucket/key
+        resource
+            .split_once('/')
+            .is_some_and(|(b, k)| !b.is_empty() && !k.is_empty())
+    } else {
+        // arn:aws:s3:region:account:accesspoint/name/object/key
+        let segs: Vec<&str> = resource.splitn(4, '/').collect();
+        segs.len() == 4
+            && segs[0] == "accesspoint"
+            && !segs[1].is_empty()
+            && segs[2] == "object"
+            && !segs[3].is_empty()
+    };
+    (!ok).then(|| msg::INVALID_ARN.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_like_go() {
+        for (i, o) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/b/", "/a/b"),
+            ("/a//b", "/a/b"),
+            ("/a/./b", "/a/b"),
+            ("/a/../b", "/b"),
+            ("/../a", "/a"),
+            ("a/../..", ".."),
+            ("", "."),
+        ] {
+            assert_eq!(clean_path(i), o, "{i}");
+        }
+        assert_eq!(check_path("/a/"), Some(msg::DIRTY_PATH));
+        assert_eq!(check_path("a"), Some(msg::PATH_RELATIVE));
+        assert_eq!(check_path(""), Some(msg::NO_PATH));
+        assert_eq!(check_path("/a"), None);
+    }
+
+    #[test]
+    fn guids() {
+        assert!(is_guid("0FC63DAF-8483-4772-8E79-3D69D8477DE4"));
+        assert!(is_guid("0fc63daf-8483-4772-8e79-3d69d8477de4"));
+        assert!(!is_guid("0FC63DAF-8483-4772-8E79-3D69D8477DE"));
+        assert!(!is_guid("0FC63DAF_8483-4772-8E79-3D69D8477DE4"));
+    }
+
+    #[test]
+    fn arns() {
+        let chk = |s: &str| arn_problem(s, &url::parse(s).unwrap());
+        assert_eq!(chk("arn:aws:s3:::bucket/key"), None);
+        assert_eq!(
+            chk("arn:aws:s3:us-west-2:123456789012:accesspoint/ap/object/k"),
+            None
+        );
+        assert!(chk("arn:aws:s3:::bucket").is_some());
+        assert!(chk("arn:aws:iam:::bucket/key").is_some());
+        assert!(chk("arn:aws:s3:::bucket/key?versionId=").is_some());
+    }
+
+    #[test]
+    fn overlap() {
+        let p = |s, z| Partition {
+            start_mib: Some(s),
+            size_mib: Some(z),
+            ..Default::default()
+        };
+        assert!(partitions_overlap(&[p(1, 10), p(5, 10)]));
+        assert!(!partitions_overlap(&[p(1, 10), p(11, 10)]));
+        assert!(!partitions_overlap(&[p(1, 10), p(0, 10)]));
+    }
+}

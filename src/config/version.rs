@@ -1,0 +1,184 @@
+//! Spec versions: which ones exist, how a document's version is read, and the version gates
+//! (the spec version that introduced each field). One set of types serves every version.
+
+use std::fmt;
+
+/// The spec versions ignis accepts, oldest first. Ordering follows the spec history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    V3_0,
+    V3_1,
+    V3_2,
+    V3_3,
+    V3_4,
+    V3_5,
+    V3_6,
+    V3_7Exp,
+}
+
+impl Version {
+    pub const ALL: [Version; 8] = [
+        Version::V3_0,
+        Version::V3_1,
+        Version::V3_2,
+        Version::V3_3,
+        Version::V3_4,
+        Version::V3_5,
+        Version::V3_6,
+        Version::V3_7Exp,
+    ];
+
+    /// The newest stable version: what canonical output and the config cache carry.
+    pub const NEWEST_STABLE: Version = Version::V3_6;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::V3_0 => "3.0.0",
+            Version::V3_1 => "3.1.0",
+            Version::V3_2 => "3.2.0",
+            Version::V3_3 => "3.3.0",
+            Version::V3_4 => "3.4.0",
+            Version::V3_5 => "3.5.0",
+            Version::V3_6 => "3.6.0",
+            Version::V3_7Exp => "3.7.0-experimental",
+        }
+    }
+
+    pub fn from_str_exact(s: &str) -> Option<Version> {
+        Version::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A parsed semantic version (`MAJOR.MINOR.PATCH[-pre][+build]`), as go-semver accepts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Semver {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    pub pre: String,
+}
+
+impl Semver {
+    pub fn parse(s: &str) -> Option<Semver> {
+        let (core, _build) = match s.split_once('+') {
+            Some((c, b)) if !b.is_empty() => (c, Some(b)),
+            Some(_) => return None,
+            None => (s, None),
+        };
+        let (core, pre) = match core.split_once('-') {
+            Some((c, p)) if !p.is_empty() => (c, p.to_string()),
+            Some(_) => return None,
+            None => (core, String::new()),
+        };
+        let mut parts = core.split('.');
+        let mut num = || -> Option<u64> {
+            let p = parts.next()?;
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
+                return None;
+            }
+            p.parse().ok()
+        };
+        let (major, minor, patch) = (num()?, num()?, num()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Semver {
+            major,
+            minor,
+            patch,
+            pre,
+        })
+    }
+}
+
+/// Why a document's version could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionError {
+    /// `ignition.version` missing or not a semantic version.
+    Invalid,
+    /// A well-formed version that no parser accepts (3.x unknown, or experimental of another release).
+    Unknown,
+    /// 1.x or 2.x: formats Ignition 2.x dropped.
+    Deprecated,
+}
+
+/// Maps a version string to a supported version.
+pub fn classify(s: &str) -> Result<Version, VersionError> {
+    let sv = Semver::parse(s).ok_or(VersionError::Invalid)?;
+    if sv.major < 3 {
+        return Err(VersionError::Deprecated);
+    }
+    // go-semver compares pre-release and build metadata too: only the exact text matches.
+    Version::from_str_exact(s).ok_or(VersionError::Unknown)
+}
+
+/// The version that introduced a field of a struct, for fields newer than 3.0.0.
+/// `parent` is the key under which the struct sits, for the one field whose gate depends on it
+/// (3.0.0 allowed `compression` only on file contents and appends).
+pub fn field_since(strukt: &str, field: &str, parent: Option<&str>) -> Version {
+    use Version::*;
+    match (strukt, field) {
+        ("Resource", "compression") => match parent {
+            Some("contents") | Some("append") => V3_0,
+            _ => V3_1,
+        },
+        ("Resource", "httpHeaders") => V3_1,
+        ("Ignition", "proxy") => V3_1,
+        ("Filesystem", "mountOptions") => V3_1,
+        ("Storage", "luks") => V3_2,
+        ("Partition", "resize") => V3_2,
+        ("PasswdUser", "shouldExist") | ("PasswdGroup", "shouldExist") => V3_2,
+        ("Config", "kernelArguments") => V3_3,
+        ("Luks", "discard") | ("Luks", "openOptions") => V3_4,
+        ("Tang", "advertisement") => V3_4,
+        ("Luks", "cex") => V3_5,
+        _ => V3_0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_versions() {
+        assert_eq!(classify("3.0.0"), Ok(Version::V3_0));
+        assert_eq!(classify("3.6.0"), Ok(Version::V3_6));
+        assert_eq!(classify("3.7.0-experimental"), Ok(Version::V3_7Exp));
+        assert_eq!(classify("3.6.0-experimental"), Err(VersionError::Unknown));
+        assert_eq!(classify("3.8.0"), Err(VersionError::Unknown));
+        assert_eq!(classify("2.2.0"), Err(VersionError::Deprecated));
+        assert_eq!(classify("1.0.0"), Err(VersionError::Deprecated));
+        assert_eq!(classify("3.0"), Err(VersionError::Invalid));
+        assert_eq!(classify("banana"), Err(VersionError::Invalid));
+        assert_eq!(classify("03.0.0"), Err(VersionError::Invalid));
+        assert_eq!(classify("3.0.0+build"), Err(VersionError::Unknown));
+    }
+
+    #[test]
+    fn gates() {
+        assert_eq!(
+            field_since("Resource", "compression", Some("contents")),
+            Version::V3_0
+        );
+        assert_eq!(
+            field_since("Resource", "compression", Some("merge")),
+            Version::V3_1
+        );
+        assert_eq!(
+            field_since("Config", "kernelArguments", None),
+            Version::V3_3
+        );
+        assert_eq!(field_since("File", "path", None), Version::V3_0);
+        assert!(Version::V3_5 < Version::V3_6 && Version::V3_6 < Version::V3_7Exp);
+    }
+}

@@ -1,0 +1,118 @@
+//! Runtime errors: a kind that maps to the exit code, a message, and a chain of contexts.
+//! Config problems are not errors of this type until a stage decides to fail on a `Report`.
+
+use std::fmt;
+
+/// What went wrong, as far as the caller of the binary is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A stage or command failed (exit 1).
+    Failed,
+    /// The command line was wrong (exit 2).
+    Usage,
+    /// The environment could not be set up: state file, fetcher, kernel features (exit 3).
+    Setup,
+    /// The config is invalid; the report has already been printed (exit 1).
+    Config,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Failed | Kind::Config => 1,
+            Kind::Usage => 2,
+            Kind::Setup => 3,
+        }
+    }
+}
+
+/// An error with a kind, a message and the contexts it passed through, outermost first.
+#[derive(Debug)]
+pub struct Error {
+    kind: Kind,
+    msg: String,
+    contexts: Vec<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, msg: impl Into<String>) -> Self {
+        Error {
+            kind,
+            msg: msg.into(),
+            contexts: Vec::new(),
+        }
+    }
+
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Self::new(Kind::Failed, msg)
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, msg)
+    }
+
+    pub fn setup(msg: impl Into<String>) -> Self {
+        Self::new(Kind::Setup, msg)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Wraps the error in one more context (`reading /etc/passwd`).
+    pub fn context(mut self, ctx: impl Into<String>) -> Self {
+        self.contexts.insert(0, ctx.into());
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in &self.contexts {
+            write!(f, "{c}: ")?;
+        }
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::failed(e.to_string())
+    }
+}
+
+/// Adds a context to the error of a `Result`, lazily.
+pub trait Context<T> {
+    fn context<C: Into<String>>(self, ctx: impl FnOnce() -> C) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context<C: Into<String>>(self, ctx: impl FnOnce() -> C) -> Result<T> {
+        self.map_err(|e| e.into().context(ctx()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_reads_outermost_first() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
+        let e = r
+            .context(|| "reading /etc/passwd")
+            .context(|| "files")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "files: reading /etc/passwd: no such file");
+        assert_eq!(e.kind().exit_code(), 1);
+        assert_eq!(Error::usage("x").kind().exit_code(), 2);
+        assert_eq!(Error::setup("x").kind().exit_code(), 3);
+    }
+}

@@ -1,0 +1,8 @@
+//! ignis: a first-boot provisioning agent for NestOS, compatible with Ignition configs (spec 3.x)
+//! and its command line. The library holds everything; `main.rs` only maps argv to it.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod validate_cmd;
