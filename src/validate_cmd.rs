@@ -2,9 +2,41 @@
 //! the canonical config. Exit 1 when the report holds an error (or a warning with --strict).
 
 use crate::cli::ValidateArgs;
-use crate::config::{self, report::Report, Failure};
+use crate::config::{self, Failure, Parsed};
 use crate::error::{Error, Result};
 use std::io::{Read, Write};
+
+/// The outcome of validating one document: exit status, report lines, the parsed config.
+pub struct Outcome {
+    pub exit: i32,
+    pub lines: Vec<String>,
+    pub parsed: Option<Parsed>,
+}
+
+/// Validates `src` and renders the report lines `ignis validate` prints.
+pub fn check(src: &[u8], strict: bool) -> Outcome {
+    let (mut report, failure, parsed) = match config::parse(src) {
+        Ok(p) => (p.report.clone(), None, Some(p)),
+        Err(e) => (e.report, Some(e.failure), None),
+    };
+    if strict {
+        report.make_strict();
+    }
+    let mut lines: Vec<String> = report.entries.iter().map(|e| e.to_string()).collect();
+    let failed = match failure {
+        Some(f) if report.entries.is_empty() || f != Failure::Invalid => {
+            lines.push(format!("couldn't parse config: {f}"));
+            true
+        }
+        Some(_) => true,
+        None => report.is_fatal(),
+    };
+    Outcome {
+        exit: i32::from(failed),
+        lines,
+        parsed: if failed { None } else { parsed },
+    }
+}
 
 pub fn run(a: &ValidateArgs) -> Result<i32> {
     let src = if a.input == "-" {
@@ -16,40 +48,19 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
     } else {
         std::fs::read(&a.input).map_err(|e| Error::failed(format!("reading {}: {e}", a.input)))?
     };
-    let (mut report, failure, parsed) = match config::parse(&src) {
-        Ok(p) => (p.report.clone(), None, Some(p)),
-        Err(e) => (e.report, Some(e.failure), None),
-    };
-    if a.strict {
-        report.make_strict();
-    }
-    print_report(&report);
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    match failure {
-        // An empty file is "no config" to a machine, but never a valid config file to check.
-        Some(f) if report.entries.is_empty() || f != Failure::Invalid => {
-            let _ = writeln!(out, "error: {f}");
-            return Ok(1);
-        }
-        Some(_) => return Ok(1),
-        None => {}
-    }
-    if report.is_fatal() {
-        return Ok(1);
+    let out = check(&src, a.strict);
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    for l in &out.lines {
+        writeln!(w, "{l}").map_err(|e| Error::failed(format!("writing output: {e}")))?;
     }
     if a.print {
-        if let Some(p) = parsed {
-            let _ = writeln!(out, "{}", config::to_canonical_json(&p.config));
+        if let Some(p) = &out.parsed {
+            writeln!(w, "{}", config::to_canonical_json(&p.config))
+                .map_err(|e| Error::failed(format!("writing output: {e}")))?;
         }
     }
-    Ok(0)
-}
-
-fn print_report(r: &Report) {
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    for e in &r.entries {
-        let _ = writeln!(out, "{e}");
-    }
+    w.flush()
+        .map_err(|e| Error::failed(format!("writing output: {e}")))?;
+    Ok(out.exit)
 }

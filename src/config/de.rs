@@ -4,7 +4,7 @@
 //! field of the config's spec version become "Unused key" warnings (with a suggestion when a
 //! known key is close); fields newer than the version are dropped.
 
-use super::json::{Node, Value};
+use super::json::{Member, Node, Value};
 use super::report::{JsonPath, Level, Seg};
 use super::version::{field_since, Version};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
@@ -75,9 +75,11 @@ impl Ctx {
 /// Decodes `node` as a `T`.
 pub fn decode<T: de::DeserializeOwned>(node: &Node<'_>, ctx: &Ctx) -> Result<T, DeError> {
     T::deserialize(NodeDe {
-        node,
+        occ: Occ::One(node),
         path: PathLink::ROOT,
         ctx,
+        field_of: "Config",
+        elem_go: None,
     })
 }
 
@@ -107,7 +109,7 @@ impl<'p> PathLink<'p> {
         while let Some(l) = cur {
             match l.seg {
                 PathSeg::Root => {}
-                PathSeg::Key(k) => segs.push(Seg::Key(k.to_string())),
+                PathSeg::Key(k) => segs.push(Seg::Key(k.to_string().into())),
                 PathSeg::Idx(i) => segs.push(Seg::Index(i)),
             }
             cur = l.parent;
@@ -134,7 +136,7 @@ impl<'p> PathLink<'p> {
             .0
             .iter()
             .filter_map(|s| match s {
-                Seg::Key(k) => Some(k.as_str()),
+                Seg::Key(k) => Some(k.as_ref()),
                 Seg::Index(_) => None,
             })
             .collect::<Vec<_>>()
@@ -142,50 +144,163 @@ impl<'p> PathLink<'p> {
     }
 }
 
+/// Every occurrence of one value in document order. A key repeated in an object decodes, as in
+/// Go, into the same field again: objects merge, arrays overlay element by element, `null`
+/// resets pointers and lists but leaves structs and plain values alone.
+enum Occ<'n, 'a> {
+    One(&'n Node<'a>),
+    Many(Vec<&'n Node<'a>>),
+}
+
+impl<'n, 'a> Occ<'n, 'a> {
+    fn all(&self) -> &[&'n Node<'a>] {
+        match self {
+            Occ::One(n) => std::slice::from_ref(n),
+            Occ::Many(v) => v,
+        }
+    }
+
+    fn from_vec(mut v: Vec<&'n Node<'a>>) -> Self {
+        if v.len() == 1 {
+            Occ::One(v.remove(0))
+        } else {
+            Occ::Many(v)
+        }
+    }
+}
+
 struct NodeDe<'n, 'a, 'p, 'c> {
-    node: &'n Node<'a>,
+    occ: Occ<'n, 'a>,
     path: PathLink<'p>,
     ctx: &'c Ctx,
+    /// The struct whose field this value is (Go's type errors name it).
+    field_of: &'static str,
+    /// For list elements: Go's element type name (`SSHAuthorizedKey`).
+    elem_go: Option<&'static str>,
+}
+
+/// Go's name for one of the spec structs.
+fn go_name(rust: &str) -> &str {
+    match rust {
+        "Tls" => "TLS",
+        "HttpHeader" => "HTTPHeader",
+        other => other,
+    }
+}
+
+/// Go's element type of a list field, for type errors.
+fn go_elem(strukt: &str, field: &str) -> &'static str {
+    match (strukt, field) {
+        ("Storage", "directories") => "Directory",
+        ("Storage", "disks") => "Disk",
+        ("Storage", "files") => "File",
+        ("Storage", "filesystems") => "Filesystem",
+        ("Storage", "links") => "Link",
+        ("Storage", "luks") => "Luks",
+        ("Storage", "raid") => "Raid",
+        ("Disk", "partitions") => "Partition",
+        ("Passwd", "users") => "PasswdUser",
+        ("Passwd", "groups") => "PasswdGroup",
+        ("Systemd", "units") => "Unit",
+        ("Unit", "dropins") => "Dropin",
+        ("Clevis", "tang") => "Tang",
+        ("Resource", "httpHeaders") => "HTTPHeader",
+        ("PasswdUser", "sshAuthorizedKeys") => "SSHAuthorizedKey",
+        ("PasswdUser", "groups") => "Group",
+        ("Proxy", "noProxy") => "NoProxyItem",
+        ("KernelArguments", _) => "KernelArgument",
+        ("Raid", "devices") => "Device",
+        ("Raid", "options") => "RaidOption",
+        ("Filesystem", "options") => "FilesystemOption",
+        ("Filesystem", "mountOptions") => "MountOption",
+        ("Luks", "options") => "LuksOption",
+        ("Luks", "openOptions") => "OpenOption",
+        _ => "Resource",
+    }
 }
 
 impl<'n, 'a, 'p, 'c> NodeDe<'n, 'a, 'p, 'c> {
-    fn type_error(&self, want: &str) -> DeError {
-        let got = match &self.node.v {
-            Value::Num(t) => format!("number {t}"),
-            _ => self.node.go_kind().to_string(),
+    /// Go's `UnmarshalTypeError` for `node`: its text and its offset (just past a literal, just
+    /// inside an object or array).
+    fn type_error(&self, node: &Node<'_>, want: &str) -> DeError {
+        let got = match &node.v {
+            Value::Num(t) if want == "int" => format!("number {t}"),
+            _ => node.go_kind().to_string(),
         };
+        let want = self
+            .elem_go
+            .map(|e| format!("types.{e}"))
+            .unwrap_or_else(|| want.to_string());
         let field = self.path.go_field();
         let msg = if field.is_empty() {
-            format!("cannot unmarshal {got} into Go value of type {want}")
+            format!("json: cannot unmarshal {got} into Go value of type {want}")
         } else {
-            format!("cannot unmarshal {got} into Go struct field {field} of type {want}")
+            format!(
+                "json: cannot unmarshal {got} into Go struct field {}.{field} of type {want}",
+                go_name(self.field_of)
+            )
+        };
+        let off = match node.v {
+            Value::Arr(_) | Value::Obj(_) => node.off + 1,
+            _ => node.end,
         };
         DeError {
             msg,
             path: Some(self.path.to_path()),
-            off: self.node.off,
+            off,
         }
     }
 
-    fn int(&self, want: &str) -> Result<i64, DeError> {
-        match &self.node.v {
-            Value::Num(t) => {
-                if t.contains(['.', 'e', 'E']) {
-                    return Err(self.type_error(want));
-                }
-                t.parse::<i64>().map_err(|_| self.type_error(want))
+    /// The last non-null occurrence after checking every occurrence with `ok`.
+    fn last_plain(
+        &self,
+        want: &str,
+        ok: impl Fn(&Value<'_>) -> bool,
+    ) -> Result<Option<&'n Node<'a>>, DeError> {
+        let mut last = None;
+        for n in self.occ.all() {
+            match &n.v {
+                Value::Null => {}
+                v if ok(v) => last = Some(*n),
+                _ => return Err(self.type_error(n, want)),
             }
-            _ => Err(self.type_error(want)),
+        }
+        Ok(last)
+    }
+
+    fn with_occ(&self, occ: Occ<'n, 'a>) -> NodeDe<'n, 'a, 'p, 'c> {
+        NodeDe {
+            occ,
+            path: self.path,
+            ctx: self.ctx,
+            field_of: self.field_of,
+            elem_go: self.elem_go,
+        }
+    }
+
+    fn field_name(&self) -> &'p str {
+        match self.path.seg {
+            PathSeg::Key(k) => k,
+            _ => "",
         }
     }
 }
 
-/// Go's `EqualFold` for the ASCII names of the spec.
-fn eq_fold(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.chars()
-            .zip(b.chars())
-            .all(|(x, y)| x.to_lowercase().eq(y.to_lowercase()))
+/// Go's `EqualFold` for ASCII field names, including the two non-ASCII letters that fold onto
+/// ASCII ones (U+017F long s, U+212A Kelvin sign).
+fn eq_fold(field: &str, key: &str) -> bool {
+    let mut k = key.chars();
+    for f in field.chars() {
+        let Some(c) = k.next() else { return false };
+        let fl = f.to_ascii_lowercase();
+        let ok = c.to_ascii_lowercase() == fl
+            || (c == '\u{17f}' && fl == 's')
+            || (c == '\u{212a}' && fl == 'k');
+        if !ok {
+            return false;
+        }
+    }
+    k.next().is_none()
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on unknown keys.
@@ -227,7 +342,8 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.v {
+        let n = self.occ.all()[self.occ.all().len() - 1];
+        match &n.v {
             Value::Null => v.visit_unit(),
             Value::Bool(b) => v.visit_bool(*b),
             Value::Num(t) => match t.parse::<i64>() {
@@ -236,23 +352,31 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
             },
             Value::Str(s) => v.visit_str(s),
             Value::Arr(_) => self.deserialize_seq(v),
-            Value::Obj(_) => Err(self.type_error("interface")),
+            Value::Obj(_) => Err(self.type_error(n, "interface")),
         }
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.v {
-            Value::Bool(b) => v.visit_bool(*b),
-            Value::Null => v.visit_bool(false),
-            _ => Err(self.type_error("bool")),
+        match self.last_plain("bool", |v| matches!(v, Value::Bool(_)))? {
+            Some(Node {
+                v: Value::Bool(b), ..
+            }) => v.visit_bool(*b),
+            _ => v.visit_bool(false),
         }
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        if let Value::Null = self.node.v {
-            return v.visit_i64(0);
+        let mut last = 0;
+        for n in self.occ.all() {
+            match &n.v {
+                Value::Null => {}
+                Value::Num(t) if !t.contains(['.', 'e', 'E']) => {
+                    last = t.parse::<i64>().map_err(|_| self.type_error(n, "int"))?;
+                }
+                _ => return Err(self.type_error(n, "int")),
+            }
         }
-        v.visit_i64(self.int("int")?)
+        v.visit_i64(last)
     }
 
     fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
@@ -268,10 +392,11 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.v {
-            Value::Str(s) => v.visit_str(s),
-            Value::Null => v.visit_str(""),
-            _ => Err(self.type_error("string")),
+        match self.last_plain("string", |v| matches!(v, Value::Str(_)))? {
+            Some(Node {
+                v: Value::Str(s), ..
+            }) => v.visit_str(s),
+            _ => v.visit_str(""),
         }
     }
 
@@ -280,28 +405,39 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.v {
-            Value::Null => v.visit_none(),
-            _ => v.visit_some(self),
+        // null sets a pointer to nil; decoding after it starts from a fresh value.
+        let all = self.occ.all();
+        match all.iter().rposition(|n| matches!(n.v, Value::Null)) {
+            Some(k) if k == all.len() - 1 => v.visit_none(),
+            Some(k) => {
+                let rest = all[k + 1..].to_vec();
+                let d = self.with_occ(Occ::from_vec(rest));
+                v.visit_some(d)
+            }
+            None => v.visit_some(self),
         }
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match &self.node.v {
-            Value::Null => v.visit_seq(SeqDe {
-                items: &[],
-                i: 0,
-                path: self.path,
-                ctx: self.ctx,
-            }),
-            Value::Arr(items) => v.visit_seq(SeqDe {
-                items,
-                i: 0,
-                path: self.path,
-                ctx: self.ctx,
-            }),
-            _ => Err(self.type_error("[]")),
+        let elem = go_elem(self.field_of, self.field_name());
+        let mut arrays: Vec<&'n [Node<'a>]> = Vec::new();
+        for n in self.occ.all() {
+            match &n.v {
+                // null and [] both leave a fresh, empty slice behind.
+                Value::Null => arrays.clear(),
+                Value::Arr(items) if items.is_empty() => arrays.clear(),
+                Value::Arr(items) => arrays.push(items),
+                _ => return Err(self.type_error(n, &format!("[]types.{elem}"))),
+            }
         }
+        v.visit_seq(SeqDe {
+            arrays,
+            i: 0,
+            path: self.path,
+            ctx: self.ctx,
+            field_of: self.field_of,
+            elem,
+        })
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -310,16 +446,31 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        let members = match &self.node.v {
-            Value::Null => &[][..],
-            Value::Obj(m) => &m[..],
-            _ => return Err(self.type_error(&format!("types.{name}"))),
+        let objects: Vec<&'n [Member<'a>]> = {
+            let mut v = Vec::new();
+            for n in self.occ.all() {
+                match &n.v {
+                    Value::Null => {}
+                    Value::Obj(m) => v.push(&m[..]),
+                    _ => return Err(self.type_error(n, &format!("types.{}", go_name(name)))),
+                }
+            }
+            v
+        };
+        // The common case, one object, borrows its members; repeated keys concatenate.
+        let members: Members<'n, 'a> = match objects.as_slice() {
+            [] => Members::Slice(&[]),
+            [one] => Members::Slice(one),
+            many => Members::Many(many.iter().flat_map(|m| m.iter()).collect()),
         };
         let parent = self.path.parent_key();
         let allowed = |f: &str| field_since(name, f, parent) <= self.ctx.version;
-        // (field, member index); later duplicates replace earlier ones, as Go's decode does.
-        let mut chosen: Vec<(&'static str, usize)> = Vec::with_capacity(members.len());
-        for (i, m) in members.iter().enumerate() {
+        // Each field with the index of the first member that sets it and, when a key repeats,
+        // all of them in document order.
+        let mut chosen: Vec<(&'static str, usize, Option<Vec<usize>>)> =
+            Vec::with_capacity(members.len());
+        for i in 0..members.len() {
+            let m = members.get(i);
             let key: &str = &m.key;
             let exact = fields.iter().find(|f| **f == key);
             let field = exact.or_else(|| fields.iter().find(|f| eq_fold(f, key)));
@@ -332,25 +483,25 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
                 };
                 self.ctx.findings.borrow_mut().push(Finding {
                     level: Level::Warning,
-                    path: self.path.to_path().key(key),
+                    path: self.path.to_path().key_owned(key),
                     message: unused_key_message(key, hint),
                     off: m.key_off,
                 });
             }
             if let Some(f) = usable {
-                match chosen.iter_mut().find(|(cf, _)| cf == f) {
-                    Some(slot) => slot.1 = i,
-                    None => chosen.push((f, i)),
+                match chosen.iter_mut().find(|(cf, _, _)| cf == f) {
+                    Some((_, first, more)) => more.get_or_insert_with(|| vec![*first]).push(i),
+                    None => chosen.push((f, i, None)),
                 }
             }
         }
-        chosen.sort_by_key(|(_, i)| *i);
         v.visit_map(MapDe {
             members,
             chosen,
             i: 0,
             path: self.path,
             ctx: self.ctx,
+            name,
         })
     }
 
@@ -365,10 +516,13 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
 }
 
 struct SeqDe<'n, 'a, 'p, 'c> {
-    items: &'n [Node<'a>],
+    /// The arrays that were decoded into this list, oldest first; the newest sets the length.
+    arrays: Vec<&'n [Node<'a>]>,
     i: usize,
     path: PathLink<'p>,
     ctx: &'c Ctx,
+    field_of: &'static str,
+    elem: &'static str,
 }
 
 impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
@@ -378,8 +532,16 @@ impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        let Some(node) = self.items.get(self.i) else {
+        let Some(last) = self.arrays.last() else {
             return Ok(None);
+        };
+        if self.i >= last.len() {
+            return Ok(None);
+        }
+        let occ = if self.arrays.len() == 1 {
+            Occ::One(&last[self.i])
+        } else {
+            Occ::Many(self.arrays.iter().filter_map(|a| a.get(self.i)).collect())
         };
         let path = PathLink {
             parent: Some(&self.path),
@@ -387,24 +549,49 @@ impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
         };
         self.i += 1;
         seed.deserialize(NodeDe {
-            node,
+            occ,
             path,
             ctx: self.ctx,
+            field_of: self.field_of,
+            elem_go: Some(self.elem),
         })
         .map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len() - self.i)
+        self.arrays.last().map(|a| a.len().saturating_sub(self.i))
+    }
+}
+
+/// The members of the object(s) a struct decodes from.
+enum Members<'n, 'a> {
+    Slice(&'n [Member<'a>]),
+    Many(Vec<&'n Member<'a>>),
+}
+
+impl<'n, 'a> Members<'n, 'a> {
+    fn len(&self) -> usize {
+        match self {
+            Members::Slice(s) => s.len(),
+            Members::Many(v) => v.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> &'n Member<'a> {
+        match self {
+            Members::Slice(s) => &s[i],
+            Members::Many(v) => v[i],
+        }
     }
 }
 
 struct MapDe<'n, 'a, 'p, 'c> {
-    members: &'n [super::json::Member<'a>],
-    chosen: Vec<(&'static str, usize)>,
+    members: Members<'n, 'a>,
+    chosen: Vec<(&'static str, usize, Option<Vec<usize>>)>,
     i: usize,
     path: PathLink<'p>,
     ctx: &'c Ctx,
+    name: &'static str,
 }
 
 impl<'de, 'n, 'a, 'p, 'c> de::MapAccess<'de> for MapDe<'n, 'a, 'p, 'c> {
@@ -416,7 +603,7 @@ impl<'de, 'n, 'a, 'p, 'c> de::MapAccess<'de> for MapDe<'n, 'a, 'p, 'c> {
     ) -> Result<Option<K::Value>, DeError> {
         match self.chosen.get(self.i) {
             None => Ok(None),
-            Some((f, _)) => {
+            Some((f, _, _)) => {
                 let d: de::value::StrDeserializer<'_, DeError> = f.into_deserializer();
                 seed.deserialize(d).map(Some)
             }
@@ -424,16 +611,22 @@ impl<'de, 'n, 'a, 'p, 'c> de::MapAccess<'de> for MapDe<'n, 'a, 'p, 'c> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (f, idx) = self.chosen[self.i];
+        let (f, first, more) = &self.chosen[self.i];
         self.i += 1;
+        let occ = match more {
+            None => Occ::One(&self.members.get(*first).val),
+            Some(all) => Occ::Many(all.iter().map(|i| &self.members.get(*i).val).collect()),
+        };
         let path = PathLink {
             parent: Some(&self.path),
             seg: PathSeg::Key(f),
         };
         seed.deserialize(NodeDe {
-            node: &self.members[idx].val,
+            occ,
             path,
             ctx: self.ctx,
+            field_of: self.name,
+            elem_go: None,
         })
     }
 }
@@ -510,7 +703,7 @@ mod tests {
         assert_eq!(e.path.unwrap().to_string(), "$.files.1.mode");
         assert_eq!(
             e.msg,
-            "cannot unmarshal number 420.0 into Go struct field files.mode of type int"
+            "json: cannot unmarshal number 420.0 into Go struct field Inner.files.mode of type int"
         );
         let (r, _) = dec(r#"{"files":{}}"#);
         assert_eq!(r.unwrap_err().path.unwrap().to_string(), "$.files");

@@ -20,10 +20,12 @@ pub enum Value<'a> {
     Obj(Vec<Member<'a>>),
 }
 
-/// A value and the byte offset where it starts.
+/// A value and the byte offsets where it starts and ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node<'a> {
     pub off: usize,
+    /// Offset just past the value.
+    pub end: usize,
     pub v: Value<'a>,
 }
 
@@ -139,7 +141,11 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => self.number()?,
             Some(_) => return Err(self.bad("looking for beginning of value")),
         };
-        Ok(Node { off, v })
+        Ok(Node {
+            off,
+            end: self.i,
+            v,
+        })
     }
 
     fn literal(&mut self, word: &'static [u8], v: Value<'a>) -> Result<Value<'a>, SyntaxError> {

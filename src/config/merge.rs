@@ -233,9 +233,12 @@ fn partition(p: &mut Partition, c: Partition) {
 fn luks(p: &mut Luks, c: Luks) {
     opt(&mut p.cex.enabled, c.cex.enabled);
     let (pc, cc) = (&mut p.clevis, c.clevis);
-    opt(&mut pc.custom.config, cc.custom.config);
-    opt(&mut pc.custom.needs_network, cc.custom.needs_network);
-    opt(&mut pc.custom.pin, cc.custom.pin);
+    if let Some(ccu) = cc.custom {
+        let pcu = pc.custom.get_or_insert_with(Default::default);
+        opt(&mut pcu.config, ccu.config);
+        opt(&mut pcu.needs_network, ccu.needs_network);
+        opt(&mut pcu.pin, ccu.pin);
+    }
     keyed(
         &mut pc.tang,
         cc.tang,

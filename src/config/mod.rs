@@ -27,8 +27,6 @@ pub enum Failure {
     InvalidVersion,
     /// A version no parser accepts.
     UnknownVersion,
-    /// Spec 1.x or 2.x.
-    Deprecated,
     /// Syntax error, type error or a validation error: see the report.
     Invalid,
 }
@@ -39,7 +37,6 @@ impl fmt::Display for Failure {
             Failure::Empty => "not a config (empty)",
             Failure::InvalidVersion => "invalid config version (couldn't parse)",
             Failure::UnknownVersion => "unsupported config version",
-            Failure::Deprecated => "config format deprecated",
             Failure::Invalid => "config is not valid",
         })
     }
@@ -99,7 +96,7 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
                 level: Level::Error,
                 message: e.msg,
                 path: None,
-                marker: Some(lines.line_col(e.offset.saturating_sub(1))),
+                marker: go_marker(&lines, e.offset, src.len()),
             });
             return fail(Failure::Invalid, r);
         }
@@ -107,7 +104,7 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
     let probe_ctx = de::Ctx::quiet(Version::V3_0);
     let probe: VersionProbe = match de::decode(&tree, &probe_ctx) {
         Ok(p) => p,
-        Err(e) => return fail(Failure::Invalid, type_error_report(e, &lines)),
+        Err(e) => return fail(Failure::Invalid, type_error_report(e, &lines, src.len())),
     };
     let Some(vs) = probe.ignition.version else {
         return fail(Failure::InvalidVersion, Report::default());
@@ -119,9 +116,6 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
         }
         Err(version::VersionError::Unknown) => {
             return fail(Failure::UnknownVersion, Report::default())
-        }
-        Err(version::VersionError::Deprecated) => {
-            return fail(Failure::Deprecated, Report::default())
         }
     };
     let ctx = de::Ctx::new(version);
@@ -138,15 +132,15 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
     let mut config = match decoded {
         Ok(c) => c,
         Err(e) => {
-            let mut r = type_error_report(e, &lines);
+            let mut r = type_error_report(e, &lines, src.len());
             r.merge(report);
             return fail(Failure::Invalid, r);
         }
     };
     report.merge(validate::validate(&config, version));
     for e in report.entries.iter_mut().filter(|e| e.marker.is_none()) {
-        if let Some(off) = e.path.as_ref().and_then(|p| locate(&tree, p)) {
-            e.marker = Some(lines.line_col(off));
+        if let Some(p) = &e.path {
+            e.marker = Some(lines.line_col(locate(&tree, p)));
         }
     }
     if report.is_fatal() {
@@ -160,33 +154,47 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
     })
 }
 
-fn type_error_report(e: de::DeError, lines: &LineIndex) -> Report {
+fn type_error_report(e: de::DeError, lines: &LineIndex, len: usize) -> Report {
     let mut r = Report::default();
     r.entries.push(Entry {
         level: Level::Error,
         message: e.msg,
         path: e.path,
-        marker: Some(lines.line_col(e.off)),
+        marker: go_marker(lines, e.off, len),
     });
     r
 }
 
-/// Byte offset of the value at `path`, following keys case-insensitively as the decoder did.
-fn locate(tree: &json::Node<'_>, path: &JsonPath) -> Option<usize> {
+/// Where Ignition points for a Go decoding error at `offset`: the byte after the offending
+/// one; nowhere when that is past the end (Ignition prints "line 0 col 0" there).
+fn go_marker(lines: &LineIndex, offset: usize, len: usize) -> Option<(usize, usize)> {
+    (offset < len).then(|| lines.line_col(offset))
+}
+
+/// Where Ignition's report points for `path`: the value's first byte, or just inside it for an
+/// object or array. Keys match exactly (the last of duplicates); a path that leaves the
+/// document points at the deepest value it reached.
+fn locate(tree: &json::Node<'_>, path: &JsonPath) -> usize {
     let mut cur = tree;
     for seg in &path.0 {
-        cur = match (seg, &cur.v) {
-            (Seg::Key(k), json::Value::Obj(members)) => {
-                let exact = members.iter().rev().find(|m| m.key == k.as_str());
-                let m = exact
-                    .or_else(|| members.iter().rev().find(|m| m.key.eq_ignore_ascii_case(k)))?;
-                &m.val
-            }
-            (Seg::Index(i), json::Value::Arr(items)) => items.get(*i)?,
-            _ => return None,
+        let next = match (seg, &cur.v) {
+            (Seg::Key(k), json::Value::Obj(members)) => members
+                .iter()
+                .rev()
+                .find(|m| m.key == k.as_ref())
+                .map(|m| &m.val),
+            (Seg::Index(i), json::Value::Arr(items)) => items.get(*i),
+            _ => None,
         };
+        match next {
+            Some(n) => cur = n,
+            None => break,
+        }
     }
-    Some(cur.off)
+    match cur.v {
+        json::Value::Obj(_) | json::Value::Arr(_) => cur.off + 1,
+        _ => cur.off,
+    }
 }
 
 /// Older spec semantics mapped onto the newest types.
@@ -257,7 +265,7 @@ mod tests {
             parse(br#"{"ignition":{"version":"2.2.0"}}"#)
                 .unwrap_err()
                 .failure,
-            Failure::Deprecated
+            Failure::UnknownVersion
         );
         assert_eq!(
             parse(br#"{"ignition":{"version":"3.9.0"}}"#)

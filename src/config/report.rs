@@ -1,12 +1,14 @@
 //! Config reports: JSON paths into the config and Ignition-style report lines.
 //! A report is data; whoever holds it decides whether it is fatal (any error entry is).
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// One step of a JSON path: an object key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Seg {
-    Key(String),
+    /// Spec keys are static; keys copied from a document (unused keys) are owned.
+    Key(Cow<'static, str>),
     Index(usize),
 }
 
@@ -20,17 +22,25 @@ impl JsonPath {
     }
 
     /// A new path with one more key.
-    pub fn key(&self, k: &str) -> Self {
-        let mut v = self.0.clone();
-        v.push(Seg::Key(k.to_string()));
+    pub fn key(&self, k: &'static str) -> Self {
+        self.with(Seg::Key(Cow::Borrowed(k)))
+    }
+
+    /// A new path with one more key taken from a document.
+    pub fn key_owned(&self, k: &str) -> Self {
+        self.with(Seg::Key(Cow::Owned(k.to_string())))
+    }
+
+    fn with(&self, seg: Seg) -> Self {
+        let mut v = Vec::with_capacity(self.0.len() + 2);
+        v.extend_from_slice(&self.0);
+        v.push(seg);
         JsonPath(v)
     }
 
     /// A new path with one more index.
     pub fn idx(&self, i: usize) -> Self {
-        let mut v = self.0.clone();
-        v.push(Seg::Index(i));
-        JsonPath(v)
+        self.with(Seg::Index(i))
     }
 
     /// Builds a path from dotted text (`storage.files.0.path`), for tests and tables.
@@ -44,7 +54,7 @@ impl JsonPath {
             s.split('.')
                 .map(|p| match p.parse::<usize>() {
                     Ok(i) => Seg::Index(i),
-                    Err(_) => Seg::Key(p.to_string()),
+                    Err(_) => Seg::Key(Cow::Owned(p.to_string())),
                 })
                 .collect(),
         )

@@ -344,8 +344,9 @@ spec_struct! {
 
 spec_struct! {
     pub struct Clevis {
-        #[serde(skip_serializing_if = "ClevisCustom::is_empty")]
-        pub custom: ClevisCustom,
+        /// Optional because 3.2.0 judged it by presence; later versions by content.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub custom: Option<ClevisCustom>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub tang: Vec<Tang>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -441,8 +442,7 @@ is_empty_via_default!(
     NodeUser,
     NodeGroup,
     Cex,
-    Clevis,
-    ClevisCustom
+    Clevis
 );
 
 impl Config {

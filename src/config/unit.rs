@@ -63,7 +63,8 @@ pub fn parse(s: &str) -> Result<Vec<UnitOption>, String> {
         let mut name = String::new();
         loop {
             let Some(&c) = chars.get(i) else {
-                return Ok(opts);
+                // go-systemd reports the reader's EOF here.
+                return Err("EOF".into());
             };
             i += 1;
             if c == '\n' || c == '\r' {
@@ -172,7 +173,8 @@ mod tests {
             parse("[Unit]\nnovalue\n").unwrap_err(),
             "unexpected newline encountered while parsing option name"
         );
-        assert!(parse("[Unit]\nnovalue").unwrap().is_empty(), "EOF is fine");
+        assert_eq!(parse("[Unit]\nnovalue").unwrap_err(), "EOF");
+        assert!(parse("[Unit]\n  \n").unwrap().is_empty());
         assert_eq!(
             parse(&format!("[Unit]\nA={}\n", "x".repeat(3000))).unwrap_err(),
             "line too long"

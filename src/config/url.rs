@@ -5,7 +5,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url<'a> {
     /// Lowercased, as Go does.
-    pub scheme: String,
+    pub scheme: std::borrow::Cow<'a, str>,
     /// Text after `scheme:` when it does not start with `/` (`data:`, `arn:`).
     pub opaque: Option<&'a str>,
     pub host: &'a str,
@@ -113,7 +113,11 @@ pub fn parse(raw: &str) -> Result<Url<'_>, String> {
         check_escapes(f, false)?;
     }
     let (scheme, rest) = split_scheme(u)?;
-    let scheme = scheme.to_ascii_lowercase();
+    let scheme: std::borrow::Cow<'_, str> = if scheme.bytes().any(|b| b.is_ascii_uppercase()) {
+        scheme.to_ascii_lowercase().into()
+    } else {
+        scheme.into()
+    };
     let (rest, raw_query) = if rest.ends_with('?') && rest.matches('?').count() == 1 {
         (&rest[..rest.len() - 1], "")
     } else {
@@ -310,11 +314,66 @@ pub fn parse_data_url(s: &str) -> Result<DataUrl<'_>, String> {
             return Err("invalid media type parameter".into());
         }
     }
+    check_data_chars(payload)?;
     Ok(DataUrl {
         media_type,
         base64,
         payload,
     })
+}
+
+/// Byte classes for the hot loops over (possibly huge) data URL payloads.
+const URLCHAR: u8 = 1;
+const BASE64: u8 = 2;
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut k = 0;
+        let mark = b"-_.!~*'();/?:@&=+$,";
+        let mut is_mark = false;
+        while k < mark.len() {
+            if mark[k] == b {
+                is_mark = true;
+            }
+            k += 1;
+        }
+        if alnum || is_mark {
+            t[c] |= URLCHAR;
+        }
+        if alnum || b == b'+' || b == b'/' {
+            t[c] |= BASE64;
+        }
+        c += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = byte_classes();
+
+/// RFC 2397's `data := *urlchar` (RFC 2396 reserved, unreserved or `%XX`), as Ignition's
+/// data URL parser enforces it: `data:,{}` is refused, `data:,%7B%7D` is fine.
+fn check_data_chars(payload: &str) -> Result<(), String> {
+    let b = payload.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'%' {
+            if i + 2 >= b.len() || !is_hex(b[i + 1]) || !is_hex(b[i + 2]) {
+                return Err("invalid data character".into());
+            }
+            i += 3;
+            continue;
+        }
+        if CLASSES[c as usize] & URLCHAR == 0 {
+            return Err("invalid data character".into());
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// Standard base64 (with padding; CR and LF ignored), streaming into `out` in chunks.
@@ -382,14 +441,20 @@ pub fn decode_data_url(s: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Checks a data URL without keeping the decoded bytes.
+/// Checks a data URL without decoding it: the header's grammar, the payload's characters and,
+/// for base64, the shape of the padding (the characters were checked already).
 pub fn check_data_url(s: &str) -> Result<(), String> {
     let d = parse_data_url(s)?;
     if d.base64 {
-        base64_decode_into(d.payload, &mut |_| {})
-    } else {
-        percent_decode(d.payload, false).map(|_| ())
+        let b = d.payload.as_bytes();
+        let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+        let body = &b[..b.len() - pad];
+        let alphabet = |c: &u8| CLASSES[*c as usize] & BASE64 != 0;
+        if b.len() % 4 != 0 || pad > 2 || !body.iter().all(alphabet) {
+            return Err("illegal base64 data".into());
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -448,9 +513,21 @@ mod tests {
         );
         assert!(decode_data_url("data:foo").is_err());
         assert!(decode_data_url("data:;base64,aGVsbG8").is_err());
+        for bad in [
+            "data:;base64,aGVsbG8",
+            "data:;base64,a===",
+            "data:;base64,aG=sbG8=",
+        ] {
+            assert!(check_data_url(bad).is_err(), "{bad}");
+        }
+        assert!(check_data_url("data:;base64,aGVsbG8=").is_ok());
+        assert!(check_data_url("data:,a%20b").is_ok());
         assert!(decode_data_url("data:;base64,a===").is_err());
         assert!(decode_data_url("data:,%zz").is_err());
         assert!(decode_data_url("data:text,x").is_err());
         assert!(decode_data_url("http:,x").is_err());
+        assert!(decode_data_url("data:,{}").is_err());
+        assert!(decode_data_url("data:,a b").is_err());
+        assert_eq!(decode_data_url("data:,%7B%7D").unwrap(), b"{}");
     }
 }

@@ -37,7 +37,7 @@ pub mod msg {
     pub const DISK_DEVICE_REQUIRED: &str = "disk device is required";
     pub const PARTITION_NUMBERS_COLLIDE: &str = "partition numbers collide";
     pub const PARTITIONS_OVERLAP: &str = "partitions overlap";
-    pub const PARTITION_LABELS_COLLIDE: &str = "partition labels collide";
+    pub const PARTITION_LABELS_COLLIDE: &str = "cannot use the same partition label twice";
     pub const ZEROES_WITH_SHOULD_NOT_EXIST: &str =
         "shouldExist is false for a partition and other partition(s) has start or size 0";
     pub const SHOULD_NOT_EXIST_WITH_OTHERS: &str =
@@ -56,7 +56,7 @@ pub mod msg {
         "device matches disk with wipeTable enabled; filesystem will be wiped";
     pub const LINK_TARGET_REQUIRED: &str = "link target is required";
     pub const HARD_LINK_TO_DIRECTORY: &str = "hard link target is a directory";
-    pub const HARD_LINK_OWNER: &str = "user/group ignored for hard links";
+    pub const HARD_LINK_OWNER: &str = "user/group ignored for hard link";
     pub const FILE_USED_SYMLINK: &str = "file path includes link in config";
     pub const DIRECTORY_USED_SYMLINK: &str = "directory path includes link in config";
     pub const LINK_USED_SYMLINK: &str = "link path includes link in config";
@@ -66,14 +66,14 @@ pub mod msg {
     pub const RAID_LEVEL_REQUIRED: &str = "raid level is required";
     pub const RAID_LEVEL_UNKNOWN: &str = "unrecognized raid level";
     pub const SPARES_UNSUPPORTED: &str = "spares unsupported for linear and raid0 arrays";
-    pub const RAID_DEVICES_REQUIRED: &str = "raid devices are required";
+    pub const RAID_DEVICES_REQUIRED: &str = "raid devices required";
     pub const LUKS_NAME_SLASH: &str = "device names cannot contain slashes";
     pub const LUKS_LABEL_TOO_LONG: &str = "luks device labels cannot be longer than 47 characters";
     pub const LUKS_KEYFILE: &str = "invalid key-file source";
     pub const CLEVIS_CUSTOM_WITH_OTHERS: &str =
         "cannot use custom clevis config with tpm2, tang, or threshold";
-    pub const CLEVIS_PIN_REQUIRED: &str = "clevis pin is required";
-    pub const CLEVIS_CONFIG_REQUIRED: &str = "clevis config is required";
+    pub const CLEVIS_PIN_REQUIRED: &str = "missing required custom clevis pin";
+    pub const CLEVIS_CONFIG_REQUIRED: &str = "missing required custom clevis config";
     pub const UNKNOWN_CLEVIS_PIN: &str = "unsupported clevis pin";
     pub const CEX_WITH_CLEVIS: &str = "cannot use both cex and clevis";
     pub const CEX_WITH_KEYFILE: &str = "cannot use both cex and key file";
@@ -83,7 +83,7 @@ pub mod msg {
         "virtiofs does not support label, uuid, options, or wipeFilesystem";
     pub const VIRTIOFS_TAG: &str = "virtiofs tags cannot be longer than 36 bytes";
     pub const SPECIAL_MODE_BITS: &str =
-        "setuid/setgid/sticky bits are not supported before spec 3.6.0 and were removed";
+        "setuid/setgid/sticky bits are not supported in spec versions older than 3.6.0";
 }
 
 /// Validates a decoded config of spec `version`.
@@ -163,9 +163,10 @@ impl Validator {
         self.r.warn(p, m);
     }
 
-    fn path_rule(&mut self, p: JsonPath, value: &str) {
+    /// The path rule; `at` builds the entry's path only when there is something to report.
+    fn path_rule(&mut self, value: &str, at: impl FnOnce() -> JsonPath) {
         if let Some(m) = check_path(value) {
-            self.err(p, m);
+            self.err(at(), m);
         }
     }
 
@@ -185,8 +186,9 @@ impl Validator {
         let cp = p.key("config");
         for (i, m) in ig.config.merge.iter().enumerate() {
             let mp = cp.key("merge").idx(i);
-            if m.source.as_deref().unwrap_or("").is_empty() {
-                self.err(mp.clone(), msg::SOURCE_REQUIRED);
+            // 3.0.0's config references had no required source.
+            if self.version >= Version::V3_1 {
+                self.required_source(m, mp.clone());
             }
             self.resource(m, &mp);
         }
@@ -194,14 +196,17 @@ impl Validator {
             ig.config
                 .merge
                 .iter()
-                .map(|m| m.source.clone().unwrap_or_default()),
+                .map(|m| m.source.as_deref().unwrap_or("")),
             &cp.key("merge"),
         );
         self.resource(&ig.config.replace, &cp.key("replace"));
         let tp = p.key("security").key("tls").key("certificateAuthorities");
         for (i, ca) in ig.security.tls.certificate_authorities.iter().enumerate() {
-            if ca.source.as_deref().unwrap_or("").is_empty() {
-                self.err(tp.idx(i), msg::SOURCE_REQUIRED);
+            if self.version >= Version::V3_1 {
+                self.required_source(ca, tp.idx(i));
+            } else if ca.source.is_none() {
+                // 3.0.0's CA source was a plain string: missing reads as "", no scheme.
+                self.err(tp.idx(i).key("source"), msg::INVALID_SCHEME);
             }
             self.resource(ca, &tp.idx(i));
         }
@@ -210,13 +215,25 @@ impl Validator {
                 .tls
                 .certificate_authorities
                 .iter()
-                .map(|m| m.source.clone().unwrap_or_default()),
+                .map(|m| m.source.as_deref().unwrap_or("")),
             &tp,
         );
         let pp = p.key("proxy");
         self.proxy_url(ig.proxy.http_proxy.as_deref(), pp.key("httpProxy"), true);
         self.proxy_url(ig.proxy.https_proxy.as_deref(), pp.key("httpsProxy"), false);
-        self.dups(ig.proxy.no_proxy.iter().cloned(), &pp.key("noProxy"));
+        self.dups(ig.proxy.no_proxy.iter(), &pp.key("noProxy"));
+    }
+
+    /// Merge children and CAs need a source, and a bad URL is reported at the entry too.
+    fn required_source(&mut self, r: &Resource, p: JsonPath) {
+        match r.source.as_deref() {
+            None | Some("") => self.err(p, msg::SOURCE_REQUIRED),
+            Some(s) => {
+                if let Some(m) = self.url_problem(s) {
+                    self.err(p, m);
+                }
+            }
+        }
     }
 
     fn proxy_url(&mut self, s: Option<&str>, p: JsonPath, http_ok: bool) {
@@ -230,7 +247,7 @@ impl Validator {
     }
 
     /// Errors of `key`s that occur more than once in a list, reported at each later entry.
-    fn dups(&mut self, keys: impl Iterator<Item = String>, list: &JsonPath) {
+    fn dups<K: std::hash::Hash + Eq>(&mut self, keys: impl Iterator<Item = K>, list: &JsonPath) {
         let mut seen = HashSet::new();
         for (i, k) in keys.enumerate() {
             if !seen.insert(k) {
@@ -280,7 +297,7 @@ impl Validator {
                     self.err(hp.idx(i).key("value"), msg::EMPTY_HEADER_VALUE);
                 }
             }
-            self.dups(res.http_headers.iter().map(|h| h.name.clone()), &hp);
+            self.dups(res.http_headers.iter().map(|h| h.name.as_str()), &hp);
         }
     }
 
@@ -306,7 +323,7 @@ impl Validator {
             Ok(u) => u,
             Err(_) => return Some(msg::INVALID_URL.into()),
         };
-        match u.scheme.as_str() {
+        match u.scheme.as_ref() {
             "http" | "https" | "tftp" => None,
             "gs" if self.version >= Version::V3_2 => None,
             "s3" => {
@@ -323,12 +340,12 @@ impl Validator {
         // shouldExist and shouldNotExist share one namespace.
         let mut seen = HashSet::new();
         for (i, a) in k.should_exist.iter().enumerate() {
-            if !seen.insert(a.clone()) {
+            if !seen.insert(a.as_str()) {
                 self.err(p.key("shouldExist").idx(i), msg::DUPLICATE);
             }
         }
         for (i, a) in k.should_not_exist.iter().enumerate() {
-            if !seen.insert(a.clone()) {
+            if !seen.insert(a.as_str()) {
                 self.err(p.key("shouldNotExist").idx(i), msg::DUPLICATE);
             }
         }
@@ -341,44 +358,46 @@ impl Validator {
                 u.ssh_authorized_keys.iter().cloned(),
                 &up.idx(i).key("sshAuthorizedKeys"),
             );
-            self.dups(u.groups.iter().cloned(), &up.idx(i).key("groups"));
+            self.dups(u.groups.iter(), &up.idx(i).key("groups"));
         }
-        self.dups(pw.users.iter().map(|u| u.name.clone()), &up);
-        self.dups(pw.groups.iter().map(|g| g.name.clone()), &p.key("groups"));
+        self.dups(pw.users.iter().map(|u| u.name.as_str()), &up);
+        self.dups(pw.groups.iter().map(|g| g.name.as_str()), &p.key("groups"));
     }
 
     fn storage(&mut self, s: &Storage, p: &JsonPath) {
         for (i, d) in s.disks.iter().enumerate() {
             self.disk(d, &p.key("disks").idx(i));
         }
-        self.dups(s.disks.iter().map(|d| d.device.clone()), &p.key("disks"));
+        self.dups(s.disks.iter().map(|d| d.device.as_str()), &p.key("disks"));
         for (i, r) in s.raid.iter().enumerate() {
             self.raid(r, &p.key("raid").idx(i));
         }
-        self.dups(s.raid.iter().map(|r| r.name.clone()), &p.key("raid"));
+        self.dups(s.raid.iter().map(|r| r.name.as_str()), &p.key("raid"));
         for (i, f) in s.filesystems.iter().enumerate() {
             self.filesystem(f, &p.key("filesystems").idx(i));
         }
         self.dups(
-            s.filesystems.iter().map(|f| f.device.clone()),
+            s.filesystems.iter().map(|f| f.device.as_str()),
             &p.key("filesystems"),
         );
         for (i, l) in s.luks.iter().enumerate() {
             self.luks(l, &p.key("luks").idx(i));
         }
-        self.dups(s.luks.iter().map(|l| l.name.clone()), &p.key("luks"));
+        self.dups(s.luks.iter().map(|l| l.name.as_str()), &p.key("luks"));
 
         let files = p.key("files");
         for (i, f) in s.files.iter().enumerate() {
             let fp = files.idx(i);
-            self.path_rule(fp.key("path"), &f.path);
-            self.owner(f.user.id, f.user.name.as_deref(), fp.key("user"));
-            self.owner(f.group.id, f.group.name.as_deref(), fp.key("group"));
-            self.mode(f.mode, fp.key("mode"));
+            self.path_rule(&f.path, || fp.key("path"));
+            self.owner(f.user.id, f.user.name.as_deref(), || fp.key("user"));
+            self.owner(f.group.id, f.group.name.as_deref(), || fp.key("group"));
+            self.mode(f.mode, &fp);
             if f.overwrite == Some(true) && f.contents.source.is_none() {
                 self.err(fp.key("overwrite"), msg::OVERWRITE_NIL_SOURCE);
             }
-            self.resource(&f.contents, &fp.key("contents"));
+            if !f.contents.is_empty() {
+                self.resource(&f.contents, &fp.key("contents"));
+            }
             for (j, a) in f.append.iter().enumerate() {
                 self.resource(a, &fp.key("append").idx(j));
             }
@@ -386,36 +405,38 @@ impl Validator {
         let dirs = p.key("directories");
         for (i, d) in s.directories.iter().enumerate() {
             let dp = dirs.idx(i);
-            self.path_rule(dp.key("path"), &d.path);
-            self.owner(d.user.id, d.user.name.as_deref(), dp.key("user"));
-            self.owner(d.group.id, d.group.name.as_deref(), dp.key("group"));
-            self.mode(d.mode, dp.key("mode"));
+            self.path_rule(&d.path, || dp.key("path"));
+            self.owner(d.user.id, d.user.name.as_deref(), || dp.key("user"));
+            self.owner(d.group.id, d.group.name.as_deref(), || dp.key("group"));
+            self.mode(d.mode, &dp);
         }
         let links = p.key("links");
         for (i, l) in s.links.iter().enumerate() {
             let lp = links.idx(i);
-            self.path_rule(lp.key("path"), &l.path);
-            self.owner(l.user.id, l.user.name.as_deref(), lp.key("user"));
-            self.owner(l.group.id, l.group.name.as_deref(), lp.key("group"));
-            if l.target.as_deref().unwrap_or("").is_empty() {
+            self.path_rule(&l.path, || lp.key("path"));
+            self.owner(l.user.id, l.user.name.as_deref(), || lp.key("user"));
+            self.owner(l.group.id, l.group.name.as_deref(), || lp.key("group"));
+            // Before 3.3.0 the target was a plain string and not required.
+            if self.version >= Version::V3_3 && l.target.as_deref().unwrap_or("").is_empty() {
                 self.err(lp.key("target"), msg::LINK_TARGET_REQUIRED);
             }
             if l.hard == Some(true) && (!l.user.is_empty() || !l.group.is_empty()) {
                 self.warn(lp.key("hard"), msg::HARD_LINK_OWNER);
             }
         }
-        // Files, directories and links share one namespace keyed by path.
+        // Files, directories and links share one namespace keyed by path; Ignition walks it
+        // directories first, then files, then links.
         let mut seen = HashSet::new();
         let nodes = s
-            .files
+            .directories
             .iter()
             .enumerate()
-            .map(|(i, f)| (files.idx(i), &f.path))
+            .map(|(i, d)| (dirs.idx(i), &d.path))
             .chain(
-                s.directories
+                s.files
                     .iter()
                     .enumerate()
-                    .map(|(i, d)| (dirs.idx(i), &d.path)),
+                    .map(|(i, f)| (files.idx(i), &f.path)),
             )
             .chain(
                 s.links
@@ -436,47 +457,61 @@ impl Validator {
         self.fs_disk_warnings(s, p);
     }
 
-    fn owner(&mut self, id: Option<i64>, name: Option<&str>, p: JsonPath) {
+    fn owner(&mut self, id: Option<i64>, name: Option<&str>, at: impl FnOnce() -> JsonPath) {
         if id.is_some() && !name.unwrap_or("").is_empty() {
-            self.err(p, msg::BOTH_ID_AND_NAME);
+            self.err(at(), msg::BOTH_ID_AND_NAME);
         }
     }
 
-    fn mode(&mut self, m: Option<i64>, p: JsonPath) {
+    fn mode(&mut self, m: Option<i64>, node: &JsonPath) {
         if let Some(m) = m {
             if !(0..=0o7777).contains(&m) {
-                self.err(p, msg::ILLEGAL_MODE);
-            } else if m & 0o7000 != 0 && self.version < Version::V3_6 {
-                self.warn(p, msg::SPECIAL_MODE_BITS);
+                self.err(node.key("mode"), msg::ILLEGAL_MODE);
+            }
+            if m & 0o7000 != 0 && self.version < Version::V3_6 {
+                self.warn(node.key("mode"), msg::SPECIAL_MODE_BITS);
             }
         }
     }
 
     fn node_links(&mut self, s: &Storage, p: &JsonPath) {
-        let under = |child: &str, l: &Link| child.starts_with(&format!("{}/", l.path));
+        if s.links.is_empty() {
+            return;
+        }
+        let link_paths: HashSet<&str> = s.links.iter().map(|l| l.path.as_str()).collect();
+        let dir_paths: HashSet<&str> = s.directories.iter().map(|d| d.path.as_str()).collect();
+        // One error per configured link that is a proper ancestor of `path`.
+        let links_above = |path: &str| {
+            path.match_indices('/')
+                .filter(|(i, _)| *i > 0)
+                .filter(|(i, _)| link_paths.contains(&path[..*i]))
+                .count()
+                + usize::from(link_paths.contains("") && path.starts_with('/'))
+        };
         for (i, d) in s.directories.iter().enumerate() {
-            for l in &s.links {
-                if under(&d.path, l) {
-                    self.err(p.key("directories").idx(i), msg::DIRECTORY_USED_SYMLINK);
-                }
+            for _ in 0..links_above(&d.path) {
+                self.err(p.key("directories").idx(i), msg::DIRECTORY_USED_SYMLINK);
             }
         }
         for (i, f) in s.files.iter().enumerate() {
-            for l in &s.links {
-                if under(&f.path, l) {
-                    self.err(p.key("files").idx(i), msg::FILE_USED_SYMLINK);
-                }
+            for _ in 0..links_above(&f.path) {
+                self.err(p.key("files").idx(i), msg::FILE_USED_SYMLINK);
             }
         }
         for (i, l1) in s.links.iter().enumerate() {
-            for l2 in &s.links {
-                if under(&l1.path, l2) {
-                    self.err(p.key("links").idx(i), msg::LINK_USED_SYMLINK);
-                }
+            for _ in 0..links_above(&l1.path) {
+                self.err(p.key("links").idx(i), msg::LINK_USED_SYMLINK);
             }
             if l1.hard == Some(true) {
+                // A relative hard-link target is taken relative to the link's path, as Ignition
+                // checks it.
                 let target = l1.target.as_deref().unwrap_or("");
-                if s.directories.iter().any(|d| d.path == target) {
+                let target = if target.starts_with('/') {
+                    clean_path(target)
+                } else {
+                    clean_path(&format!("{}/{target}", l1.path))
+                };
+                if dir_paths.contains(target.as_str()) {
                     self.err(p.key("links").idx(i), msg::HARD_LINK_TO_DIRECTORY);
                 }
             }
@@ -498,49 +533,55 @@ impl Validator {
     }
 
     fn disk(&mut self, d: &Disk, p: &JsonPath) {
-        if d.device.is_empty() {
-            self.err(p.key("device"), msg::DISK_DEVICE_REQUIRED);
-            return;
-        }
-        self.path_rule(p.key("device"), &d.device);
         let pp = p.key("partitions");
         for (i, part) in d.partitions.iter().enumerate() {
             self.partition(part, &pp.idx(i));
         }
-        self.dups(d.partitions.iter().map(partition_key), &pp);
-        if d.partitions.is_empty() {
+        self.dups(
+            d.partitions
+                .iter()
+                .map(partition_key)
+                .filter(|k| !k.is_empty()),
+            &pp,
+        );
+        if d.device.is_empty() {
+            self.err(p.key("device"), msg::DISK_DEVICE_REQUIRED);
             return;
         }
-        let mut nums = HashSet::new();
-        if d.partitions
-            .iter()
-            .any(|x| x.number != 0 && !nums.insert(x.number))
-        {
-            self.err(pp.clone(), msg::PARTITION_NUMBERS_COLLIDE);
+        self.path_rule(&d.device, || p.key("device"));
+        let parts = &d.partitions;
+        // Numbers: the second partition of the first colliding number.
+        let mut firsts: Vec<(i64, usize)> = Vec::new();
+        let mut collide = None;
+        for (i, x) in parts.iter().enumerate().filter(|(_, x)| x.number != 0) {
+            match firsts.iter().find(|(n, _)| *n == x.number) {
+                Some(_) => {
+                    collide.get_or_insert(i);
+                }
+                None => firsts.push((x.number, i)),
+            }
         }
-        if partitions_overlap(&d.partitions) {
-            self.err(pp.clone(), msg::PARTITIONS_OVERLAP);
+        if let Some(i) = collide {
+            self.err(pp.idx(i), msg::PARTITION_NUMBERS_COLLIDE);
         }
-        let zero = |v: Option<i64>| v.is_none_or(|v| v == 0);
-        if d.partitions.iter().any(|x| x.should_exist == Some(false))
-            && d.partitions
-                .iter()
-                .any(|x| zero(x.start_mib) || zero(x.size_mib))
-            && d.partitions.iter().any(|x| {
-                x.should_exist != Some(false)
-                    && ((x.start_mib.is_some() && zero(x.start_mib))
-                        || (x.size_mib.is_some() && zero(x.size_mib)))
-            })
+        if let Some(i) = partitions_overlap(parts) {
+            self.err(pp.idx(i), msg::PARTITIONS_OVERLAP);
+        }
+        // Ignition checks for number 0 here, whatever the message says.
+        if parts.iter().any(|x| x.number == 0)
+            && parts.iter().any(|x| x.should_exist == Some(false))
         {
             self.err(pp.clone(), msg::ZEROES_WITH_SHOULD_NOT_EXIST);
         }
         let mut labels = HashSet::new();
-        if d.partitions
+        if let Some(i) = parts
             .iter()
-            .filter_map(|x| x.label.as_deref())
-            .any(|l| !labels.insert(l))
+            .enumerate()
+            .filter_map(|(i, x)| x.label.as_deref().map(|l| (i, l)))
+            .find(|(_, l)| !labels.insert(*l))
+            .map(|(i, _)| i)
         {
-            self.err(pp, msg::PARTITION_LABELS_COLLIDE);
+            self.err(pp.idx(i), msg::PARTITION_LABELS_COLLIDE);
         }
     }
 
@@ -558,7 +599,7 @@ impl Validator {
             self.err(p.clone(), msg::NEED_LABEL_OR_NUMBER);
         }
         if let Some(l) = &x.label {
-            if l.encode_utf16().count() > 36 {
+            if l.len() > 36 {
                 self.err(p.key("label"), msg::LABEL_TOO_LONG);
             } else if l.contains(':') {
                 self.err(p.key("label"), msg::LABEL_CONTAINS_COLON);
@@ -574,8 +615,8 @@ impl Validator {
     }
 
     fn filesystem(&mut self, f: &Filesystem, p: &JsonPath) {
-        if let Some(path) = &f.path {
-            self.path_rule(p.key("path"), path);
+        if let Some(path) = f.path.as_deref().filter(|x| !x.is_empty()) {
+            self.path_rule(path, || p.key("path"));
         }
         let format = f.format.as_deref().unwrap_or("");
         if format == "virtiofs" && self.version >= Version::V3_7Exp {
@@ -593,7 +634,7 @@ impl Validator {
             }
             return;
         }
-        self.path_rule(p.key("device"), &f.device);
+        self.path_rule(&f.device, || p.key("device"));
         if format.is_empty() {
             if !f.path.as_deref().unwrap_or("").is_empty()
                 || !f.label.as_deref().unwrap_or("").is_empty()
@@ -652,9 +693,9 @@ impl Validator {
             self.err(p.key("devices"), msg::RAID_DEVICES_REQUIRED);
         }
         for (i, d) in r.devices.iter().enumerate() {
-            self.path_rule(p.key("devices").idx(i), d);
+            self.path_rule(d, || p.key("devices").idx(i));
         }
-        self.dups(r.devices.iter().cloned(), &p.key("devices"));
+        self.dups(r.devices.iter(), &p.key("devices"));
     }
 
     fn luks(&mut self, l: &Luks, p: &JsonPath) {
@@ -666,10 +707,18 @@ impl Validator {
         }
         match l.device.as_deref() {
             None | Some("") => self.err(p.key("device"), msg::DISK_DEVICE_REQUIRED),
-            Some(d) => self.path_rule(p.key("device"), d),
+            Some(d) => self.path_rule(d, || p.key("device")),
         }
         let c = &l.clevis;
-        if !c.custom.pin.as_deref().unwrap_or("").is_empty()
+        let empty_custom = ClevisCustom::default();
+        let cu = c.custom.as_ref().unwrap_or(&empty_custom);
+        // 3.2.0 had a pointer here: any custom object counts; later versions look at the pin.
+        let custom_set = if self.version <= Version::V3_2 {
+            c.custom.is_some()
+        } else {
+            !cu.pin.as_deref().unwrap_or("").is_empty()
+        };
+        if custom_set
             && (!c.tang.is_empty() || c.tpm2 == Some(true) || c.threshold.is_some_and(|t| t != 0))
         {
             self.err(p.key("clevis"), msg::CLEVIS_CUSTOM_WITH_OTHERS);
@@ -688,7 +737,6 @@ impl Validator {
             }
         }
         let cp = p.key("clevis");
-        let cu = &c.custom;
         if !(cu.pin.as_deref().unwrap_or("").is_empty()
             && cu.config.as_deref().unwrap_or("").is_empty()
             && cu.needs_network != Some(true))
@@ -721,7 +769,7 @@ impl Validator {
                 }
             }
         }
-        self.dups(c.tang.iter().map(|t| t.url.clone()), &cp.key("tang"));
+        self.dups(c.tang.iter().map(|t| t.url.as_str()), &cp.key("tang"));
         self.resource(&l.key_file, &p.key("keyFile"));
     }
 
@@ -764,9 +812,9 @@ impl Validator {
                     self.err(dp.idx(j).key("name"), msg::INVALID_DROPIN_EXT);
                 }
             }
-            self.dups(u.dropins.iter().map(|d| d.name.clone()), &dp);
+            self.dups(u.dropins.iter().map(|d| d.name.as_str()), &dp);
         }
-        self.dups(s.units.iter().map(|u| u.name.clone()), &up);
+        self.dups(s.units.iter().map(|u| u.name.as_str()), &up);
     }
 
     /// Files, directories and links must not be where a unit or dropin with contents goes.
@@ -845,19 +893,26 @@ fn partition_key(p: &Partition) -> String {
     }
 }
 
-/// Overlap of partitions whose start and size are both given (0 means "placed later").
-fn partitions_overlap(parts: &[Partition]) -> bool {
-    let spans: Vec<(i64, i64)> = parts
-        .iter()
-        .filter_map(|p| match (p.start_mib, p.size_mib) {
-            (Some(s), Some(z)) if s != 0 && z != 0 => Some((s, s + z)),
-            _ => None,
-        })
-        .collect();
-    spans
-        .iter()
-        .enumerate()
-        .any(|(i, a)| spans.iter().skip(i + 1).any(|b| a.0 < b.1 && b.0 < a.1))
+/// Ignition's overlap check on partitions with a start and a size (start 0 is placed later;
+/// size 0 ends at the start): the index of the partition found overlapping, if any.
+fn partitions_overlap(parts: &[Partition]) -> Option<usize> {
+    let span = |p: &Partition| match (p.start_mib, p.size_mib) {
+        (Some(s), Some(z)) if s != 0 => Some((s, if z == 0 { s } else { s + z - 1 })),
+        _ => None,
+    };
+    for (pi, p) in parts.iter().enumerate() {
+        let Some((ps, pe)) = span(p) else { continue };
+        for (oi, o) in parts.iter().enumerate() {
+            let Some((os, oe)) = span(o) else { continue };
+            if pi == oi {
+                continue;
+            }
+            if (ps >= os && ps <= oe) || (pe >= os && pe <= oe) || (ps < os && pe > oe) {
+                return Some(oi);
+            }
+        }
+    }
+    None
 }
 
 /// `arn:partition:s3:::bucket/key` or an access point, as Ignition accepts them.
@@ -942,8 +997,9 @@ mod tests {
             size_mib: Some(z),
             ..Default::default()
         };
-        assert!(partitions_overlap(&[p(1, 10), p(5, 10)]));
-        assert!(!partitions_overlap(&[p(1, 10), p(11, 10)]));
-        assert!(!partitions_overlap(&[p(1, 10), p(0, 10)]));
+        assert_eq!(partitions_overlap(&[p(1, 10), p(5, 10)]), Some(1));
+        assert_eq!(partitions_overlap(&[p(1, 10), p(11, 10)]), None);
+        assert_eq!(partitions_overlap(&[p(1, 10), p(0, 10)]), None);
+        assert_eq!(partitions_overlap(&[p(5, 0), p(5, 10)]), Some(1));
     }
 }

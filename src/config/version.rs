@@ -62,40 +62,53 @@ pub struct Semver {
     pub minor: u64,
     pub patch: u64,
     pub pre: String,
+    pub build: String,
 }
 
 impl Semver {
+    /// go-semver's `NewVersion`: build metadata split off at the first `+`, then the
+    /// pre-release at the first `-`, then exactly three dot-separated integers (`strconv.ParseInt`
+    /// rules, so leading zeros and a sign are accepted).
     pub fn parse(s: &str) -> Option<Semver> {
-        let (core, _build) = match s.split_once('+') {
-            Some((c, b)) if !b.is_empty() => (c, Some(b)),
-            Some(_) => return None,
-            None => (s, None),
+        let (rest, meta) = match s.split_once('+') {
+            Some((r, m)) => (r, m),
+            None => (s, ""),
         };
-        let (core, pre) = match core.split_once('-') {
-            Some((c, p)) if !p.is_empty() => (c, p.to_string()),
-            Some(_) => return None,
-            None => (core, String::new()),
+        let (core, pre) = match rest.split_once('-') {
+            Some((c, p)) => (c, p),
+            None => (rest, ""),
         };
-        let mut parts = core.split('.');
-        let mut num = || -> Option<u64> {
-            let p = parts.next()?;
-            if p.is_empty()
-                || !p.bytes().all(|b| b.is_ascii_digit())
-                || (p.len() > 1 && p.starts_with('0'))
-            {
-                return None;
-            }
-            p.parse().ok()
+        let ident_ok = |id: &str| {
+            id.is_empty()
+                || id.split('.').all(|p| {
+                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
         };
-        let (major, minor, patch) = (num()?, num()?, num()?);
-        if parts.next().is_some() {
+        if !ident_ok(pre) || !ident_ok(meta) {
             return None;
         }
+        let parts: Vec<&str> = core.splitn(3, '.').collect();
+        if parts.len() != 3 {
+            return None;
+        }
+        let num = |p: &str| -> Option<u64> {
+            let digits = p.strip_prefix('+').unwrap_or(p);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                // A negative number parses in Go, but no spec version is negative.
+                return if p.starts_with('-') {
+                    Some(u64::MAX)
+                } else {
+                    None
+                };
+            }
+            digits.parse().ok()
+        };
         Some(Semver {
-            major,
-            minor,
-            patch,
-            pre,
+            major: num(parts[0])?,
+            minor: num(parts[1])?,
+            patch: num(parts[2])?,
+            pre: pre.to_string(),
+            build: meta.to_string(),
         })
     }
 }
@@ -107,18 +120,23 @@ pub enum VersionError {
     Invalid,
     /// A well-formed version that no parser accepts (3.x unknown, or experimental of another release).
     Unknown,
-    /// 1.x or 2.x: formats Ignition 2.x dropped.
-    Deprecated,
 }
 
 /// Maps a version string to a supported version.
 pub fn classify(s: &str) -> Result<Version, VersionError> {
     let sv = Semver::parse(s).ok_or(VersionError::Invalid)?;
-    if sv.major < 3 {
-        return Err(VersionError::Deprecated);
-    }
-    // go-semver compares pre-release and build metadata too: only the exact text matches.
-    Version::from_str_exact(s).ok_or(VersionError::Unknown)
+    // Versions compare as values (so "03.3.0" is 3.3.0), including pre-release and build.
+    Version::ALL
+        .into_iter()
+        .find(|v| {
+            let (num, pre) = v.as_str().split_once('-').unwrap_or((v.as_str(), ""));
+            let mut it = num.split('.').map(|n| n.parse::<u64>().unwrap_or(0));
+            let want = (it.next(), it.next(), it.next());
+            want == (Some(sv.major), Some(sv.minor), Some(sv.patch))
+                && pre == sv.pre
+                && sv.build.is_empty()
+        })
+        .ok_or(VersionError::Unknown)
 }
 
 /// The version that introduced a field of a struct, for fields newer than 3.0.0.
@@ -156,11 +174,15 @@ mod tests {
         assert_eq!(classify("3.7.0-experimental"), Ok(Version::V3_7Exp));
         assert_eq!(classify("3.6.0-experimental"), Err(VersionError::Unknown));
         assert_eq!(classify("3.8.0"), Err(VersionError::Unknown));
-        assert_eq!(classify("2.2.0"), Err(VersionError::Deprecated));
-        assert_eq!(classify("1.0.0"), Err(VersionError::Deprecated));
+        assert_eq!(classify("2.2.0"), Err(VersionError::Unknown));
+        assert_eq!(classify("1.0.0"), Err(VersionError::Unknown));
         assert_eq!(classify("3.0"), Err(VersionError::Invalid));
         assert_eq!(classify("banana"), Err(VersionError::Invalid));
-        assert_eq!(classify("03.0.0"), Err(VersionError::Invalid));
+        assert_eq!(classify("03.0.0"), Ok(Version::V3_0));
+        assert_eq!(classify("3.0.0-"), Ok(Version::V3_0));
+        assert_eq!(classify("+3.0.0"), Err(VersionError::Invalid));
+        assert_eq!(classify("-3.0.0"), Err(VersionError::Invalid));
+        assert_eq!(classify("3.0.0.0"), Err(VersionError::Invalid));
         assert_eq!(classify("3.0.0+build"), Err(VersionError::Unknown));
     }
 
