@@ -330,11 +330,16 @@ fn suggest<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
         .map(|(_, f)| f)
 }
 
-/// The message of an unused-key warning; the suggestion is ignis's addition to Ignition's text.
-pub fn unused_key_message(key: &str, suggestion: Option<&str>) -> String {
-    match suggestion {
-        Some(s) => format!("Unused key {key} (did you mean \"{s}\"?)"),
-        None => format!("Unused key {key}"),
+/// The message of an unused-key warning. Ignition's text, plus ignis's hint: the key a typo
+/// probably meant, or, for a key that differs only in case (Go applies it anyway), that it was
+/// applied under its real name.
+pub fn unused_key_message(key: &str, suggestion: Option<&str>, applied: bool) -> String {
+    match (suggestion, applied) {
+        (Some(s), true) => {
+            format!("Unused key {key} (applied as \"{s}\"; key names are case-sensitive)")
+        }
+        (Some(s), false) => format!("Unused key {key} (did you mean \"{s}\"?)"),
+        (None, _) => format!("Unused key {key}"),
     }
 }
 
@@ -484,7 +489,7 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
                 self.ctx.findings.borrow_mut().push(Finding {
                     level: Level::Warning,
                     path: self.path.to_path().key_owned(key),
-                    message: unused_key_message(key, hint),
+                    message: unused_key_message(key, hint, usable.is_some()),
                     off: m.key_off,
                 });
             }
@@ -678,7 +683,10 @@ mod tests {
         assert_eq!(r.unwrap().files[0].path, "/a");
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].path.to_string(), "$.Files");
-        assert_eq!(f[0].message, "Unused key Files (did you mean \"files\"?)");
+        assert_eq!(
+            f[0].message,
+            "Unused key Files (applied as \"files\"; key names are case-sensitive)"
+        );
         assert_eq!(f[1].path.to_string(), "$.files.0.PATH");
     }
 
