@@ -14,12 +14,18 @@ pub enum Kind {
     Setup,
     /// The config is invalid; the report has already been printed (exit 1).
     Config,
+    /// A resource needs the network while the stage runs offline (fetch-offline's handshake).
+    NeedNet,
+    /// The resource does not exist (HTTP 404, TFTP file not found): "no config" for providers.
+    NotFound,
+    /// The fetched data does not match `verification.hash`.
+    HashMismatch,
 }
 
 impl Kind {
     pub fn exit_code(self) -> i32 {
         match self {
-            Kind::Failed | Kind::Config => 1,
+            Kind::Failed | Kind::Config | Kind::NeedNet | Kind::NotFound | Kind::HashMismatch => 1,
             Kind::Usage => 2,
             Kind::Setup => 3,
         }

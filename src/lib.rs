@@ -5,4 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod providers;
+pub mod resource;
 pub mod validate_cmd;

@@ -1,0 +1,54 @@
+//! QEMU: the config in fw_cfg `opt/com.coreos/config`, read in one large read after its size
+//! (Ignition's small reads are quadratic on big configs); on machines without fw_cfg
+//! (s390x, ppc64le) the `virtio-ignition` block device.
+
+use super::Env;
+use crate::error::{Error, Result};
+
+/// Where the kernel's qemu_fw_cfg driver exposes the entry.
+const FW_CFG: &str = "/sys/firmware/qemu_fw_cfg/by_name/opt/com.coreos/config";
+
+pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
+    let dir = env.host.path(FW_CFG);
+    if !env.host.path("/sys/firmware/qemu_fw_cfg").exists() {
+        // The driver is a module on most kernels; load it once. Failing here only means no fw_cfg.
+        let _ = std::process::Command::new("modprobe")
+            .arg("qemu_fw_cfg")
+            .status();
+    }
+    if !dir.exists() {
+        return virtio_device(env);
+    }
+    let size: usize = std::fs::read_to_string(dir.join("size"))
+        .map_err(|e| Error::failed(format!("reading fw_cfg size: {e}")))?
+        .trim()
+        .parse()
+        .map_err(|e| Error::failed(format!("fw_cfg size is not a number: {e}")))?;
+    let mut buf = Vec::with_capacity(size);
+    let mut f = std::fs::File::open(dir.join("raw"))
+        .map_err(|e| Error::failed(format!("opening fw_cfg raw: {e}")))?;
+    std::io::Read::read_to_end(&mut f, &mut buf)
+        .map_err(|e| Error::failed(format!("reading fw_cfg raw: {e}")))?;
+    if buf.len() != size {
+        return Err(Error::failed(format!(
+            "fw_cfg config: read {} bytes, expected {size}",
+            buf.len()
+        )));
+    }
+    log::info!("qemu: read {size} bytes of config from fw_cfg");
+    Ok(Some(buf))
+}
+
+/// The `virtio-ignition` disk: the config padded with NUL bytes.
+fn virtio_device(env: &Env) -> Result<Option<Vec<u8>>> {
+    let dev = env.host.path("/dev/disk/by-id/virtio-ignition");
+    match std::fs::read(&dev) {
+        Ok(mut b) => {
+            let end = b.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+            b.truncate(end);
+            Ok(Some(b))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::failed(format!("reading {}: {e}", dev.display()))),
+    }
+}
