@@ -2,9 +2,13 @@
 //! and its command line. The library holds everything; `main.rs` only maps argv to it.
 
 pub mod cli;
+pub mod cmdline;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod log;
 pub mod providers;
 pub mod resource;
+pub mod stages;
+pub mod state;
 pub mod validate_cmd;

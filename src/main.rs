@@ -1,7 +1,7 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
-use ignis::error::{self, Error, Result};
-use ignis::{cli, log, validate_cmd};
+use ignis::error::{self, Result};
+use ignis::{cli, log, stages, validate_cmd};
 
 fn run(args: &[String]) -> Result<i32> {
     match cli::parse(args)? {
@@ -16,10 +16,13 @@ fn run(args: &[String]) -> Result<i32> {
         cli::Command::Validate(v) => validate_cmd::run(&v),
         cli::Command::Stage(s) => {
             log::init(s.log_to_stdout, false);
-            Err(Error::failed(format!(
-                "stage {} is not implemented yet in this build of ignis",
-                s.stage.name()
-            )))
+            match stages::run(&s) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    ::log::error!("{} failed: {e}", s.stage.name());
+                    Err(e)
+                }
+            }
         }
     }
 }

@@ -65,3 +65,21 @@ fn ok_configs_print_canonical_form() {
 fn version_gates() {
     assert!(run_dir("gates", None) >= 30);
 }
+
+/// Inputs the fuzzer once broke (`fuzz/regressions/`): they must not panic, and an accepted
+/// config must round-trip through its canonical form.
+#[test]
+fn fuzz_regressions() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let out = ignis::validate_cmd::check(&std::fs::read(&p).unwrap(), false);
+        if let Some(parsed) = out.parsed {
+            let canon = ignis::config::to_canonical_json(&parsed.config);
+            let again = ignis::config::parse(canon.as_bytes()).unwrap_or_else(|e| {
+                panic!("{}: canonical form does not parse: {e:?}", p.display())
+            });
+            assert_eq!(again.config, parsed.config, "{}", p.display());
+        }
+    }
+}

@@ -199,6 +199,15 @@ fn locate(tree: &json::Node<'_>, path: &JsonPath) -> usize {
 
 /// Older spec semantics mapped onto the newest types.
 fn translate(config: &mut Config, from: Version) {
+    if from < Version::V3_1 {
+        // 3.0.0 allowed a merge entry without a source (it fetched nothing); later specs reject
+        // it, so drop it rather than carry an entry the newest spec calls invalid.
+        config
+            .ignition
+            .config
+            .merge
+            .retain(|m| !m.source.as_deref().unwrap_or("").is_empty());
+    }
     if from < Version::V3_6 {
         // Before 3.6.0, setuid/setgid/sticky bits in modes were ignored; the validator warned.
         for m in config
@@ -326,6 +335,13 @@ mod tests {
         let new = f("3.6.0");
         assert_eq!(new.config.storage.files[0].mode, Some(0o4755));
         assert!(new.report.is_empty());
+    }
+
+    #[test]
+    fn sourceless_3_0_merge_entries_are_dropped() {
+        let p = parse(br#"{"ignition":{"version":"3.0.0","config":{"merge":[{}]}}}"#).unwrap();
+        assert!(p.config.ignition.config.merge.is_empty());
+        assert!(parse(to_canonical_json(&p.config).as_bytes()).is_ok());
     }
 
     #[test]

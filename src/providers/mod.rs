@@ -10,6 +10,7 @@ pub mod cloudstack;
 pub mod configdrive;
 pub mod file;
 pub mod gcp;
+pub mod mounter;
 pub mod openstack;
 pub mod oraclecloud;
 pub mod qemu;

@@ -1,0 +1,487 @@
+//! Config acquisition for the fetch stages: the user config from the kernel command line, the
+//! system config dirs (or the config embedded in the initramfs) or the platform, rendered with
+//! its merge/replace children, merged under the base configs, validated, ready to cache.
+//! Owns the order of sources and the rendering rules; fetching is the resource module's job.
+
+use crate::config::merge::merge;
+use crate::config::types::{Config, Ignition, Resource};
+use crate::config::{self, Failure};
+use crate::error::{Error, Kind, Result};
+use crate::providers::{self, Env, HostPaths, Mounter, Platform};
+use crate::resource::{self, hash, Fetcher, Options, Spec};
+use crate::state::FetchedConfig;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// How deep merge/replace children may nest (a config that merges itself must not loop).
+const MAX_DEPTH: usize = 10;
+/// How long to wait for the device named by `ignition.config.device`.
+const DEVICE_WAIT: Duration = Duration::from_secs(30);
+
+/// Everything acquisition reads from.
+pub struct Sources<'a> {
+    pub host: &'a HostPaths,
+    pub platform: Platform,
+    pub mounter: &'a dyn Mounter,
+    pub fetch_timeout: Duration,
+    /// Test override for providers' metadata base URLs.
+    pub metadata_base: Option<String>,
+}
+
+/// The result of acquisition.
+pub struct Acquired {
+    pub config: Config,
+    pub fetched: Vec<FetchedConfig>,
+    pub user_config_provided: bool,
+}
+
+/// The system config directories, highest priority first (Ignition 2.27's list; the
+/// `IGNITION_SYSTEM*_CONFIG_DIR` variables override them, as in Ignition).
+fn system_dirs(host: &HostPaths) -> Vec<PathBuf> {
+    let env_or =
+        |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+    vec![
+        host.path(&env_or(
+            "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR",
+            "/run/ignition",
+        )),
+        host.path(&env_or("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", "/etc/ignition")),
+        host.path(&env_or("IGNITION_SYSTEM_CONFIG_DIR", "/usr/lib/ignition")),
+    ]
+}
+
+fn read_opt(p: &std::path::Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::failed(format!("reading {}: {e}", p.display()))),
+    }
+}
+
+/// Parses and validates one fetched config, logging its report (never its body).
+pub fn parse_checked(bytes: &[u8], origin: &str) -> Result<Option<Config>> {
+    match config::parse(bytes) {
+        Ok(p) => {
+            for e in &p.report.entries {
+                log::warn!("{origin}: {e}");
+            }
+            Ok(Some(p.config))
+        }
+        Err(e) if e.failure == Failure::Empty => Ok(None),
+        Err(e) => {
+            for entry in &e.report.entries {
+                log::error!("{origin}: {entry}");
+            }
+            log::error!("{origin}: config sha512 {}", hash::sha512_hex(bytes));
+            Err(Error::new(Kind::Config, format!("{origin}: {}", e.failure)))
+        }
+    }
+}
+
+/// The settings a config's children and resources are fetched with: its own over the
+/// inherited ones.
+fn effective(inherited: &Ignition, own: &Ignition) -> Ignition {
+    let parent = Config {
+        ignition: inherited.clone(),
+        ..Default::default()
+    };
+    let child = Config {
+        ignition: own.clone(),
+        ..Default::default()
+    };
+    merge(parent, child).ignition
+}
+
+/// Fetch options for `ign`, CA bundles included (they are fetched here, without extra CAs).
+fn options_for(ign: &Ignition, offline: bool) -> Result<Options> {
+    let mut opts = Options::from_ignition(ign);
+    if !ign.security.tls.certificate_authorities.is_empty() {
+        let plain = Fetcher::new(opts.clone(), offline);
+        for (i, ca) in ign.security.tls.certificate_authorities.iter().enumerate() {
+            let Some(spec) = Spec::from_resource(ca)? else {
+                continue;
+            };
+            let pem = plain.fetch_bytes(&spec).map_err(|e| {
+                e.context(format!(
+                    "fetching CA $.ignition.security.tls.certificateAuthorities.{i}"
+                ))
+            })?;
+            opts.ca_bundles.push(pem);
+        }
+    }
+    Ok(opts)
+}
+
+struct Renderer<'a> {
+    offline: bool,
+    fetched: &'a mut Vec<FetchedConfig>,
+}
+
+impl Renderer<'_> {
+    fn fetch_child(
+        &mut self,
+        fetcher: &Fetcher,
+        res: &Resource,
+        kind: &str,
+        path: &str,
+    ) -> Result<Option<Config>> {
+        let Some(spec) = Spec::from_resource(res)? else {
+            return Ok(None);
+        };
+        let what = format!("{kind} config {} ({path})", resource::redact(&spec.url));
+        let bytes = fetcher
+            .fetch_bytes(&spec)
+            .map_err(|e| e.context(format!("fetching {what}")))?;
+        self.fetched.push(FetchedConfig {
+            kind: kind.to_string(),
+            source: resource::redact(&spec.url),
+            sha512: hash::sha512_hex(&bytes),
+        });
+        log::info!("fetched {what}");
+        // A referenced config that is empty is an error, unlike a provider's "no config".
+        parse_checked(&bytes, &what)?
+            .map(Some)
+            .ok_or_else(|| Error::failed(format!("{what}: config is empty")))
+    }
+
+    /// Renders `cfg`: replace wins over merge; merge children are merged in order.
+    fn render(&mut self, cfg: Config, inherited: &Ignition, depth: usize) -> Result<Config> {
+        if depth > MAX_DEPTH {
+            return Err(Error::failed(format!(
+                "configs nest deeper than {MAX_DEPTH} levels (a config merging itself?)"
+            )));
+        }
+        let settings = effective(inherited, &cfg.ignition);
+        let fetcher = Fetcher::new(options_for(&settings, self.offline)?, self.offline);
+        if let Some(repl) = self.fetch_child(
+            &fetcher,
+            &cfg.ignition.config.replace,
+            "replace",
+            "$.ignition.config.replace",
+        )? {
+            return self.render(repl, &settings, depth + 1);
+        }
+        let children = cfg.ignition.config.merge.clone();
+        let mut result = cfg;
+        result.ignition.config.merge.clear();
+        result.ignition.config.replace = Resource::default();
+        for (i, m) in children.iter().enumerate() {
+            let path = format!("$.ignition.config.merge.{i}");
+            if let Some(child) = self.fetch_child(&fetcher, m, "merge", &path)? {
+                let rendered = self.render(child, &settings, depth + 1)?;
+                result = merge(result, rendered);
+                result.ignition.config.merge.clear();
+                result.ignition.config.replace = Resource::default();
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// The user config's bytes and where they came from, in Ignition's order of precedence.
+fn user_config(src: &Sources, offline: bool) -> Result<Option<(Vec<u8>, String)>> {
+    // 1. The kernel command line.
+    let cmdline_path =
+        std::env::var("IGNITION_KERNEL_CMDLINE_PATH").unwrap_or_else(|_| "/proc/cmdline".into());
+    let cmdline = src.host.read_opt(&cmdline_path)?.unwrap_or_default();
+    let params = crate::cmdline::parse(&String::from_utf8_lossy(&cmdline));
+    if let Some(url) = &params.config_url {
+        let f = Fetcher::plain(offline);
+        let bytes = f.fetch_bytes(&Spec::url(url)).map_err(|e| {
+            e.context(format!(
+                "fetching ignition.config.url {}",
+                resource::redact(url)
+            ))
+        })?;
+        return Ok(Some((
+            bytes,
+            format!("ignition.config.url {}", resource::redact(url)),
+        )));
+    }
+    match (&params.config_device, &params.config_path) {
+        (Some(dev), Some(path)) => {
+            let dev_path = if dev.starts_with("/dev/") {
+                src.host.path(dev)
+            } else {
+                src.host.path(&format!("/dev/disk/by-label/{dev}"))
+            };
+            wait_for(&dev_path, DEVICE_WAIT)?;
+            let bytes = src
+                .mounter
+                .read_file(
+                    &dev_path,
+                    &["iso9660", "vfat", "ext4", "xfs", "btrfs"],
+                    path,
+                )?
+                .ok_or_else(|| {
+                    Error::failed(format!(
+                        "ignition.config.path {path} not found on device {dev}"
+                    ))
+                })?;
+            return Ok(Some((
+                bytes,
+                format!("ignition.config.device {dev}:{path}"),
+            )));
+        }
+        (Some(_), None) => {
+            return Err(Error::failed(
+                "ignition.config.device is set but ignition.config.path is not",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::failed(
+                "ignition.config.path is set but ignition.config.device is not",
+            ))
+        }
+        (None, None) => {}
+    }
+    // 2. user.ign in the system dirs; the initramfs' embedded /config.ign ranks above the
+    //    image default in /usr/lib/ignition (it is this machine's config, as ISO embed and PXE
+    //    wrap deliver it) and below the runtime and admin dirs.
+    let dirs = system_dirs(src.host);
+    let embedded = src.host.path("/config.ign");
+    let candidates = [
+        dirs[0].join("user.ign"),
+        dirs[1].join("user.ign"),
+        embedded,
+        dirs[2].join("user.ign"),
+    ];
+    for c in candidates {
+        if let Some(b) = read_opt(&c)? {
+            return Ok(Some((b, c.display().to_string())));
+        }
+    }
+    // 3. The platform.
+    let opts = Options {
+        total: Some(src.fetch_timeout),
+        ..Options::default()
+    };
+    let fetcher = Fetcher::new(opts, offline);
+    let env = Env {
+        host: src.host,
+        fetcher: &fetcher,
+        mounter: src.mounter,
+        fetch_timeout: src.fetch_timeout,
+        metadata_base: src.metadata_base.clone(),
+    };
+    let got = providers::fetch_config(src.platform, &env).map_err(|e| {
+        e.context(format!(
+            "fetching config from platform {}",
+            src.platform.id()
+        ))
+    })?;
+    Ok(got.map(|b| (b, format!("platform {}", src.platform.id()))))
+}
+
+fn wait_for(p: &std::path::Path, max: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut last_log = Instant::now();
+    while !p.exists() {
+        if start.elapsed() >= max {
+            return Err(Error::failed(format!(
+                "device {} did not appear within {} s",
+                p.display(),
+                max.as_secs()
+            )));
+        }
+        if last_log.elapsed() >= Duration::from_secs(5) {
+            log::info!(
+                "waiting for {} ({} s so far)",
+                p.display(),
+                start.elapsed().as_secs()
+            );
+            last_log = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// The base configs: `base.d/*.ign`, then `base.platform.d/<platform>/*.ign`; each sorted by
+/// name, a name in a higher-priority dir shadowing the same name below it.
+fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
+    let dirs = system_dirs(src.host);
+    let mut out = Vec::new();
+    for sub in [
+        "base.d".to_string(),
+        format!("base.platform.d/{}", src.platform.id()),
+    ] {
+        let mut by_name: std::collections::BTreeMap<String, PathBuf> =
+            std::collections::BTreeMap::new();
+        for d in dirs.iter().rev() {
+            let dir = d.join(&sub);
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".ign") {
+                    by_name.insert(name, e.path());
+                }
+            }
+        }
+        for p in by_name.into_values() {
+            let b = std::fs::read(&p)
+                .map_err(|e| Error::failed(format!("reading {}: {e}", p.display())))?;
+            out.push((p.display().to_string(), b));
+        }
+    }
+    Ok(out)
+}
+
+/// Acquires, renders and merges the config. `offline` refuses the network (fetch-offline):
+/// anything that needs it fails with `Kind::NeedNet`.
+pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
+    let mut fetched = Vec::new();
+    let none = Ignition::default();
+    let mut base = Config::default();
+    for (origin, bytes) in base_configs(src)? {
+        fetched.push(FetchedConfig {
+            kind: "base".into(),
+            source: origin.clone(),
+            sha512: hash::sha512_hex(&bytes),
+        });
+        if let Some(c) = parse_checked(&bytes, &origin)? {
+            let rendered = Renderer {
+                offline,
+                fetched: &mut fetched,
+            }
+            .render(c, &none, 0)?;
+            base = merge(base, rendered);
+        }
+    }
+    let mut user_config_provided = false;
+    let mut user = Config::default();
+    if let Some((bytes, origin)) = user_config(src, offline)? {
+        log::info!(
+            "user config from {origin} ({} bytes, sha512 {})",
+            bytes.len(),
+            &hash::sha512_hex(&bytes)[..16]
+        );
+        fetched.push(FetchedConfig {
+            kind: "user".into(),
+            source: origin.clone(),
+            sha512: hash::sha512_hex(&bytes),
+        });
+        if let Some(c) = parse_checked(&bytes, &origin)? {
+            user_config_provided = true;
+            user = Renderer {
+                offline,
+                fetched: &mut fetched,
+            }
+            .render(c, &none, 0)?;
+        } else {
+            log::info!("{origin}: empty config, treated as no config");
+        }
+    } else {
+        log::info!("no user config found: using an empty config");
+    }
+    let mut config = merge(base, user);
+    config.ignition.version = config::Version::NEWEST_STABLE.as_str().to_string();
+    if config
+        .storage
+        .filesystems
+        .iter()
+        .any(|f| f.format.as_deref() == Some("virtiofs"))
+    {
+        config.ignition.version = config::Version::V3_7Exp.as_str().to_string();
+    }
+    inline_cas(&mut config, offline)?;
+    Ok(Acquired {
+        config,
+        fetched,
+        user_config_provided,
+    })
+}
+
+/// Rewrites CA sources as data URLs so later stages never fetch them again.
+fn inline_cas(config: &mut Config, offline: bool) -> Result<()> {
+    let opts = Options::from_ignition(&config.ignition);
+    let fetcher = Fetcher::new(opts, offline);
+    for ca in &mut config.ignition.security.tls.certificate_authorities {
+        let Some(spec) = Spec::from_resource(ca)? else {
+            continue;
+        };
+        if spec.url.starts_with("data:") && spec.compression == resource::Compression::None {
+            continue;
+        }
+        let pem = fetcher.fetch_bytes(&spec)?;
+        *ca = Resource {
+            source: Some(format!("data:;base64,{}", base64_encode(&pem))),
+            ..Default::default()
+        };
+    }
+    Ok(())
+}
+
+pub fn base64_encode(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        s.push(T[(n >> 18) as usize & 63] as char);
+        s.push(T[(n >> 12) as usize & 63] as char);
+        s.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    s
+}
+
+/// Whether applying `config` will need the network: any resource that is not a data URL,
+/// Tang servers without an advertisement, custom Clevis pins that say so.
+pub fn needs_network(config: &Config) -> bool {
+    let remote = |r: &Resource| {
+        r.source
+            .as_deref()
+            .is_some_and(|s| !s.is_empty() && !s.to_ascii_lowercase().starts_with("data:"))
+    };
+    config.resources().iter().any(|(_, r)| remote(r))
+        || config.storage.luks.iter().any(|l| {
+            l.clevis
+                .tang
+                .iter()
+                .any(|t| t.advertisement.as_deref().unwrap_or("").is_empty())
+                || l.clevis
+                    .custom
+                    .as_ref()
+                    .is_some_and(|c| c.needs_network == Some(true))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg==");
+        assert_eq!(base64_encode(b"fo"), "Zm8=");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn network_needs() {
+        let c = |s: &str| config::parse(s.as_bytes()).unwrap().config;
+        assert!(!needs_network(&c(
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/a","contents":{"source":"data:,x"}}]}}"#
+        )));
+        assert!(needs_network(&c(
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/a","append":[{"source":"http://x/a"}]}]}}"#
+        )));
+        assert!(needs_network(&c(
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tang":[{"url":"http://t","thumbprint":"x"}]}}]}}"#
+        )));
+    }
+}

@@ -1,0 +1,52 @@
+//! The fetch-offline and fetch stages: acquire the config, cache it, and run the neednet
+//! handshake with the initramfs (fetch-offline touches the flag when the network is needed;
+//! fetch then runs with the network up).
+
+use crate::cli::StageArgs;
+use crate::engine::{self, Sources};
+use crate::error::{Kind, Result};
+use crate::providers::{mounter::RealMounter, HostPaths, Platform};
+use crate::state::{self, State};
+
+pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
+    let stage = if offline { "fetch-offline" } else { "fetch" };
+    let platform = Platform::parse(&args.platform)?;
+    if !offline && args.config_cache.exists() {
+        log::info!(
+            "{stage}: config already cached at {}, nothing to fetch",
+            args.config_cache.display()
+        );
+        return Ok(());
+    }
+    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let src = Sources {
+        host: &host,
+        platform,
+        mounter: &RealMounter,
+        fetch_timeout: args.fetch_timeout,
+        metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
+    };
+    let mut st = State::load(&args.state_file)?;
+    let acquired = match crate::log::op(
+        &format!("{stage}: acquiring config (platform {})", platform.id()),
+        || engine::acquire(&src, offline),
+    ) {
+        Ok(a) => a,
+        Err(e) if offline && e.kind() == Kind::NeedNet => {
+            log::info!("{stage}: {e}; the fetch stage will run with networking");
+            state::touch(&args.neednet)?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.context(stage)),
+    };
+    let body = crate::config::to_canonical_json(&acquired.config);
+    state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
+    log::info!("{stage}: config cached at {}", args.config_cache.display());
+    if offline && engine::needs_network(&acquired.config) {
+        log::info!("{stage}: the config fetches resources over the network: requesting networking");
+        state::touch(&args.neednet)?;
+    }
+    st.fetched_configs = acquired.fetched;
+    st.user_config_provided = acquired.user_config_provided;
+    st.save(&args.state_file)
+}

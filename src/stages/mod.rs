@@ -1,0 +1,20 @@
+//! Stage dispatch: one function per stage, given the command-line arguments. Stages not built
+//! yet fail with a clear error rather than pretending to succeed.
+
+pub mod fetch;
+
+use crate::cli::{Stage, StageArgs};
+use crate::error::{Error, Result};
+
+pub fn run(args: &StageArgs) -> Result<()> {
+    match args.stage {
+        Stage::FetchOffline => fetch::run(args, true),
+        Stage::Fetch => fetch::run(args, false),
+        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Files | Stage::Umount => {
+            Err(Error::failed(format!(
+                "stage {} is not implemented yet in this build of ignis",
+                args.stage.name()
+            )))
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! What one stage process hands to the next: the state file (JSON, 0600) and the config cache
+//! (0640), both written atomically (temp file in the same directory, fsync, rename) so a crash
+//! never leaves half a file for the next stage to trust.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// A config that was fetched, for the log and the result file. Never the config itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchedConfig {
+    /// "user", "base", "merge", "replace"
+    pub kind: String,
+    /// Where it came from, redacted (no data URL bodies, no query strings).
+    pub source: String,
+    /// sha512 of its bytes, so an operator can tell which config a machine got.
+    pub sha512: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct State {
+    pub fetched_configs: Vec<FetchedConfig>,
+    /// Whether any user config was found (Ignition's result file reports it).
+    pub user_config_provided: bool,
+    /// Mountpoint directories the mount stage created (relabelled and chowned later).
+    pub notated_directories: Vec<String>,
+}
+
+impl State {
+    /// Loads the state; a missing file is an empty state (first stage of the boot).
+    pub fn load(path: &Path) -> Result<State> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| Error::setup(format!("reading state file {}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+            Err(e) => Err(Error::setup(format!(
+                "reading state file {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let body =
+            serde_json::to_vec(self).map_err(|e| Error::failed(format!("encoding state: {e}")))?;
+        write_atomic(path, &body, 0o600)
+            .map_err(|e| e.context(format!("writing state file {}", path.display())))
+    }
+}
+
+/// Writes `bytes` to `path` atomically with `mode`, creating the parent directory (0755).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::failed(format!("writing {}: {e}", path.display())));
+    }
+    Ok(())
+}
+
+/// Creates an empty flag file (the neednet handshake).
+pub fn touch(path: &Path) -> Result<()> {
+    write_atomic(path, b"", 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn round_trip_and_modes() {
+        let d = std::env::temp_dir().join(format!("ignis-state-{}", std::process::id()));
+        let p = d.join("sub/state");
+        assert_eq!(State::load(&p).unwrap(), State::default());
+        let s = State {
+            user_config_provided: true,
+            ..Default::default()
+        };
+        s.save(&p).unwrap();
+        assert_eq!(State::load(&p).unwrap(), s);
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        write_atomic(&d.join("cache.json"), b"{}", 0o640).unwrap();
+        assert_eq!(
+            std::fs::metadata(d.join("cache.json")).unwrap().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(
+            std::fs::read_dir(d.join("sub")).unwrap().count(),
+            1,
+            "no temp files left"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

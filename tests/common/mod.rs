@@ -1,0 +1,262 @@
+//! Test servers on 127.0.0.1: a scripted HTTP/1.1 server with fault injection, optionally
+//! behind TLS with a CA generated in the test.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the server does for one request.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Body(Vec<u8>),
+    Status(u16),
+    Redirect(String),
+    /// Send headers for `total` bytes, then `partial` bytes, then drop the connection.
+    Reset {
+        partial: Vec<u8>,
+        total: usize,
+    },
+    /// Wait before sending anything.
+    Delay(Duration, Box<Reply>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+type Routes = Arc<Mutex<HashMap<String, Vec<Reply>>>>;
+
+pub struct Server {
+    pub port: u16,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    routes: Routes,
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Replies for `path`, in order; the last one repeats.
+    pub fn route(&self, path: &str, replies: Vec<Reply>) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), replies);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .count()
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<Seen> {
+    let mut r = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Seen {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        302 => "Found",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+fn respond<W: Write>(w: &mut W, reply: &Reply) {
+    match reply {
+        Reply::Body(b) => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                b.len()
+            );
+            let _ = w.write_all(b);
+        }
+        Reply::Status(c) => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 {c} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                reason(*c)
+            );
+        }
+        Reply::Redirect(to) => {
+            let _ = write!(w, "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+        Reply::Reset { partial, total } => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = w.write_all(partial);
+        }
+        Reply::Delay(d, inner) => {
+            std::thread::sleep(*d);
+            respond(w, inner);
+        }
+    }
+    let _ = w.flush();
+}
+
+fn next_reply(routes: &Routes, seen: &Seen) -> Reply {
+    let mut routes = routes.lock().unwrap();
+    let path = seen.path.split('?').next().unwrap_or("").to_string();
+    match routes.get_mut(&path) {
+        Some(v) if v.len() > 1 => v.remove(0),
+        Some(v) if v.len() == 1 => v[0].clone(),
+        _ => Reply::Status(404),
+    }
+}
+
+/// Starts an HTTP server on 127.0.0.1 (or `tls` on top of it).
+pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let routes: Routes = Arc::new(Mutex::new(HashMap::new()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (r2, s2) = (routes.clone(), seen.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut stream) = conn else { continue };
+            let (routes, seen, tls) = (r2.clone(), s2.clone(), tls.clone());
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                match tls {
+                    None => {
+                        let Some(mut req) = read_request(&mut stream) else {
+                            return;
+                        };
+                        if req.method == "CONNECT" {
+                            // Acting as a forwarding proxy: accept the tunnel and answer the
+                            // request inside it ourselves.
+                            seen.lock().unwrap().push(req.clone());
+                            let _ =
+                                stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                            let Some(inner) = read_request(&mut stream) else {
+                                return;
+                            };
+                            req = inner;
+                        }
+                        seen.lock().unwrap().push(req.clone());
+                        let reply = next_reply(&routes, &req);
+                        respond(&mut stream, &reply);
+                    }
+                    Some(cfg) => {
+                        let Ok(conn) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        let mut tls = rustls::StreamOwned::new(conn, stream);
+                        let Some(req) = read_tls_request(&mut tls) else {
+                            return;
+                        };
+                        seen.lock().unwrap().push(req.clone());
+                        let reply = next_reply(&routes, &req);
+                        respond(&mut tls, &reply);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    }
+                }
+            });
+        }
+    });
+    Server { port, seen, routes }
+}
+
+fn read_tls_request(
+    s: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
+) -> Option<Seen> {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if s.read(&mut b).ok()? == 0 {
+            return None;
+        }
+        buf.push(b[0]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines = text.split("\r\n");
+    let first = lines.next()?;
+    let mut parts = first.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(Seen {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    })
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it; returns (server config, CA PEM).
+pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "ignis test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(cfg), ca.pem())
+}

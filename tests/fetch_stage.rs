@@ -1,0 +1,280 @@
+//! The fetch-offline and fetch stages, run as the real binary against a fixture host root
+//! (`IGNIS_HOST_ROOT`: /proc/cmdline, /run/ignition, /usr/lib/ignition, /config.ign) and
+//! loopback HTTP servers: source precedence, base configs, merge children, the neednet
+//! handshake, CA inlining, invalid configs.
+
+mod common;
+
+use common::{serve, Reply};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Host {
+    dir: PathBuf,
+}
+
+impl Host {
+    fn new(name: &str) -> Host {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fetch-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root/proc")).unwrap();
+        std::fs::create_dir_all(dir.join("run")).unwrap();
+        std::fs::write(
+            dir.join("root/proc/cmdline"),
+            "BOOT_IMAGE=/vmlinuz ignition.firstboot\n",
+        )
+        .unwrap();
+        Host { dir }
+    }
+
+    fn put(&self, rel: &str, body: &str) {
+        let p = self.dir.join("root").join(rel.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+
+    fn stage(&self, platform: &str, stage: &str, config_file: Option<&str>) -> Output {
+        let run = self.dir.join("run");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ignis"));
+        c.args(["-platform", platform, "-stage", stage, "-log-to-stdout"])
+            .arg("-config-cache")
+            .arg(run.join("ignition.json"))
+            .arg("-neednet")
+            .arg(run.join("neednet"))
+            .arg("-state-file")
+            .arg(run.join("state"))
+            .env("IGNIS_HOST_ROOT", self.dir.join("root"))
+            .env_remove("IGNITION_CONFIG_FILE");
+        if let Some(f) = config_file {
+            let p = self.dir.join("user.ign");
+            std::fs::write(&p, f).unwrap();
+            c.env("IGNITION_CONFIG_FILE", &p);
+        }
+        c.output().unwrap()
+    }
+
+    fn cache(&self) -> Option<serde_json::Value> {
+        std::fs::read(self.dir.join("run/ignition.json"))
+            .ok()
+            .map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    fn neednet(&self) -> bool {
+        self.dir.join("run/neednet").exists()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn file_paths(cache: &serde_json::Value) -> Vec<String> {
+    cache["storage"]["files"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["path"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const V: &str = r#""ignition":{"version":"3.3.0""#;
+
+#[test]
+fn offline_config_is_cached_without_network() {
+    let h = Host::new("offline");
+    let cfg = format!(
+        r#"{{{V}}},"storage":{{"files":[{{"path":"/etc/a","contents":{{"source":"data:,a"}}}}]}}}}"#
+    );
+    let o = h.stage("file", "fetch-offline", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(file_paths(&h.cache().unwrap()), ["/etc/a"]);
+    assert!(!h.neednet());
+    let st: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(h.dir.join("run/state")).unwrap()).unwrap();
+    assert_eq!(st["userConfigProvided"], true);
+    assert!(
+        !text(&o).contains("data:,a"),
+        "config bodies must not be logged"
+    );
+    // fetch then finds the cache and does nothing
+    let o = h.stage("file", "fetch", Some(&cfg));
+    assert!(o.status.success());
+    assert!(text(&o).contains("already cached"));
+}
+
+#[test]
+fn merge_child_over_http_needs_the_network_then_fetch_merges_it() {
+    let s = serve(None);
+    s.route(
+        "/child.ign",
+        vec![Reply::Body(
+            format!(r#"{{{V}}},"storage":{{"files":[{{"path":"/etc/child"}}]}}}}"#).into_bytes(),
+        )],
+    );
+    let h = Host::new("merge");
+    let cfg = format!(
+        r#"{{"ignition":{{"version":"3.3.0","config":{{"merge":[{{"source":"{}"}}]}}}},"storage":{{"files":[{{"path":"/etc/parent"}}]}}}}"#,
+        s.url("/child.ign")
+    );
+    let o = h.stage("file", "fetch-offline", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(h.neednet(), "fetch-offline must request networking");
+    assert!(h.cache().is_none(), "no cache until the config is complete");
+    assert_eq!(
+        s.hits("/child.ign"),
+        0,
+        "fetch-offline must not touch the network"
+    );
+    let o = h.stage("file", "fetch", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    let c = h.cache().unwrap();
+    assert_eq!(file_paths(&c), ["/etc/parent", "/etc/child"]);
+    assert!(
+        c["ignition"]["config"].get("merge").is_none(),
+        "children are applied, not cached"
+    );
+}
+
+#[test]
+fn remote_file_contents_cache_and_request_network() {
+    let h = Host::new("remote-contents");
+    let cfg = format!(
+        r#"{{{V}}},"storage":{{"files":[{{"path":"/etc/r","contents":{{"source":"http://127.0.0.1:9/r"}}}}]}}}}"#
+    );
+    let o = h.stage("file", "fetch-offline", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(h.cache().is_some());
+    assert!(h.neednet());
+}
+
+#[test]
+fn cmdline_url_wins_over_system_and_platform() {
+    let s = serve(None);
+    s.route(
+        "/cmdline.ign",
+        vec![Reply::Body(
+            format!(r#"{{{V}}},"storage":{{"files":[{{"path":"/from/cmdline"}}]}}}}"#).into_bytes(),
+        )],
+    );
+    let h = Host::new("cmdline");
+    h.put(
+        "/proc/cmdline",
+        &format!(
+            "ignition.firstboot ignition.config.url={}\n",
+            s.url("/cmdline.ign")
+        ),
+    );
+    h.put(
+        "/usr/lib/ignition/user.ign",
+        &format!(r#"{{{V}}},"storage":{{"files":[{{"path":"/from/system"}}]}}}}"#),
+    );
+    let o = h.stage("metal", "fetch", None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(file_paths(&h.cache().unwrap()), ["/from/cmdline"]);
+}
+
+#[test]
+fn system_config_precedence_and_embedded_config() {
+    let h = Host::new("system");
+    let f = |p: &str| format!(r#"{{{V}}},"storage":{{"files":[{{"path":"{p}"}}]}}}}"#);
+    h.put("/usr/lib/ignition/user.ign", &f("/image-default"));
+    let o = h.stage("metal", "fetch-offline", None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(file_paths(&h.cache().unwrap()), ["/image-default"]);
+    h.put("/config.ign", &f("/embedded"));
+    std::fs::remove_file(h.dir.join("run/ignition.json")).unwrap();
+    assert!(h.stage("metal", "fetch-offline", None).status.success());
+    assert_eq!(
+        file_paths(&h.cache().unwrap()),
+        ["/embedded"],
+        "embedded /config.ign beats the image default"
+    );
+    h.put("/run/ignition/user.ign", &f("/runtime"));
+    std::fs::remove_file(h.dir.join("run/ignition.json")).unwrap();
+    assert!(h.stage("metal", "fetch-offline", None).status.success());
+    assert_eq!(file_paths(&h.cache().unwrap()), ["/runtime"]);
+}
+
+#[test]
+fn base_configs_merge_under_the_user_config() {
+    let h = Host::new("base");
+    let f = |p: &str, mode: u32| {
+        format!(r#"{{{V}}},"storage":{{"files":[{{"path":"{p}","mode":{mode}}}]}}}}"#)
+    };
+    h.put("/usr/lib/ignition/base.d/10-a.ign", &f("/base-a", 420));
+    h.put("/usr/lib/ignition/base.d/20-b.ign", &f("/shared", 420));
+    h.put("/etc/ignition/base.d/20-b.ign", &f("/shadowed-by-etc", 420));
+    h.put(
+        "/usr/lib/ignition/base.platform.d/file/30-p.ign",
+        &f("/platform", 420),
+    );
+    h.put(
+        "/usr/lib/ignition/base.platform.d/qemu/30-q.ign",
+        &f("/not-this-platform", 420),
+    );
+    let o = h.stage("file", "fetch-offline", Some(&f("/base-a", 384)));
+    assert!(o.status.success(), "{}", text(&o));
+    let c = h.cache().unwrap();
+    assert_eq!(file_paths(&c), ["/base-a", "/shadowed-by-etc", "/platform"]);
+    assert_eq!(
+        c["storage"]["files"][0]["mode"], 384,
+        "the user config wins over the base"
+    );
+}
+
+#[test]
+fn invalid_config_fails_with_the_report_and_no_cache() {
+    let h = Host::new("invalid");
+    let cfg = format!(
+        r#"{{{V}}},"storage":{{"files":[{{"path":"relative","contents":{{"source":"data:,secret-body"}}}}]}}}}"#
+    );
+    let o = h.stage("file", "fetch-offline", Some(&cfg));
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("error at $.storage.files.0.path"), "{t}");
+    assert!(t.contains("sha512"), "{t}");
+    assert!(!t.contains("secret-body"), "config body leaked: {t}");
+    assert!(h.cache().is_none());
+}
+
+#[test]
+fn unknown_platform_is_a_usage_error() {
+    let h = Host::new("platform");
+    let o = h.stage("atari", "fetch-offline", None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("unknown platform"));
+}
+
+#[test]
+fn cas_are_inlined_into_the_cache() {
+    let s = serve(None);
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    s.route("/ca.pem", vec![Reply::Body(pem.as_bytes().to_vec())]);
+    let h = Host::new("ca");
+    let cfg = format!(
+        r#"{{"ignition":{{"version":"3.3.0","security":{{"tls":{{"certificateAuthorities":[{{"source":"{}"}}]}}}}}}}}"#,
+        s.url("/ca.pem")
+    );
+    let o = h.stage("file", "fetch", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    let src = h.cache().unwrap()["ignition"]["security"]["tls"]["certificateAuthorities"][0]
+        ["source"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(src.starts_with("data:;base64,"), "{src}");
+}
+
+#[test]
+fn empty_provider_config_caches_an_empty_config() {
+    let h = Host::new("empty");
+    let o = h.stage("file", "fetch", Some(""));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(h.cache().unwrap()["ignition"]["version"], "3.6.0");
+}
