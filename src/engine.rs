@@ -112,6 +112,11 @@ fn options_for(ign: &Ignition, offline: bool) -> Result<Options> {
     Ok(opts)
 }
 
+/// Fetch options for applying a cached config (its CAs are inlined data URLs by then).
+pub fn fetch_options(cfg: &Config) -> Result<Options> {
+    options_for(&cfg.ignition, false)
+}
+
 struct Renderer<'a> {
     offline: bool,
     fetched: &'a mut Vec<FetchedConfig>,

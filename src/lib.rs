@@ -11,4 +11,5 @@ pub mod providers;
 pub mod resource;
 pub mod stages;
 pub mod state;
+pub mod sys;
 pub mod validate_cmd;

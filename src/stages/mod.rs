@@ -2,6 +2,7 @@
 //! yet fail with a clear error rather than pretending to succeed.
 
 pub mod fetch;
+pub mod files;
 
 use crate::cli::{Stage, StageArgs};
 use crate::error::{Error, Result};
@@ -10,11 +11,10 @@ pub fn run(args: &StageArgs) -> Result<()> {
     match args.stage {
         Stage::FetchOffline => fetch::run(args, true),
         Stage::Fetch => fetch::run(args, false),
-        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Files | Stage::Umount => {
-            Err(Error::failed(format!(
-                "stage {} is not implemented yet in this build of ignis",
-                args.stage.name()
-            )))
-        }
+        Stage::Files => files::run(args),
+        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Umount => Err(Error::failed(format!(
+            "stage {} is not implemented yet in this build of ignis",
+            args.stage.name()
+        ))),
     }
 }

@@ -1,0 +1,106 @@
+//! Name-to-id lookups in the target's own databases: /etc/passwd and /etc/group, then the
+//! nss-altfiles copies in /usr/lib (rpm-ostree systems like NestOS keep system users there).
+//! Read through the `Root`, never the host's databases.
+
+use crate::error::{Error, Result};
+use crate::sys::root::Root;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserEntry {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Ids {
+    users: HashMap<String, UserEntry>,
+    groups: HashMap<String, u32>,
+}
+
+fn parse_passwd(text: &str, into: &mut HashMap<String, UserEntry>) {
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 || f[0].starts_with('#') {
+            continue;
+        }
+        let (Ok(uid), Ok(gid)) = (f[2].parse(), f[3].parse()) else {
+            continue;
+        };
+        into.entry(f[0].to_string()).or_insert(UserEntry {
+            uid,
+            gid,
+            home: f[5].to_string(),
+        });
+    }
+}
+
+fn parse_group(text: &str, into: &mut HashMap<String, u32>) {
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 3 || f[0].starts_with('#') {
+            continue;
+        }
+        if let Ok(gid) = f[2].parse() {
+            into.entry(f[0].to_string()).or_insert(gid);
+        }
+    }
+}
+
+impl Ids {
+    /// Loads the target's databases; /etc entries shadow /usr/lib ones of the same name.
+    pub fn load(root: &Root) -> Result<Ids> {
+        let mut ids = Ids::default();
+        for p in ["/etc/passwd", "/usr/lib/passwd"] {
+            if let Some(b) = root.read(p)? {
+                parse_passwd(&String::from_utf8_lossy(&b), &mut ids.users);
+            }
+        }
+        for p in ["/etc/group", "/usr/lib/group"] {
+            if let Some(b) = root.read(p)? {
+                parse_group(&String::from_utf8_lossy(&b), &mut ids.groups);
+            }
+        }
+        Ok(ids)
+    }
+
+    pub fn user(&self, name: &str) -> Result<&UserEntry> {
+        self.users.get(name).ok_or_else(|| {
+            Error::failed(format!(
+                "user {name:?} not found in the target's /etc/passwd or /usr/lib/passwd"
+            ))
+        })
+    }
+
+    pub fn group(&self, name: &str) -> Result<u32> {
+        self.groups.get(name).copied().ok_or_else(|| {
+            Error::failed(format!(
+                "group {name:?} not found in the target's /etc/group or /usr/lib/group"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_shadows() {
+        let mut u = HashMap::new();
+        parse_passwd(
+            "root:x:0:0:root:/root:/bin/bash\n# c\ncore:x:1000:1000::/var/home/core:/bin/bash\n",
+            &mut u,
+        );
+        parse_passwd(
+            "core:x:5:5::/other:/bin/sh\nsshd:x:74:74::/var/empty:/sbin/nologin\n",
+            &mut u,
+        );
+        assert_eq!(u["core"].uid, 1000, "/etc wins");
+        assert_eq!(u["sshd"].home, "/var/empty");
+        let mut g = HashMap::new();
+        parse_group("wheel:x:10:core\nbad line\n", &mut g);
+        assert_eq!(g["wheel"], 10);
+    }
+}

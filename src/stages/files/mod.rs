@@ -1,0 +1,184 @@
+//! The files stage: users and groups, SSH keys, files/directories/links, systemd units and
+//! presets, Ignition's result file, an SELinux relabel of what was created when the target
+//! enforces a policy, and one syncfs of the target at the end (no fsync per file).
+
+pub mod ids;
+pub mod nodes;
+pub mod units;
+
+use crate::cli::StageArgs;
+use crate::config::types::Config;
+use crate::error::{Context, Error, Result};
+use crate::resource::Fetcher;
+use crate::state::State;
+use crate::sys::root::Root;
+use std::process::{Command, Stdio};
+
+/// What the stage did that later steps need: every path it created (first missing component
+/// of each), for the SELinux relabel.
+#[derive(Default, Debug)]
+pub struct Applied {
+    pub created: Vec<String>,
+}
+
+/// Reads the cached config a fetch stage left.
+pub fn load_cache(args: &StageArgs) -> Result<Config> {
+    let bytes = std::fs::read(&args.config_cache).map_err(|e| {
+        Error::failed(format!(
+            "reading the config cache {}: {e} (did the fetch stages run?)",
+            args.config_cache.display()
+        ))
+    })?;
+    crate::config::parse(&bytes).map(|p| p.config).map_err(|e| {
+        Error::failed(format!(
+            "the config cache {} is not valid: {e}",
+            args.config_cache.display()
+        ))
+    })
+}
+
+pub fn run(args: &StageArgs) -> Result<()> {
+    let cfg = load_cache(args)?;
+    let st = State::load(&args.state_file)?;
+    let root = Root::open(&args.root)?;
+    apply(&root, &cfg, &st)?;
+    Ok(())
+}
+
+/// Applies the config's files-stage parts to `root`.
+pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
+    let mut out = Applied::default();
+    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
+    if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
+        return Err(Error::failed(
+            "passwd.users and passwd.groups are not supported by this build of ignis yet",
+        ));
+    }
+    let ids = ids::Ids::load(root)?;
+    nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
+    units::apply(root, cfg, &mut out).context(|| "units")?;
+    result_file(root, st)?;
+    relabel(root, &out)?;
+    root.syncfs()?;
+    Ok(out)
+}
+
+/// /etc/.ignition-result.json, which existing tools read after first boot.
+fn result_file(root: &Root, st: &State) -> Result<()> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let body = serde_json::json!({
+        "provisioningBootID": boot_id,
+        "provisioningDate": rfc3339_now(),
+        "userConfigProvided": st.user_config_provided,
+    });
+    root.write_atomic(
+        "/etc/.ignition-result.json",
+        body.to_string().as_bytes(),
+        0o600,
+        0,
+        0,
+    )
+    .context(|| "writing /etc/.ignition-result.json")
+}
+
+/// UTC now as RFC 3339 (civil-from-days, no time zone database needed).
+pub fn rfc3339_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Relabels what was created when the target's SELinux config enforces (or logs) a policy
+/// that is installed; otherwise one log line (Debian's Ignition fails the boot here).
+fn relabel(root: &Root, out: &Applied) -> Result<()> {
+    let Some(cfg) = root.read("/etc/selinux/config")? else {
+        log::info!("SELinux: no /etc/selinux/config in the target: nothing to relabel");
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&cfg);
+    let get = |k: &str| {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .next_back()
+    };
+    let mode = get("SELINUX").unwrap_or_default();
+    let ty = get("SELINUXTYPE").unwrap_or_else(|| "targeted".into());
+    if mode != "enforcing" && mode != "permissive" {
+        log::info!("SELinux is {mode:?} in the target: nothing to relabel");
+        return Ok(());
+    }
+    let fc = format!("/etc/selinux/{ty}/contexts/files/file_contexts");
+    if root.lstat(&fc)?.is_none() {
+        log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
+        return Ok(());
+    }
+    if out.created.is_empty() {
+        return Ok(());
+    }
+    let rootp = root.path().to_string_lossy().into_owned();
+    let mut list = Vec::new();
+    for p in &out.created {
+        list.extend_from_slice(format!("{}{p}", rootp.trim_end_matches('/')).as_bytes());
+        list.push(0);
+    }
+    let mut child = Command::new("setfiles")
+        .args([
+            "-vF0",
+            "-r",
+            &rootp,
+            &format!("{}{fc}", rootp.trim_end_matches('/')),
+            "-f",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            Error::failed(format!(
+                "running setfiles (SELinux is {mode} in the target): {e}"
+            ))
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, &list)
+            .map_err(|e| Error::failed(format!("feeding setfiles: {e}")))?;
+    }
+    let st = child
+        .wait()
+        .map_err(|e| Error::failed(format!("waiting for setfiles: {e}")))?;
+    if !st.success() {
+        return Err(Error::failed(format!("setfiles failed ({st})")));
+    }
+    log::info!("SELinux: relabelled {} paths", out.created.len());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn date_format() {
+        let d = super::rfc3339_now();
+        assert_eq!(d.len(), 20);
+        assert!(d.starts_with("20") && d.ends_with('Z'));
+    }
+}

@@ -1,0 +1,334 @@
+//! Files, directories and links of `storage`, applied to the target root with Ignition's
+//! semantics: shallow before deep, hard links last; `overwrite` removes what is there first;
+//! contents streamed into a temp file beside the destination and renamed only once complete
+//! and hash-verified; owner by id or by name from the target's databases; mode only when given.
+
+use super::ids::Ids;
+use super::Applied;
+use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
+use crate::config::validate::clean_path;
+use crate::error::{Context, Error, Result};
+use crate::resource::{Fetcher, Sink, Spec};
+use crate::sys::root::{Kind, Meta, Root};
+use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
+
+/// One configured node with the JSON path of its entry.
+enum Node<'c> {
+    Dir(usize, &'c Directory),
+    File(usize, &'c File),
+    Link(usize, &'c Link),
+}
+
+impl Node<'_> {
+    fn path(&self) -> &str {
+        match self {
+            Node::Dir(_, d) => &d.path,
+            Node::File(_, f) => &f.path,
+            Node::Link(_, l) => &l.path,
+        }
+    }
+
+    fn json_path(&self) -> String {
+        match self {
+            Node::Dir(i, _) => format!("$.storage.directories.{i}"),
+            Node::File(i, _) => format!("$.storage.files.{i}"),
+            Node::Link(i, _) => format!("$.storage.links.{i}"),
+        }
+    }
+
+    fn is_hard_link(&self) -> bool {
+        matches!(self, Node::Link(_, l) if l.hard == Some(true))
+    }
+
+    fn depth(&self) -> usize {
+        self.path().split('/').filter(|c| !c.is_empty()).count()
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::File => "file",
+        Kind::Dir => "directory",
+        Kind::Symlink => "symlink",
+        Kind::Other => "special file",
+    }
+}
+
+/// The owner a node gets: the configured one, else the existing node's, else root.
+fn owner(
+    ids: &Ids,
+    user: &NodeUser,
+    group: &NodeGroup,
+    existing: Option<&Meta>,
+) -> Result<(u32, u32)> {
+    let uid = match (&user.id, &user.name) {
+        (Some(id), _) => *id as u32,
+        (None, Some(n)) if !n.is_empty() => ids.user(n)?.uid,
+        _ => existing.map_or(0, |m| m.uid),
+    };
+    let gid = match (&group.id, &group.name) {
+        (Some(id), _) => *id as u32,
+        (None, Some(n)) if !n.is_empty() => ids.group(n)?,
+        _ => existing.map_or(0, |m| m.gid),
+    };
+    Ok((uid, gid))
+}
+
+/// Appends to a temp file; a retried fetch only discards its own bytes.
+struct AppendSink<'a> {
+    file: &'a mut std::fs::File,
+    start: u64,
+}
+
+impl Write for AppendSink<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.file.write(b)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Sink for AppendSink<'_> {
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.file.set_len(self.start)?;
+        self.file.seek(SeekFrom::Start(self.start)).map(|_| ())
+    }
+}
+
+/// The kernel's idea of where `p` lands: the deepest existing directory above it and the rest.
+fn landing(root: &Root, p: &str) -> Result<(u64, u64, String)> {
+    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
+    for cut in (0..comps.len()).rev() {
+        let dir = format!("/{}", comps[..cut].join("/"));
+        if let Some(m) = root.stat(&dir)? {
+            if m.kind == Kind::Dir {
+                return Ok((m.dev, m.ino, comps[cut..].join("/")));
+            }
+        }
+    }
+    Ok((0, 0, p.to_string()))
+}
+
+pub fn apply(
+    root: &Root,
+    cfg: &Config,
+    fetcher: &Fetcher,
+    ids: &Ids,
+    out: &mut Applied,
+) -> Result<()> {
+    let s = &cfg.storage;
+    let mut nodes: Vec<Node> = s
+        .directories
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Node::Dir(i, d))
+        .chain(s.files.iter().enumerate().map(|(i, f)| Node::File(i, f)))
+        .chain(s.links.iter().enumerate().map(|(i, l)| Node::Link(i, l)))
+        .collect();
+    // Shallow before deep; hard links after everything they may point at.
+    nodes.sort_by_key(|n| (n.is_hard_link(), n.depth()));
+
+    // Two entries that resolve to one node (through a symlinked directory) would silently
+    // fight: refuse before writing anything.
+    let mut seen: HashMap<(u64, u64, String), String> = HashMap::new();
+    for n in &nodes {
+        let key = landing(root, n.path())?;
+        if let Some(other) = seen.insert(key, n.json_path()) {
+            return Err(Error::failed(format!(
+                "{} {:?} and {other} resolve to the same path in the target",
+                n.json_path(),
+                n.path()
+            )));
+        }
+    }
+    // Refuse existing nodes that may not be replaced, before changing anything.
+    for n in &nodes {
+        precheck(root, n).context(|| format!("{} {:?}", n.json_path(), n.path()))?;
+    }
+    for n in &nodes {
+        let what = format!("{} {:?}", n.json_path(), n.path());
+        crate::log::op(
+            &format!(
+                "writing {} {what}",
+                match n {
+                    Node::Dir(..) => "directory",
+                    Node::File(..) => "file",
+                    Node::Link(..) => "link",
+                }
+            ),
+            || match n {
+                Node::Dir(_, d) => directory(root, d, ids, out),
+                Node::File(_, f) => file(root, f, fetcher, ids, out),
+                Node::Link(_, l) => link(root, l, ids, out),
+            },
+        )
+        .context(|| what.clone())?;
+    }
+    Ok(())
+}
+
+fn precheck(root: &Root, n: &Node) -> Result<()> {
+    let Some(m) = root.lstat(n.path())? else {
+        return Ok(());
+    };
+    match n {
+        Node::File(_, f) if f.overwrite != Some(true) => {
+            if m.kind != Kind::File {
+                return Err(Error::failed(format!(
+                    "a {} exists there and overwrite is false",
+                    kind_name(m.kind)
+                )));
+            }
+            if f.contents.source.is_some() {
+                return Err(Error::failed(
+                    "a file exists there already and overwrite is false",
+                ));
+            }
+        }
+        Node::Dir(_, d) if d.overwrite != Some(true) && m.kind != Kind::Dir => {
+            return Err(Error::failed(format!(
+                "a {} exists there and overwrite is false",
+                kind_name(m.kind)
+            )));
+        }
+        Node::Link(_, l) if l.overwrite != Some(true) && !link_matches(root, l, &m)? => {
+            return Err(Error::failed(format!(
+                "a {} exists there that is not the configured link, and overwrite is false",
+                kind_name(m.kind)
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn link_matches(root: &Root, l: &Link, m: &Meta) -> Result<bool> {
+    let target = l.target.as_deref().unwrap_or("");
+    if l.hard == Some(true) {
+        let t = root.lstat(target)?;
+        return Ok(t.is_some_and(|t| t.dev == m.dev && t.ino == m.ino));
+    }
+    Ok(m.kind == Kind::Symlink && clean_path(&root.readlink(&l.path)?) == clean_path(target))
+}
+
+fn parent_of(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &p[..i],
+    }
+}
+
+fn file(root: &Root, f: &File, fetcher: &Fetcher, ids: &Ids, out: &mut Applied) -> Result<()> {
+    let mut existing = root.lstat(&f.path)?;
+    if existing.is_some() && f.overwrite == Some(true) {
+        root.remove_all(&f.path)?;
+        existing = None;
+    }
+    out.created
+        .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
+    let (uid, gid) = owner(ids, &f.user, &f.group, existing.as_ref())?;
+    let mode = f
+        .mode
+        .map(|m| m as u32)
+        .or(existing.map(|m| m.mode))
+        .unwrap_or(0o644);
+    let spec = Spec::from_resource(&f.contents)?;
+    if spec.is_none() && f.append.is_empty() && existing.is_some() {
+        // Nothing to write: keep the contents, settle owner and (when given) mode.
+        root.lchown(&f.path, uid, gid)?;
+        if f.mode.is_some() {
+            root.chmod(&f.path, mode)?;
+        }
+        return Ok(());
+    }
+    let mut t = root.create_temp(&f.path)?;
+    match &spec {
+        Some(spec) => {
+            let n = fetcher
+                .fetch(spec, &mut t)
+                .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
+            log::debug!("{}: {n} bytes", f.path);
+        }
+        None => {
+            if existing.is_some() {
+                if let Some(mut old) = root.open_read(&f.path)? {
+                    std::io::copy(&mut old, &mut t.file)
+                        .map_err(|e| Error::failed(format!("copying existing contents: {e}")))?;
+                }
+            }
+        }
+    }
+    for (i, a) in f.append.iter().enumerate() {
+        let Some(spec) = Spec::from_resource(a)? else {
+            continue;
+        };
+        let start = t
+            .file
+            .stream_position()
+            .map_err(|e| Error::failed(format!("appending: {e}")))?;
+        let mut sink = AppendSink {
+            file: &mut t.file,
+            start,
+        };
+        fetcher
+            .fetch(&spec, &mut sink)
+            .context(|| format!("fetching append.{i} {}", crate::resource::redact(&spec.url)))?;
+    }
+    t.commit(mode, uid, gid)?;
+    if existing.is_none() {
+        out.created.push(f.path.clone());
+    }
+    Ok(())
+}
+
+fn directory(root: &Root, d: &Directory, ids: &Ids, out: &mut Applied) -> Result<()> {
+    let mut existing = root.lstat(&d.path)?;
+    if let Some(m) = existing {
+        if m.kind != Kind::Dir && d.overwrite == Some(true) {
+            root.remove_all(&d.path)?;
+            existing = None;
+        }
+    }
+    let mode = d.mode.map(|m| m as u32).unwrap_or(0o755);
+    out.created.extend(root.mkdir_all(&d.path, mode)?);
+    let (uid, gid) = owner(ids, &d.user, &d.group, existing.as_ref())?;
+    root.lchown(&d.path, uid, gid)?;
+    if existing.is_some() && d.mode.is_some() {
+        root.chmod(&d.path, mode)?;
+    }
+    Ok(())
+}
+
+fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
+    let target = l.target.as_deref().unwrap_or("");
+    if let Some(m) = root.lstat(&l.path)? {
+        if link_matches(root, l, &m)? {
+            if l.hard != Some(true) {
+                let (uid, gid) = owner(ids, &l.user, &l.group, Some(&m))?;
+                root.lchown(&l.path, uid, gid)?;
+            }
+            return Ok(());
+        }
+        // precheck refused this unless overwrite is set
+        root.remove_all(&l.path)?;
+    }
+    out.created
+        .extend(root.mkdir_all(parent_of(&l.path), 0o755)?);
+    if l.hard == Some(true) {
+        if root.lstat(target)?.is_none() {
+            return Err(Error::failed(format!(
+                "hard link target {target:?} does not exist"
+            )));
+        }
+        root.hard_link(target, &l.path)?;
+    } else {
+        root.symlink(target, &l.path)?;
+        let (uid, gid) = owner(ids, &l.user, &l.group, None)?;
+        root.lchown(&l.path, uid, gid)?;
+    }
+    out.created.push(l.path.clone());
+    Ok(())
+}

@@ -1,0 +1,589 @@
+//! `Root`: the target filesystem, every path resolved by the kernel inside it (openat2 with
+//! RESOLVE_IN_ROOT: `..` and absolute symlinks cannot leave it; magic links are refused), the
+//! last component never followed. No path string is ever joined onto the root path. Writes go
+//! to a temp file in the destination directory and are renamed into place.
+
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+/// What kind of node a path is (without following a final symlink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    /// Permission bits including setuid/setgid/sticky.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Meta {
+    fn from(st: &rfs::Stat) -> Meta {
+        let kind = match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+/// A config path as a path relative to the root ("" for the root itself).
+fn rel(p: &str) -> &str {
+    let r = p.trim_start_matches('/');
+    if r.is_empty() {
+        "."
+    } else {
+        r
+    }
+}
+
+/// Splits "/a/b/c" into ("/a/b", "c"); the root itself has no name.
+fn split(p: &str) -> Result<(&str, &str)> {
+    let t = p.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(i) if !t[i + 1..].is_empty() && &t[i + 1..] != "." && &t[i + 1..] != ".." => {
+            Ok((if i == 0 { "/" } else { &t[..i] }, &t[i + 1..]))
+        }
+        None if !t.is_empty() && t != "." && t != ".." => Ok(("/", t)),
+        _ => Err(Error::failed(format!("path {p:?} does not name an entry"))),
+    }
+}
+
+fn io_err(what: &str, p: &str, e: Errno) -> Error {
+    Error::failed(format!("{what} {p}: {}", std::io::Error::from(e)))
+}
+
+/// A file being written; renamed over its destination by `commit`, removed if dropped.
+pub struct TempFile {
+    parent: OwnedFd,
+    tmp: String,
+    name: String,
+    pub file: std::fs::File,
+    committed: bool,
+}
+
+impl TempFile {
+    /// Sets owner and mode, then renames the file into place.
+    pub fn commit(mut self, mode: u32, uid: u32, gid: u32) -> Result<()> {
+        rfs::fchown(
+            &self.file,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+        )
+        .map_err(|e| io_err("chown", &self.name, e))?;
+        rfs::fchmod(&self.file, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("chmod", &self.name, e))?;
+        rfs::renameat(&self.parent, &self.tmp, &self.parent, &self.name)
+            .map_err(|e| io_err("rename into", &self.name, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = rfs::unlinkat(&self.parent, &self.tmp, AtFlags::empty());
+        }
+    }
+}
+
+impl crate::resource::Sink for TempFile {
+    fn reset(&mut self) -> std::io::Result<()> {
+        self.file.reset()
+    }
+}
+
+impl std::io::Write for TempFile {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.file.write(b)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Root {
+    /// Opens the target root. Refuses kernels without openat2 (Linux < 5.6): confinement by
+    /// path strings is not an option.
+    pub fn open(path: &Path) -> Result<Root> {
+        let fd = rfs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            Error::setup(format!(
+                "opening target root {}: {}",
+                path.display(),
+                std::io::Error::from(e)
+            ))
+        })?;
+        match rfs::openat2(&fd, ".", OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), RESOLVE) {
+            Ok(_) => {}
+            Err(Errno::NOSYS) => {
+                return Err(Error::setup(
+                    "the kernel lacks openat2 (Linux 5.6 or newer is required to confine writes to the target root)",
+                ))
+            }
+            Err(e) => return Err(Error::setup(format!("probing openat2: {}", std::io::Error::from(e)))),
+        }
+        Ok(Root {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `p` (following symlinks, all inside the root) with `flags`.
+    fn open_at(&self, p: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
+        rfs::openat2(
+            &self.fd,
+            rel(p),
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            RESOLVE,
+        )
+    }
+
+    fn dir_fd(&self, p: &str) -> std::result::Result<OwnedFd, Errno> {
+        self.open_at(p, OFlags::PATH | OFlags::DIRECTORY)
+    }
+
+    /// The directory holding `p` and `p`'s last component.
+    fn parent<'p>(&self, p: &'p str) -> Result<(OwnedFd, &'p str)> {
+        let (dir, name) = split(p)?;
+        let fd = self.dir_fd(dir).map_err(|e| io_err("resolving", dir, e))?;
+        Ok((fd, name))
+    }
+
+    /// `lstat` inside the root; `None` when the entry or a parent is missing.
+    pub fn lstat(&self, p: &str) -> Result<Option<Meta>> {
+        if split(p).is_err() {
+            return self.stat(p);
+        }
+        let (dir, name) = split(p)?;
+        let fd = match self.dir_fd(dir) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+            Err(e) => return Err(io_err("resolving", dir, e)),
+        };
+        match rfs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::from(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("stat", p, e)),
+        }
+    }
+
+    /// `stat` inside the root (final symlinks followed, within the root).
+    pub fn stat(&self, p: &str) -> Result<Option<Meta>> {
+        match self.open_at(p, OFlags::PATH) {
+            Ok(fd) => rfs::fstat(&fd)
+                .map(|st| Some(Meta::from(&st)))
+                .map_err(|e| io_err("stat", p, e)),
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) | Err(Errno::LOOP) => Ok(None),
+            Err(e) => Err(io_err("stat", p, e)),
+        }
+    }
+
+    /// Identity of the entry `p` names: its resolved parent directory and its name. Two config
+    /// entries with the same identity write the same node.
+    pub fn identity(&self, p: &str) -> Result<Option<(u64, u64, String)>> {
+        let (dir, name) = split(p)?;
+        match self.dir_fd(dir) {
+            Ok(fd) => {
+                let st = rfs::fstat(&fd).map_err(|e| io_err("stat", dir, e))?;
+                Ok(Some((st.st_dev, st.st_ino, name.to_string())))
+            }
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("resolving", dir, e)),
+        }
+    }
+
+    /// Creates `p` and its missing parents (0755 unless `mode` says otherwise for `p`, owned
+    /// by root). Returns the directories it created, shallowest first.
+    pub fn mkdir_all(&self, p: &str, mode: u32) -> Result<Vec<String>> {
+        let mut created = Vec::new();
+        let mut cur = String::new();
+        let comps: Vec<&str> = p
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        for (i, c) in comps.iter().enumerate() {
+            let parent = if cur.is_empty() {
+                "/".to_string()
+            } else {
+                cur.clone()
+            };
+            cur.push('/');
+            cur.push_str(c);
+            match self.dir_fd(&cur) {
+                Ok(_) => continue,
+                Err(Errno::NOENT) => {}
+                Err(Errno::NOTDIR) => {
+                    return Err(Error::failed(format!(
+                        "{cur} exists and is not a directory"
+                    )))
+                }
+                Err(e) => return Err(io_err("resolving", &cur, e)),
+            }
+            let pfd = self
+                .dir_fd(&parent)
+                .map_err(|e| io_err("resolving", &parent, e))?;
+            let m = if i + 1 == comps.len() { mode } else { 0o755 };
+            match rfs::mkdirat(&pfd, *c, Mode::from_raw_mode(m)) {
+                Ok(()) => {
+                    // mkdir applies the umask; set the mode we mean.
+                    self.chmod(&cur, m)?;
+                    created.push(cur.clone());
+                }
+                Err(Errno::EXIST) => {
+                    // A dangling symlink or a non-directory: not something to descend into.
+                    return Err(Error::failed(format!(
+                        "{cur} exists and is not a directory"
+                    )));
+                }
+                Err(e) => return Err(io_err("creating directory", &cur, e)),
+            }
+        }
+        Ok(created)
+    }
+
+    /// A new temp file beside `p` (whose parent must exist), to be committed over `p`.
+    pub fn create_temp(&self, p: &str) -> Result<TempFile> {
+        let (parent, name) = self.parent(p)?;
+        for n in 0..100u32 {
+            let tmp = format!(".{name}.ignis{}-{n}", std::process::id());
+            match rfs::openat(
+                &parent,
+                tmp.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::from_raw_mode(0o600),
+            ) {
+                Ok(fd) => {
+                    return Ok(TempFile {
+                        parent,
+                        tmp,
+                        name: name.to_string(),
+                        file: std::fs::File::from(fd),
+                        committed: false,
+                    })
+                }
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(io_err("creating a temp file for", p, e)),
+            }
+        }
+        Err(Error::failed(format!(
+            "could not create a temp file for {p}"
+        )))
+    }
+
+    /// Opens an existing regular file for reading (symlinks followed inside the root).
+    pub fn open_read(&self, p: &str) -> Result<Option<std::fs::File>> {
+        match self.open_at(p, OFlags::RDONLY) {
+            Ok(fd) => Ok(Some(std::fs::File::from(fd))),
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io_err("opening", p, e)),
+        }
+    }
+
+    pub fn read(&self, p: &str) -> Result<Option<Vec<u8>>> {
+        let Some(mut f) = self.open_read(p)? else {
+            return Ok(None);
+        };
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut v)
+            .map_err(|e| Error::failed(format!("reading {p}: {e}")))?;
+        Ok(Some(v))
+    }
+
+    /// Writes `bytes` to `p` atomically with `mode` and owner, creating parents.
+    pub fn write_atomic(&self, p: &str, bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Result<()> {
+        let (dir, _) = split(p)?;
+        self.mkdir_all(dir, 0o755)?;
+        let mut t = self.create_temp(p)?;
+        std::io::Write::write_all(&mut t.file, bytes)
+            .map_err(|e| Error::failed(format!("writing {p}: {e}")))?;
+        t.commit(mode, uid, gid)
+    }
+
+    pub fn readlink(&self, p: &str) -> Result<String> {
+        let (parent, name) = self.parent(p)?;
+        let t = rfs::readlinkat(&parent, name, Vec::new()).map_err(|e| io_err("readlink", p, e))?;
+        Ok(OsString::from_vec(t.into_bytes())
+            .to_string_lossy()
+            .into_owned())
+    }
+
+    pub fn symlink(&self, target: &str, p: &str) -> Result<()> {
+        let (parent, name) = self.parent(p)?;
+        rfs::symlinkat(target, &parent, name).map_err(|e| io_err("creating symlink", p, e))
+    }
+
+    /// A hard link at `p` to the node at `target` (resolved inside the root; a final symlink in
+    /// `target` is linked itself, not followed).
+    pub fn hard_link(&self, target: &str, p: &str) -> Result<()> {
+        let (tparent, tname) = self.parent(target)?;
+        let (parent, name) = self.parent(p)?;
+        rfs::linkat(&tparent, tname, &parent, name, AtFlags::empty())
+            .map_err(|e| io_err("creating hard link", p, e))
+    }
+
+    /// Sets owner without following a final symlink.
+    pub fn lchown(&self, p: &str, uid: u32, gid: u32) -> Result<()> {
+        let (parent, name) = self.parent(p)?;
+        rfs::chownat(
+            &parent,
+            name,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("chown", p, e))
+    }
+
+    /// Sets the mode of a file or directory (never through a symlink).
+    pub fn chmod(&self, p: &str, mode: u32) -> Result<()> {
+        let fd = if split(p).is_ok() {
+            let (parent, name) = self.parent(p)?;
+            rfs::openat(
+                &parent,
+                name,
+                OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        } else {
+            rfs::openat(
+                &self.fd,
+                ".",
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        };
+        let fd = fd.map_err(|e| io_err("opening to chmod", p, e))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| io_err("chmod", p, e))
+    }
+
+    /// Removes a non-directory entry.
+    pub fn unlink(&self, p: &str) -> Result<()> {
+        let (parent, name) = self.parent(p)?;
+        rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(|e| io_err("removing", p, e))
+    }
+
+    /// `rm -rf` inside the root; symlinks are removed, never followed. Missing is fine.
+    pub fn remove_all(&self, p: &str) -> Result<()> {
+        let (parent, name) = match self.parent(p) {
+            Ok(x) => x,
+            Err(_) if self.lstat(p)?.is_none() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        remove_entry(&parent, name).map_err(|e| io_err("removing", p, e))
+    }
+
+    /// Names in directory `p` (not following a final symlink into another directory).
+    pub fn list_dir(&self, p: &str) -> Result<Vec<String>> {
+        let fd = match self.open_at(p, OFlags::RDONLY | OFlags::DIRECTORY) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("listing", p, e)),
+        };
+        let dir = rfs::Dir::read_from(&fd).map_err(|e| io_err("listing", p, e))?;
+        let mut names = Vec::new();
+        for ent in dir {
+            let ent = ent.map_err(|e| io_err("listing", p, e))?;
+            let n = ent.file_name().to_string_lossy().into_owned();
+            if n != "." && n != ".." {
+                names.push(n);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Flushes the whole target filesystem once (instead of an fsync per file).
+    pub fn syncfs(&self) -> Result<()> {
+        let fd = rfs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("opening", "/", e))?;
+        rfs::syncfs(&fd).map_err(|e| io_err("syncfs", "/", e))
+    }
+}
+
+fn remove_entry(parent: &impl AsFd, name: &str) -> std::result::Result<(), Errno> {
+    let st = match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+        let fd = rfs::openat(
+            parent,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let names: Vec<String> = rfs::Dir::read_from(&fd)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "." && n != "..")
+            .collect();
+        for n in names {
+            remove_entry(&fd, &n)?;
+        }
+        rfs::unlinkat(parent, name, AtFlags::REMOVEDIR)
+    } else {
+        rfs::unlinkat(parent, name, AtFlags::empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp_root(name: &str) -> (PathBuf, Root) {
+        let d = std::env::temp_dir().join(format!("ignis-root-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let r = Root::open(&d).unwrap();
+        (d, r)
+    }
+
+    #[test]
+    fn splits() {
+        assert_eq!(split("/a/b").unwrap(), ("/a", "b"));
+        assert_eq!(split("/a").unwrap(), ("/", "a"));
+        assert!(split("/").is_err());
+        assert!(split("/a/..").is_err());
+    }
+
+    #[test]
+    fn absolute_symlinks_and_dotdot_stay_inside() {
+        let (d, r) = tmp_root("escape");
+        let outside = std::env::temp_dir().join(format!("ignis-outside-{}", std::process::id()));
+        std::fs::create_dir_all(&outside).unwrap();
+        // /etc -> / (absolute) and /up -> ../../.. (relative, climbing): both stay in the root.
+        std::os::unix::fs::symlink(&outside, d.join("etc")).unwrap();
+        std::os::unix::fs::symlink("../../../../../..", d.join("up")).unwrap();
+        r.write_atomic("/etc/x", b"1", 0o644, 0, 0).unwrap_err();
+        r.mkdir_all("/up/tmp", 0o755).unwrap();
+        r.write_atomic("/up/tmp/y", b"2", 0o644, 0, 0).unwrap();
+        assert!(d.join("tmp/y").exists(), "written inside the root");
+        assert!(
+            std::fs::read_dir(&outside).unwrap().next().is_none(),
+            "nothing written outside"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
+    }
+
+    #[test]
+    fn symlinked_dir_resolves_within_root() {
+        let (d, r) = tmp_root("inroot");
+        std::fs::create_dir_all(d.join("real")).unwrap();
+        std::os::unix::fs::symlink("/real", d.join("link")).unwrap();
+        r.write_atomic("/link/f", b"x", 0o640, 0, 0).unwrap();
+        assert_eq!(std::fs::read(d.join("real/f")).unwrap(), b"x");
+        assert_eq!(r.lstat("/link").unwrap().unwrap().kind, Kind::Symlink);
+        assert_eq!(r.stat("/link").unwrap().unwrap().kind, Kind::Dir);
+        assert_eq!(r.lstat("/link/f").unwrap().unwrap().mode, 0o640);
+        assert_eq!(
+            r.identity("/link/f").unwrap(),
+            r.identity("/real/f").unwrap()
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn temp_files_vanish_unless_committed() {
+        let (d, r) = tmp_root("temp");
+        {
+            let _t = r.create_temp("/a").unwrap();
+        }
+        assert!(r.list_dir("/").unwrap().is_empty());
+        let mut t = r.create_temp("/a").unwrap();
+        std::io::Write::write_all(&mut t, b"hi").unwrap();
+        t.commit(0o600, 0, 0).unwrap();
+        assert_eq!(r.list_dir("/").unwrap(), vec!["a"]);
+        assert_eq!(r.read("/a").unwrap().unwrap(), b"hi");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn remove_all_does_not_follow_symlinks() {
+        let (d, r) = tmp_root("rm");
+        let keep = std::env::temp_dir().join(format!("ignis-keep-{}", std::process::id()));
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::write(keep.join("precious"), b"x").unwrap();
+        r.mkdir_all("/t/sub", 0o755).unwrap();
+        std::os::unix::fs::symlink(&keep, d.join("t/sub/l")).unwrap();
+        r.remove_all("/t").unwrap();
+        assert!(r.lstat("/t").unwrap().is_none());
+        assert!(keep.join("precious").exists());
+        r.remove_all("/missing/x").unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::remove_dir_all(&keep).unwrap();
+    }
+
+    #[test]
+    fn links_and_modes() {
+        let (d, r) = tmp_root("links");
+        r.write_atomic("/f", b"x", 0o644, 0, 0).unwrap();
+        r.symlink("/f", "/s").unwrap();
+        assert_eq!(r.readlink("/s").unwrap(), "/f");
+        r.hard_link("/f", "/h").unwrap();
+        assert_eq!(
+            r.lstat("/h").unwrap().unwrap().ino,
+            r.lstat("/f").unwrap().unwrap().ino
+        );
+        r.chmod("/f", 0o4755).unwrap();
+        assert_eq!(r.lstat("/f").unwrap().unwrap().mode, 0o4755);
+        assert!(
+            r.chmod("/s", 0o600).is_err(),
+            "chmod never goes through a symlink"
+        );
+        let created = r.mkdir_all("/a/b/c", 0o700).unwrap();
+        assert_eq!(created, vec!["/a", "/a/b", "/a/b/c"]);
+        assert_eq!(r.lstat("/a/b/c").unwrap().unwrap().mode, 0o700);
+        assert_eq!(r.lstat("/a/b").unwrap().unwrap().mode, 0o755);
+        assert!(r.mkdir_all("/f/x", 0o755).is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
