@@ -76,7 +76,7 @@ fn fuzz_regressions() {
         let out = ignis::validate_cmd::check(&std::fs::read(&p).unwrap(), false);
         if let Some(parsed) = out.parsed {
             let canon = ignis::config::to_canonical_json(&parsed.config);
-            let again = ignis::config::parse(canon.as_bytes()).unwrap_or_else(|e| {
+            let again = ignis::config::parse_cached(canon.as_bytes()).unwrap_or_else(|e| {
                 panic!("{}: canonical form does not parse: {e:?}", p.display())
             });
             assert_eq!(again.config, parsed.config, "{}", p.display());

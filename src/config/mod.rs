@@ -80,6 +80,18 @@ struct VersionProbeIgnition {
 
 /// Parses, validates and translates one config document.
 pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
+    parse_with(src, true)
+}
+
+/// Reads the config cache the fetch stages wrote: ignis's own canonical output, validated
+/// when it was fetched. It is decoded strictly but not validated again: a config written for
+/// an older spec may carry what that spec allowed and the newest one refuses (a 3.2.0 link
+/// without a target), exactly as Ignition applies a translated config without re-validating.
+pub fn parse_cached(src: &[u8]) -> Result<Parsed, ParseError> {
+    parse_with(src, false)
+}
+
+fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
     if src.is_empty() {
         return Err(ParseError {
             failure: Failure::Empty,
@@ -137,7 +149,9 @@ pub fn parse(src: &[u8]) -> Result<Parsed, ParseError> {
             return fail(Failure::Invalid, r);
         }
     };
-    report.merge(validate::validate(&config, version));
+    if validate_rules {
+        report.merge(validate::validate(&config, version));
+    }
     for e in report.entries.iter_mut().filter(|e| e.marker.is_none()) {
         if let Some(p) = &e.path {
             e.marker = Some(lines.line_col(locate(&tree, p)));

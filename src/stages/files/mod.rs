@@ -29,7 +29,7 @@ pub fn load_cache(args: &StageArgs) -> Result<Config> {
             args.config_cache.display()
         ))
     })?;
-    crate::config::parse(&bytes).map(|p| p.config).map_err(|e| {
+    crate::config::parse_cached(&bytes).map(|p| p.config).map_err(|e| {
         Error::failed(format!(
             "the config cache {} is not valid: {e}",
             args.config_cache.display()
