@@ -6,6 +6,7 @@ pub mod cmdline;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod kargs;
 pub mod log;
 pub mod providers;
 pub mod resource;

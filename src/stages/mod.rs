@@ -3,6 +3,7 @@
 
 pub mod fetch;
 pub mod files;
+pub mod kargs;
 
 use crate::cli::{Stage, StageArgs};
 use crate::error::{Error, Result};
@@ -12,7 +13,8 @@ pub fn run(args: &StageArgs) -> Result<()> {
         Stage::FetchOffline => fetch::run(args, true),
         Stage::Fetch => fetch::run(args, false),
         Stage::Files => files::run(args),
-        Stage::Kargs | Stage::Disks | Stage::Mount | Stage::Umount => Err(Error::failed(format!(
+        Stage::Kargs => kargs::run(args),
+        Stage::Disks | Stage::Mount | Stage::Umount => Err(Error::failed(format!(
             "stage {} is not implemented yet in this build of ignis",
             args.stage.name()
         ))),

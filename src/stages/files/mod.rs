@@ -29,12 +29,14 @@ pub fn load_cache(args: &StageArgs) -> Result<Config> {
             args.config_cache.display()
         ))
     })?;
-    crate::config::parse_cached(&bytes).map(|p| p.config).map_err(|e| {
-        Error::failed(format!(
-            "the config cache {} is not valid: {e}",
-            args.config_cache.display()
-        ))
-    })
+    crate::config::parse_cached(&bytes)
+        .map(|p| p.config)
+        .map_err(|e| {
+            Error::failed(format!(
+                "the config cache {} is not valid: {e}",
+                args.config_cache.display()
+            ))
+        })
 }
 
 pub fn run(args: &StageArgs) -> Result<()> {
