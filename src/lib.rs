@@ -1,6 +1,7 @@
 //! ignis: a first-boot provisioning agent for NestOS, compatible with Ignition configs (spec 3.x)
 //! and its command line. The library holds everything; `main.rs` only maps argv to it.
 
+pub mod afterburn;
 pub mod cli;
 pub mod cmdline;
 pub mod config;
