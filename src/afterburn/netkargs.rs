@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while, take_while1};
+use nom::bytes::complete::{take_while, take_while1};
 use nom::character::complete::{char, digit1};
 use nom::combinator::{all_consuming, eof, map_res, opt, recognize, verify};
 use nom::sequence::{delimited, preceded};
