@@ -7,6 +7,7 @@ pub mod hash;
 mod http;
 pub mod proxy;
 pub mod s3;
+pub mod sigv4;
 pub mod tftp;
 
 use crate::config::types::{Ignition, Resource};
