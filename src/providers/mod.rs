@@ -10,11 +10,14 @@ pub mod cloudstack;
 pub mod configdrive;
 pub mod file;
 pub mod gcp;
+pub mod mounter;
 pub mod openstack;
 pub mod oraclecloud;
 pub mod qemu;
 pub mod simple;
 pub mod tencentcloud;
+#[cfg(test)]
+pub(crate) mod testserver;
 pub mod vmware;
 
 use crate::error::{Error, Result};
