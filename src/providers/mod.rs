@@ -18,6 +18,7 @@ pub mod simple;
 pub mod tencentcloud;
 #[cfg(test)]
 pub(crate) mod testserver;
+mod util;
 pub mod vmware;
 
 use crate::error::{Error, Result};
