@@ -1,10 +1,150 @@
-//! Akamai (Linode): metadata token, then base64 (optionally gzipped) user data.
+//! Akamai (Linode): a metadata token (`PUT v1/token`), then the user data (`GET v1/user-data`),
+//! which Linode stores base64-encoded and which may be gzipped inside. 404 on the user data
+//! means none; the token is required.
 
+use super::util::{self, Http};
 use super::Env;
 use crate::error::{Error, Result};
+use std::io::Read;
 
-pub fn fetch_config(_env: &Env) -> Result<Option<Vec<u8>>> {
-    Err(Error::failed(
-        "akamai provider is not implemented yet in this build",
-    ))
+const BASE: &str = "http://169.254.169.254";
+const TOKEN_PATH: &str = "v1/token";
+const USER_DATA_PATH: &str = "v1/user-data";
+const TTL_HEADER: &str = "Metadata-Token-Expiry-Seconds";
+const TOKEN_HEADER: &str = "Metadata-Token";
+const TTL: &str = "300";
+/// Decompressed user data above this is refused (a gzip bomb is cheap to send).
+const MAX_USER_DATA: u64 = 64 << 20;
+
+pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
+    let base = env.base(BASE);
+    let http = Http::new(env);
+    let token_url = util::join(base, TOKEN_PATH);
+    // The service refuses Ignition's default Accept header; it serves the token as text.
+    let token = http
+        .fetcher()
+        .http_request(
+            "PUT",
+            &token_url,
+            &[("Accept", "text/plain"), (TTL_HEADER, TTL)],
+            Some(b""),
+            &[],
+        )
+        .map_err(|e| e.context(format!("requesting a metadata token from {token_url}")))?
+        .ok_or_else(|| Error::failed(format!("{token_url}: no token endpoint (HTTP 404)")))?;
+    let token = String::from_utf8(token)
+        .map_err(|_| Error::failed("akamai: the metadata token is not text"))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Error::failed("akamai: received an empty metadata token"));
+    }
+    let url = util::join(base, USER_DATA_PATH);
+    log::info!("akamai: fetching user data from {url}");
+    let Some(b64) = http.get_user_data(&url, &[("Accept", "*/*"), (TOKEN_HEADER, token)], &[])?
+    else {
+        return Ok(None);
+    };
+    let data = util::decode_base64(&b64, "akamai user data")?;
+    if data.starts_with(&[0x1f, 0x8b]) {
+        return gunzip(&data).map(|d| util::non_empty(Some(d)));
+    }
+    Ok(util::non_empty(Some(data)))
+}
+
+fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .take(MAX_USER_DATA + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::failed(format!("akamai: decompressing gzipped user data: {e}")))?;
+    if out.len() as u64 > MAX_USER_DATA {
+        return Err(Error::failed(format!(
+            "akamai: user data is larger than {MAX_USER_DATA} bytes decompressed"
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    fn linode(user_data: Option<&'static str>) -> Server {
+        let token = String::from_utf8(fixture("akamai/token")).unwrap();
+        Server::start(
+            move |r: &Request| match (r.method.as_str(), r.target.as_str()) {
+                ("PUT", "/v1/token") => {
+                    if r.header(TTL_HEADER) != Some(TTL) || r.header("Accept") != Some("text/plain")
+                    {
+                        return Reply::status(400);
+                    }
+                    Reply::ok(token.clone())
+                }
+                ("GET", "/v1/user-data") => {
+                    if r.header(TOKEN_HEADER) != Some(token.trim()) {
+                        return Reply::status(401);
+                    }
+                    if r.header("Accept") != Some("*/*") {
+                        return Reply::status(406);
+                    }
+                    match user_data {
+                        Some(f) => Reply::ok(fixture(f)),
+                        None => Reply::status(404),
+                    }
+                }
+                _ => Reply::status(404),
+            },
+        )
+    }
+
+    #[test]
+    fn token_then_base64_user_data() {
+        let s = linode(Some("akamai/user-data.b64"));
+        let b = Bench::new();
+        let got = fetch_config(&b.env(Some(&s.base))).unwrap().unwrap();
+        let text = String::from_utf8(got).unwrap();
+        assert!(text.contains("data:,akamai%0A"), "{text}");
+    }
+
+    #[test]
+    fn gzipped_user_data() {
+        let s = linode(Some("akamai/user-data-gzip.b64"));
+        let b = Bench::new();
+        let got = fetch_config(&b.env(Some(&s.base))).unwrap().unwrap();
+        assert!(String::from_utf8(got).unwrap().contains("akamai-gzip"));
+    }
+
+    #[test]
+    fn no_user_data_is_no_config() {
+        let s = linode(None);
+        let b = Bench::new();
+        assert_eq!(fetch_config(&b.env(Some(&s.base))).unwrap(), None);
+    }
+
+    #[test]
+    fn the_token_is_required() {
+        let s = Server::start(|_: &Request| Reply::status(404));
+        let b = Bench::new();
+        let e = fetch_config(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("no token endpoint"), "{e}");
+        let s = Server::start(|_: &Request| Reply::status(403));
+        let e = fetch_config(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("HTTP 403"), "{e}");
+    }
+
+    #[test]
+    fn offline_needs_net() {
+        let b = Bench::new();
+        assert_eq!(
+            fetch_config(&b.offline_env(None)).unwrap_err().kind(),
+            Kind::NeedNet
+        );
+    }
+
+    #[test]
+    fn bad_gzip_is_an_error() {
+        assert!(gunzip(&[0x1f, 0x8b, 0, 0]).is_err());
+    }
 }

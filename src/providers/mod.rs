@@ -16,6 +16,9 @@ pub mod oraclecloud;
 pub mod qemu;
 pub mod simple;
 pub mod tencentcloud;
+#[cfg(test)]
+pub(crate) mod testserver;
+mod util;
 pub mod vmware;
 
 use crate::error::{Error, Result};

@@ -19,10 +19,11 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         return Ok(());
     }
     let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let mounter = RealMounter::new();
     let src = Sources {
         host: &host,
         platform,
-        mounter: &RealMounter,
+        mounter: &mounter,
         fetch_timeout: args.fetch_timeout,
         metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
     };
