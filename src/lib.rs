@@ -4,7 +4,8 @@
 pub mod afterburn;
 pub mod cli;
 pub mod cmdline;
-pub mod config;
+/// The config engine lives in its own crate (built for speed); it is `ignis::config` here.
+pub use ignis_config as config;
 pub mod engine;
 pub mod error;
 pub mod kargs;

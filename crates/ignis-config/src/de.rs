@@ -278,6 +278,72 @@ impl<'n, 'a, 'p, 'c> NodeDe<'n, 'a, 'p, 'c> {
         }
     }
 
+    /// The members a struct decodes from: every occurrence's object, matched to the struct's
+    /// fields (Go's case-insensitive rule, version gates), with unused-key warnings recorded.
+    #[allow(clippy::type_complexity)]
+    fn struct_members(
+        &self,
+        name: &'static str,
+        fields: &'static [&'static str],
+    ) -> Result<
+        (
+            Members<'n, 'a>,
+            Vec<(&'static str, usize, Option<Vec<usize>>)>,
+        ),
+        DeError,
+    > {
+        let objects: Vec<&'n [Member<'a>]> = {
+            let mut v = Vec::new();
+            for n in self.occ.all() {
+                match &n.v {
+                    Value::Null => {}
+                    Value::Obj(m) => v.push(&m[..]),
+                    _ => return Err(self.type_error(n, &format!("types.{}", go_name(name)))),
+                }
+            }
+            v
+        };
+        // The common case, one object, borrows its members; repeated keys concatenate.
+        let members: Members<'n, 'a> = match objects.as_slice() {
+            [] => Members::Slice(&[]),
+            [one] => Members::Slice(one),
+            many => Members::Many(many.iter().flat_map(|m| m.iter()).collect()),
+        };
+        let parent = self.path.parent_key();
+        let allowed = |f: &str| field_since(name, f, parent) <= self.ctx.version;
+        // Each field with the index of the first member that sets it and, when a key repeats,
+        // all of them in document order.
+        let mut chosen: Vec<(&'static str, usize, Option<Vec<usize>>)> =
+            Vec::with_capacity(members.len());
+        for i in 0..members.len() {
+            let m = members.get(i);
+            let key: &str = &m.key;
+            let exact = fields.iter().find(|f| **f == key);
+            let field = exact.or_else(|| fields.iter().find(|f| eq_fold(f, key)));
+            let usable = field.filter(|f| allowed(f));
+            if self.ctx.report_unused && (exact.is_none() || usable.is_none()) {
+                let visible: Vec<&str> = fields.iter().copied().filter(|f| allowed(f)).collect();
+                let hint = match usable {
+                    Some(f) => Some(*f),
+                    None => suggest(key, &visible),
+                };
+                self.ctx.findings.borrow_mut().push(Finding {
+                    level: Level::Warning,
+                    path: self.path.to_path().key_owned(key),
+                    message: unused_key_message(key, hint, usable.is_some()),
+                    off: m.key_off,
+                });
+            }
+            if let Some(f) = usable {
+                match chosen.iter_mut().find(|(cf, _, _)| cf == f) {
+                    Some((_, first, more)) => more.get_or_insert_with(|| vec![*first]).push(i),
+                    None => chosen.push((f, i, None)),
+                }
+            }
+        }
+        Ok((members, chosen))
+    }
+
     fn field_name(&self) -> &'p str {
         match self.path.seg {
             PathSeg::Key(k) => k,
@@ -451,55 +517,8 @@ impl<'de, 'n, 'a, 'p, 'c> de::Deserializer<'de> for NodeDe<'n, 'a, 'p, 'c> {
         fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        let objects: Vec<&'n [Member<'a>]> = {
-            let mut v = Vec::new();
-            for n in self.occ.all() {
-                match &n.v {
-                    Value::Null => {}
-                    Value::Obj(m) => v.push(&m[..]),
-                    _ => return Err(self.type_error(n, &format!("types.{}", go_name(name)))),
-                }
-            }
-            v
-        };
-        // The common case, one object, borrows its members; repeated keys concatenate.
-        let members: Members<'n, 'a> = match objects.as_slice() {
-            [] => Members::Slice(&[]),
-            [one] => Members::Slice(one),
-            many => Members::Many(many.iter().flat_map(|m| m.iter()).collect()),
-        };
-        let parent = self.path.parent_key();
-        let allowed = |f: &str| field_since(name, f, parent) <= self.ctx.version;
-        // Each field with the index of the first member that sets it and, when a key repeats,
-        // all of them in document order.
-        let mut chosen: Vec<(&'static str, usize, Option<Vec<usize>>)> =
-            Vec::with_capacity(members.len());
-        for i in 0..members.len() {
-            let m = members.get(i);
-            let key: &str = &m.key;
-            let exact = fields.iter().find(|f| **f == key);
-            let field = exact.or_else(|| fields.iter().find(|f| eq_fold(f, key)));
-            let usable = field.filter(|f| allowed(f));
-            if self.ctx.report_unused && (exact.is_none() || usable.is_none()) {
-                let visible: Vec<&str> = fields.iter().copied().filter(|f| allowed(f)).collect();
-                let hint = match usable {
-                    Some(f) => Some(*f),
-                    None => suggest(key, &visible),
-                };
-                self.ctx.findings.borrow_mut().push(Finding {
-                    level: Level::Warning,
-                    path: self.path.to_path().key_owned(key),
-                    message: unused_key_message(key, hint, usable.is_some()),
-                    off: m.key_off,
-                });
-            }
-            if let Some(f) = usable {
-                match chosen.iter_mut().find(|(cf, _, _)| cf == f) {
-                    Some((_, first, more)) => more.get_or_insert_with(|| vec![*first]).push(i),
-                    None => chosen.push((f, i, None)),
-                }
-            }
-        }
+        // The work is in a non-generic function: this one is instantiated once per spec type.
+        let (members, chosen) = self.struct_members(name, fields)?;
         v.visit_map(MapDe {
             members,
             chosen,
@@ -530,18 +549,13 @@ struct SeqDe<'n, 'a, 'p, 'c> {
     elem: &'static str,
 }
 
-impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
-    type Error = DeError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
-        let Some(last) = self.arrays.last() else {
-            return Ok(None);
-        };
+impl<'n, 'a, 'p, 'c> SeqDe<'n, 'a, 'p, 'c> {
+    /// The next element's decoder (not generic: one copy for every element type).
+    #[inline(never)]
+    fn next_node(&mut self) -> Option<NodeDe<'n, 'a, '_, 'c>> {
+        let last = self.arrays.last()?;
         if self.i >= last.len() {
-            return Ok(None);
+            return None;
         }
         let occ = if self.arrays.len() == 1 {
             Occ::One(&last[self.i])
@@ -553,14 +567,27 @@ impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
             seg: PathSeg::Idx(self.i),
         };
         self.i += 1;
-        seed.deserialize(NodeDe {
+        Some(NodeDe {
             occ,
             path,
             ctx: self.ctx,
             field_of: self.field_of,
             elem_go: Some(self.elem),
         })
-        .map(Some)
+    }
+}
+
+impl<'de, 'n, 'a, 'p, 'c> de::SeqAccess<'de> for SeqDe<'n, 'a, 'p, 'c> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        match self.next_node() {
+            Some(d) => seed.deserialize(d).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -599,6 +626,29 @@ struct MapDe<'n, 'a, 'p, 'c> {
     name: &'static str,
 }
 
+impl<'n, 'a, 'p, 'c> MapDe<'n, 'a, 'p, 'c> {
+    /// The next field value's decoder (not generic: one copy for every field type).
+    #[inline(never)]
+    fn next_node(&mut self) -> NodeDe<'n, 'a, '_, 'c> {
+        let (f, first, more) = &self.chosen[self.i];
+        self.i += 1;
+        let occ = match more {
+            None => Occ::One(&self.members.get(*first).val),
+            Some(all) => Occ::Many(all.iter().map(|i| &self.members.get(*i).val).collect()),
+        };
+        NodeDe {
+            occ,
+            path: PathLink {
+                parent: Some(&self.path),
+                seg: PathSeg::Key(f),
+            },
+            ctx: self.ctx,
+            field_of: self.name,
+            elem_go: None,
+        }
+    }
+}
+
 impl<'de, 'n, 'a, 'p, 'c> de::MapAccess<'de> for MapDe<'n, 'a, 'p, 'c> {
     type Error = DeError;
 
@@ -616,30 +666,14 @@ impl<'de, 'n, 'a, 'p, 'c> de::MapAccess<'de> for MapDe<'n, 'a, 'p, 'c> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let (f, first, more) = &self.chosen[self.i];
-        self.i += 1;
-        let occ = match more {
-            None => Occ::One(&self.members.get(*first).val),
-            Some(all) => Occ::Many(all.iter().map(|i| &self.members.get(*i).val).collect()),
-        };
-        let path = PathLink {
-            parent: Some(&self.path),
-            seg: PathSeg::Key(f),
-        };
-        seed.deserialize(NodeDe {
-            occ,
-            path,
-            ctx: self.ctx,
-            field_of: self.name,
-            elem_go: None,
-        })
+        seed.deserialize(self.next_node())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::json;
+    use crate::json;
     use serde::Deserialize;
 
     #[derive(Debug, Default, Deserialize, PartialEq)]

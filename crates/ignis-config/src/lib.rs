@@ -1,4 +1,4 @@
-//! The config engine: bytes -> positioned JSON -> version -> typed config -> report.
+//! The config engine of ignis: bytes -> positioned JSON -> version -> typed config -> report.
 //! Owns parsing, version handling, validation and translation to the newest types; it never
 //! fetches anything (merging fetched children is `merge`'s job, fetching is `resource`'s).
 

@@ -331,7 +331,7 @@ fn nodes(p: &mut Storage, files: Vec<File>, dirs: Vec<Directory>, links: Vec<Lin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse;
+    use crate::parse;
 
     fn cfg(s: &str) -> Config {
         parse(s.as_bytes()).unwrap().config
