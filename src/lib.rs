@@ -7,4 +7,5 @@ pub mod error;
 pub mod log;
 pub mod providers;
 pub mod resource;
+pub mod sys;
 pub mod validate_cmd;
