@@ -7,6 +7,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod log;
+pub mod passwd;
 pub mod providers;
 pub mod resource;
 pub mod stages;
