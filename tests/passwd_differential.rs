@@ -735,6 +735,7 @@ fn passwd_matches_shadow_utils() {
         return;
     }
     let mut failures = Vec::new();
+    let (mut shadow_time, mut ignis_time) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let all = scenarios();
     for (i, sc) in all.iter().enumerate() {
         let groups: Vec<PasswdGroup> =
@@ -752,9 +753,13 @@ fn passwd_matches_shadow_utils() {
             println!("skipped: cannot mount proc in the shadow-utils root");
             return;
         };
+        let started = std::time::Instant::now();
         let want = run_shadow(&a, &groups, &users);
+        shadow_time += started.elapsed();
         drop(mount);
+        let started = std::time::Instant::now();
         let got = run_ignis(&b, &groups, &users);
+        ignis_time += started.elapsed();
         let mut problems = Vec::new();
         if want.is_ok() != sc.ok {
             problems.push(format!(
@@ -780,7 +785,13 @@ fn passwd_matches_shadow_utils() {
             failures.push(sc.name);
         }
     }
-    println!("{} scenarios, {} failed", all.len(), failures.len());
+    println!(
+        "{} scenarios, {} failed; time in shadow-utils {:?}, in ignis {:?}",
+        all.len(),
+        failures.len(),
+        shadow_time,
+        ignis_time
+    );
     assert!(
         failures.is_empty(),
         "scenarios differing from shadow-utils: {failures:?}"

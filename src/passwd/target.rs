@@ -384,3 +384,68 @@ fn copy_walk_owned(src: &Path, dst: &Path, links: &mut LinkMap) -> std::io::Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ignis-target-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(d.join("etc")).unwrap();
+        d
+    }
+
+    #[test]
+    fn paths_stay_under_the_root() {
+        let t = Target::new("/nonexistent-root");
+        assert!(t.read_optional("/../etc/passwd").is_err());
+        assert_eq!(
+            t.host("/etc//passwd").unwrap(),
+            PathBuf::from("/nonexistent-root/etc/passwd")
+        );
+    }
+
+    #[test]
+    fn atomic_write_keeps_an_existing_mode_and_defaults_a_new_one() {
+        let d = tmp("write");
+        let t = Target::new(&d);
+        let (uid, gid) = {
+            let m = fs::metadata(&d).unwrap();
+            (m.uid(), m.gid())
+        };
+        fs::write(d.join("etc/shadow"), "old\n").unwrap();
+        set_mode(&d.join("etc/shadow"), 0o640).unwrap();
+        std::os::unix::fs::chown(d.join("etc/shadow"), Some(uid), Some(gid)).unwrap();
+        t.write_atomic("/etc/shadow", b"new\n", 0).unwrap();
+        assert_eq!(fs::read(d.join("etc/shadow")).unwrap(), b"new\n");
+        assert_eq!(t.lstat("/etc/shadow").unwrap().unwrap().mode, 0o640);
+        assert_eq!(t.read_optional("/etc/subuid").unwrap(), None);
+        // Leaves no temporary file behind.
+        assert_eq!(fs::read_dir(d.join("etc")).unwrap().count(), 1);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn copy_tree_keeps_modes_links_and_hard_links() {
+        let d = tmp("copy");
+        let t = Target::new(&d);
+        let m = fs::metadata(&d).unwrap();
+        let (uid, gid) = (m.uid(), m.gid());
+        fs::create_dir_all(d.join("skel/sub")).unwrap();
+        fs::write(d.join("skel/sub/f"), "x").unwrap();
+        set_mode(&d.join("skel/sub/f"), 0o600).unwrap();
+        set_mode(&d.join("skel/sub"), 0o710).unwrap();
+        fs::hard_link(d.join("skel/sub/f"), d.join("skel/h")).unwrap();
+        std::os::unix::fs::symlink("sub/f", d.join("skel/l")).unwrap();
+        t.mkdir("/home", uid, gid, 0o755).unwrap();
+        t.copy_tree("/skel", "/home", uid, gid).unwrap();
+        assert_eq!(t.lstat("/home/sub").unwrap().unwrap().mode, 0o710);
+        assert_eq!(t.lstat("/home/sub/f").unwrap().unwrap().mode, 0o600);
+        assert_eq!(t.lstat("/home/l").unwrap().unwrap().kind, Kind::Symlink);
+        let a = fs::metadata(d.join("home/sub/f")).unwrap();
+        let b = fs::metadata(d.join("home/h")).unwrap();
+        assert_eq!(a.ino(), b.ino());
+        let _ = fs::remove_dir_all(&d);
+    }
+}
