@@ -52,9 +52,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     let mut out = Applied::default();
     let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
-        return Err(Error::failed(
-            "passwd.users and passwd.groups are not supported by this build of ignis yet",
-        ));
+        users_and_groups(root, cfg, &mut out).context(|| "users and groups")?;
     }
     let ids = ids::Ids::load(root)?;
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
@@ -63,6 +61,36 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     relabel(root, &out)?;
     root.syncfs()?;
     Ok(out)
+}
+
+/// Groups, then users (natively, in one write per database), then their SSH keys to
+/// `~/.ssh/authorized_keys.d/ignition`.
+fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
+    let plan = crate::passwd::apply::run(
+        root.path(),
+        &cfg.passwd.groups,
+        &cfg.passwd.users,
+        crate::passwd::apply::today(),
+    )?;
+    for op in &plan.ops {
+        log::info!("passwd: {op}");
+    }
+    for (db, _) in &plan.files {
+        out.created.push(db.path().to_string());
+    }
+    for h in &plan.homes {
+        if let crate::passwd::HomeOp::Create { path, .. } = h {
+            out.created.push(path.clone());
+        }
+    }
+    for (i, u) in cfg.passwd.users.iter().enumerate() {
+        if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
+            continue;
+        }
+        crate::afterburn::write_ssh_keys(root, &u.name, "ignition", &u.ssh_authorized_keys)
+            .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+    }
+    Ok(())
 }
 
 /// /etc/.ignition-result.json, which existing tools read after first boot.
