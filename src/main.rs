@@ -28,7 +28,16 @@ fn run(args: &[String]) -> Result<i32> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_default();
+    let mut args: Vec<String> = argv.collect();
+    // Installed as `ignition-validate` (or `ignis-validate`), behave like Ignition's validator.
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("-validate"))
+    {
+        args.insert(0, "validate".into());
+    }
     let code = match run(&args) {
         Ok(c) => c,
         Err(e) => {

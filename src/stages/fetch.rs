@@ -40,7 +40,7 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         }
         Err(e) => return Err(e.context(stage)),
     };
-    let body = crate::config::to_canonical_json(&acquired.config);
+    let body = crate::config::to_cache_json(&acquired.config);
     state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
     log::info!("{stage}: config cached at {}", args.config_cache.display());
     if offline && engine::needs_network(&acquired.config) {

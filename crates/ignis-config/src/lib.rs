@@ -243,6 +243,11 @@ fn translate(config: &mut Config, from: Version) {
     config.ignition.version = out.as_str().to_string();
 }
 
+/// The compact canonical form, for the config cache the stages read.
+pub fn to_cache_json(config: &Config) -> String {
+    serde_json::to_string(config).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
 /// The canonical form of a config: newest version, unset fields left out, pretty-printed.
 pub fn to_canonical_json(config: &Config) -> String {
     serde_json::to_string_pretty(config).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

@@ -7,6 +7,10 @@ use super::types::*;
 
 /// Merges `child` over `parent`.
 pub fn merge(mut parent: Config, child: Config) -> Config {
+    // Merging over nothing (no base configs, the common case) changes nothing but the version.
+    if parent == Config::default() {
+        return child;
+    }
     config(&mut parent, child);
     parent
 }
@@ -24,17 +28,23 @@ fn string(p: &mut String, c: String) {
 }
 
 /// Merges a list whose entries are identified by a key: equal keys merge, new keys append.
-fn keyed<T, K: PartialEq>(
+/// Indexed by key, so merging a 10,000-file config into an empty one stays linear.
+fn keyed<T, K: Eq + std::hash::Hash>(
     p: &mut Vec<T>,
     c: Vec<T>,
     key: impl Fn(&T) -> K,
     merge: impl Fn(&mut T, T),
 ) {
+    let mut index: std::collections::HashMap<K, usize> =
+        p.iter().enumerate().map(|(i, x)| (key(x), i)).collect();
     for item in c {
         let k = key(&item);
-        match p.iter_mut().find(|x| key(x) == k) {
-            Some(existing) => merge(existing, item),
-            None => p.push(item),
+        match index.get(&k) {
+            Some(&i) => merge(&mut p[i], item),
+            None => {
+                index.insert(k, p.len());
+                p.push(item);
+            }
         }
     }
 }
@@ -263,69 +273,74 @@ fn luks(p: &mut Luks, c: Luks) {
 /// Files, directories and links are keyed jointly by path: same kind merges, another kind
 /// replaces the parent's entry.
 fn nodes(p: &mut Storage, files: Vec<File>, dirs: Vec<Directory>, links: Vec<Link>) {
-    for f in files {
-        p.directories.retain(|d| d.path != f.path);
-        p.links.retain(|l| l.path != f.path);
-        keyed(
-            &mut p.files,
-            vec![f],
-            |x| x.path.clone(),
-            |pf, cf| {
-                owner(&mut pf.user.id, &mut pf.user.name, cf.user.id, cf.user.name);
-                owner(
-                    &mut pf.group.id,
-                    &mut pf.group.name,
-                    cf.group.id,
-                    cf.group.name,
-                );
-                opt(&mut pf.overwrite, cf.overwrite);
-                concat(&mut pf.append, cf.append);
-                resource(&mut pf.contents, cf.contents);
-                opt(&mut pf.mode, cf.mode);
-            },
-        );
+    use std::collections::HashSet;
+    // A child node replaces a parent node of another kind at the same path.
+    let fpaths: HashSet<String> = files.iter().map(|f| f.path.clone()).collect();
+    let dpaths: HashSet<String> = dirs.iter().map(|d| d.path.clone()).collect();
+    let lpaths: HashSet<String> = links.iter().map(|l| l.path.clone()).collect();
+    if !dpaths.is_empty() || !lpaths.is_empty() {
+        p.files
+            .retain(|f| !dpaths.contains(&f.path) && !lpaths.contains(&f.path));
     }
-    for d in dirs {
-        p.files.retain(|f| f.path != d.path);
-        p.links.retain(|l| l.path != d.path);
-        keyed(
-            &mut p.directories,
-            vec![d],
-            |x| x.path.clone(),
-            |pd, cd| {
-                owner(&mut pd.user.id, &mut pd.user.name, cd.user.id, cd.user.name);
-                owner(
-                    &mut pd.group.id,
-                    &mut pd.group.name,
-                    cd.group.id,
-                    cd.group.name,
-                );
-                opt(&mut pd.overwrite, cd.overwrite);
-                opt(&mut pd.mode, cd.mode);
-            },
-        );
+    if !fpaths.is_empty() || !lpaths.is_empty() {
+        p.directories
+            .retain(|d| !fpaths.contains(&d.path) && !lpaths.contains(&d.path));
     }
-    for l in links {
-        p.files.retain(|f| f.path != l.path);
-        p.directories.retain(|d| d.path != l.path);
-        keyed(
-            &mut p.links,
-            vec![l],
-            |x| x.path.clone(),
-            |pl, cl| {
-                owner(&mut pl.user.id, &mut pl.user.name, cl.user.id, cl.user.name);
-                owner(
-                    &mut pl.group.id,
-                    &mut pl.group.name,
-                    cl.group.id,
-                    cl.group.name,
-                );
-                opt(&mut pl.overwrite, cl.overwrite);
-                opt(&mut pl.hard, cl.hard);
-                opt(&mut pl.target, cl.target);
-            },
-        );
+    if !fpaths.is_empty() || !dpaths.is_empty() {
+        p.links
+            .retain(|l| !fpaths.contains(&l.path) && !dpaths.contains(&l.path));
     }
+    keyed(
+        &mut p.files,
+        files,
+        |x| x.path.clone(),
+        |pf, cf| {
+            owner(&mut pf.user.id, &mut pf.user.name, cf.user.id, cf.user.name);
+            owner(
+                &mut pf.group.id,
+                &mut pf.group.name,
+                cf.group.id,
+                cf.group.name,
+            );
+            opt(&mut pf.overwrite, cf.overwrite);
+            concat(&mut pf.append, cf.append);
+            resource(&mut pf.contents, cf.contents);
+            opt(&mut pf.mode, cf.mode);
+        },
+    );
+    keyed(
+        &mut p.directories,
+        dirs,
+        |x| x.path.clone(),
+        |pd, cd| {
+            owner(&mut pd.user.id, &mut pd.user.name, cd.user.id, cd.user.name);
+            owner(
+                &mut pd.group.id,
+                &mut pd.group.name,
+                cd.group.id,
+                cd.group.name,
+            );
+            opt(&mut pd.overwrite, cd.overwrite);
+            opt(&mut pd.mode, cd.mode);
+        },
+    );
+    keyed(
+        &mut p.links,
+        links,
+        |x| x.path.clone(),
+        |pl, cl| {
+            owner(&mut pl.user.id, &mut pl.user.name, cl.user.id, cl.user.name);
+            owner(
+                &mut pl.group.id,
+                &mut pl.group.name,
+                cl.group.id,
+                cl.group.name,
+            );
+            opt(&mut pl.overwrite, cl.overwrite);
+            opt(&mut pl.hard, cl.hard);
+            opt(&mut pl.target, cl.target);
+        },
+    );
 }
 
 #[cfg(test)]
