@@ -11,6 +11,7 @@
 
 use ignis::config::types::{PasswdGroup, PasswdUser};
 use ignis::passwd::{self, target::Target};
+use ignis::sys::root::Root;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
@@ -606,7 +607,8 @@ fn run_shadow(root: &Path, groups: &[PasswdGroup], users: &[PasswdUser]) -> Resu
 }
 
 fn run_ignis(root: &Path, groups: &[PasswdGroup], users: &[PasswdUser]) -> Result<(), String> {
-    let t = Target::new(root);
+    let r = Root::open(root).map_err(|e| e.to_string())?;
+    let t = Target::new(&r);
     let inputs = passwd::apply::read_inputs(&t, EPOCH / 86_400).map_err(|e| e.to_string())?;
     let plan = passwd::plan(&inputs, groups, users).map_err(|e| e.to_string())?;
     for op in &plan.ops {

@@ -1,11 +1,12 @@
 //! Applies a passwd `Plan` to a target root: reads the planner's inputs, writes each changed
 //! database once (atomically, keeping mode and owner), then does the home-directory work in plan
-//! order. All filesystem access goes through `target::Target`.
+//! order. All filesystem access goes through `target::Target`, on the target-root handle.
 
 use super::target::{Kind, Target};
 use super::{DbFile, HomeOp, Inputs, Plan};
 use crate::config::types::{PasswdGroup, PasswdUser};
 use crate::error::{Error, Result};
+use crate::sys::root::Root;
 
 /// Today as shadow-utils computes it: SOURCE_DATE_EPOCH if set, else the clock, in days.
 pub fn today() -> i64 {
@@ -21,7 +22,7 @@ pub fn today() -> i64 {
 }
 
 /// Reads everything the planner needs from the target.
-pub fn read_inputs(t: &Target, today: i64) -> Result<Inputs> {
+pub fn read_inputs(t: &Target<'_>, today: i64) -> Result<Inputs> {
     let mut inputs = Inputs {
         today,
         ..Inputs::default()
@@ -39,7 +40,7 @@ pub fn read_inputs(t: &Target, today: i64) -> Result<Inputs> {
 }
 
 /// Writes the plan's files, then runs its home operations in order.
-pub fn apply(t: &Target, plan: &Plan) -> Result<()> {
+pub fn apply(t: &Target<'_>, plan: &Plan) -> Result<()> {
     for (f, bytes) in &plan.files {
         t.write_atomic(f.path(), bytes, f.default_mode())?;
     }
@@ -49,13 +50,8 @@ pub fn apply(t: &Target, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Reads, plans and applies `passwd` for the target at `root`; returns the plan for logging.
-pub fn run(
-    root: &std::path::Path,
-    groups: &[PasswdGroup],
-    users: &[PasswdUser],
-    today: i64,
-) -> Result<Plan> {
+/// Reads, plans and applies `passwd` for the target `root`; returns the plan for logging.
+pub fn run(root: &Root, groups: &[PasswdGroup], users: &[PasswdUser], today: i64) -> Result<Plan> {
     let t = Target::new(root);
     let inputs = read_inputs(&t, today)?;
     let plan = super::plan(&inputs, groups, users)?;
@@ -63,7 +59,7 @@ pub fn run(
     Ok(plan)
 }
 
-fn home_op(t: &Target, op: &HomeOp) -> Result<()> {
+fn home_op(t: &Target<'_>, op: &HomeOp) -> Result<()> {
     match op {
         HomeOp::Create {
             user,

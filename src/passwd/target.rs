@@ -1,229 +1,99 @@
-//! The only place the passwd writer touches the filesystem: paths inside the target root mapped
-//! with std::fs. Kept small on purpose so it can be switched to the openat2-based `Root` handle
-//! (src/sys/root.rs); until then it refuses `..` components but, like shadow-utils with --root,
-//! follows symlinks inside the target.
+//! The only place the passwd writer touches the filesystem: a thin layer over the target-root
+//! handle `crate::sys::root::Root`, so every path is resolved by the kernel inside the target
+//! (openat2 RESOLVE_IN_ROOT: absolute symlinks and `..` cannot leave it). Like shadow-utils
+//! with --root, symlinks inside the target are followed where the tools follow them; the final
+//! component of anything created, re-owned, moved or removed is never followed.
 
-use crate::error::{Context, Error, Result};
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{fchown, lchown, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use crate::error::{Error, Result};
+use crate::sys::root::Root;
+pub use crate::sys::root::{Kind, Meta};
 
-/// What a path is, from lstat.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Symlink,
-    Other,
+/// The target root (e.g. /sysroot), borrowed from the stage that opened it.
+#[derive(Clone, Copy)]
+pub struct Target<'r> {
+    root: &'r Root,
 }
 
-/// The lstat fields the writer needs.
-#[derive(Clone, Copy, Debug)]
-pub struct Meta {
-    pub kind: Kind,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// The target root (e.g. /sysroot).
-#[derive(Clone, Debug)]
-pub struct Target {
-    root: PathBuf,
-}
-
-fn meta_of(m: &fs::Metadata) -> Meta {
-    let ft = m.file_type();
-    let kind = if ft.is_symlink() {
-        Kind::Symlink
-    } else if ft.is_dir() {
-        Kind::Dir
-    } else if ft.is_file() {
-        Kind::File
-    } else {
-        Kind::Other
-    };
-    Meta {
-        kind,
-        mode: m.mode() & 0o7777,
-        uid: m.uid(),
-        gid: m.gid(),
-    }
-}
-
-fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))
-}
-
-impl Target {
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        Target { root: root.into() }
+impl<'r> Target<'r> {
+    pub fn new(root: &'r Root) -> Self {
+        Target { root }
     }
 
-    /// Maps an absolute path of the target to a host path.
-    fn host(&self, path: &str) -> Result<PathBuf> {
-        let mut out = self.root.clone();
-        for c in Path::new(path).components() {
-            match c {
-                Component::Normal(n) => out.push(n),
-                Component::RootDir | Component::CurDir => {}
-                Component::ParentDir | Component::Prefix(_) => {
-                    return Err(Error::failed(format!("refusing path with '..': {path}")));
-                }
-            }
-        }
-        Ok(out)
-    }
-
+    /// The contents of a file (symlinks followed inside the root); `None` if nothing is there.
     pub fn read_optional(&self, path: &str) -> Result<Option<Vec<u8>>> {
-        let p = self.host(path)?;
-        match fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::from(e).context(format!("reading {path}"))),
-        }
+        self.root.read(path)
     }
 
     /// lstat; `None` if nothing is there.
     pub fn lstat(&self, path: &str) -> Result<Option<Meta>> {
-        let p = self.host(path)?;
-        match fs::symlink_metadata(&p) {
-            Ok(m) => Ok(Some(meta_of(&m))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::from(e).context(format!("inspecting {path}"))),
-        }
+        self.root.lstat(path)
     }
 
-    /// stat, following symlinks (access(F_OK) semantics); `None` if nothing resolves.
+    /// stat, following symlinks inside the root (access(F_OK) semantics); `None` if nothing
+    /// resolves.
     pub fn stat(&self, path: &str) -> Result<Option<Meta>> {
-        let p = self.host(path)?;
-        match fs::metadata(&p) {
-            Ok(m) => Ok(Some(meta_of(&m))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::from(e).context(format!("inspecting {path}"))),
-        }
+        self.root.stat(path)
     }
 
-    /// Replaces a file atomically: a temporary file beside it, synced, renamed over it, then the
-    /// directory synced. Mode and owner come from the existing file, else the given defaults.
+    /// Replaces a file atomically: a temporary file beside it, its data synced, renamed over
+    /// it (a symlink there is replaced, not followed). Mode and owner come from the existing
+    /// file, else the given default mode and root. The rename itself is made durable by the
+    /// files stage's syncfs of the whole target.
     pub fn write_atomic(&self, path: &str, bytes: &[u8], default_mode: u32) -> Result<()> {
-        let p = self.host(path)?;
-        let (mode, uid, gid) = match fs::metadata(&p) {
-            Ok(m) => (m.mode() & 0o7777, m.uid(), m.gid()),
-            Err(e) if e.kind() == ErrorKind::NotFound => (default_mode, 0, 0),
-            Err(e) => return Err(Error::from(e).context(format!("inspecting {path}"))),
+        let (mode, uid, gid) = match self.root.stat(path)? {
+            Some(m) => (m.mode, m.uid, m.gid),
+            None => (default_mode, 0, 0),
         };
-        let dir = p
-            .parent()
-            .ok_or_else(|| Error::failed(format!("no parent directory for {path}")))?;
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.ignis-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            fchown(&f, Some(uid), Some(gid))?;
-            f.set_permissions(fs::Permissions::from_mode(mode))?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &p)?;
-            File::open(dir)?.sync_all()
+        let mut t = self.root.create_temp(path)?;
+        let write = |t: &mut crate::sys::root::TempFile| -> std::io::Result<()> {
+            std::io::Write::write_all(&mut t.file, bytes)?;
+            t.file.sync_data()
         };
-        write().map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            Error::from(e).context(format!("writing {path}"))
-        })
+        write(&mut t).map_err(|e| Error::failed(format!("writing {path}: {e}")))?;
+        t.commit(mode, uid, gid)
     }
 
     /// Creates each missing parent of `path` as 0755 root:root, as useradd does.
     pub fn create_parents(&self, path: &str) -> Result<()> {
-        let p = self.host(path)?;
-        let mut cur = self.root.clone();
-        let rel = p.strip_prefix(&self.root).unwrap_or(&p).to_path_buf();
-        let comps: Vec<_> = rel.components().collect();
-        for c in comps.iter().take(comps.len().saturating_sub(1)) {
-            cur.push(c);
-            if fs::metadata(&cur).is_err() {
-                let mk = || -> std::io::Result<()> {
-                    fs::create_dir(&cur)?;
-                    std::os::unix::fs::chown(&cur, Some(0), Some(0))?;
-                    set_mode(&cur, 0o755)
-                };
-                mk().context(|| format!("creating {}", cur.display()))?;
-            }
+        let Some((dir, _)) = path.trim_end_matches('/').rsplit_once('/') else {
+            return Ok(());
+        };
+        for d in self
+            .root
+            .mkdir_all(if dir.is_empty() { "/" } else { dir }, 0o755)?
+        {
+            self.root.lchown(&d, 0, 0)?;
         }
         Ok(())
     }
 
     /// mkdir, then owner, then mode (so setgid bits survive the chown).
     pub fn mkdir(&self, path: &str, uid: u32, gid: u32, mode: u32) -> Result<()> {
-        let p = self.host(path)?;
-        let mk = || -> std::io::Result<()> {
-            fs::create_dir(&p)?;
-            std::os::unix::fs::chown(&p, Some(uid), Some(gid))?;
-            set_mode(&p, mode)
-        };
-        mk().context(|| format!("creating directory {path}"))
+        self.root.mkdir(path, mode, uid, gid)
     }
 
     /// Creates an empty file that must not exist yet; false if something is already there.
     pub fn create_new_file(&self, path: &str, uid: u32, gid: u32, mode: u32) -> Result<bool> {
-        let p = self.host(path)?;
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o000)
-            .open(&p)
-        {
-            Ok(f) => {
-                let set = || -> std::io::Result<()> {
-                    fchown(&f, Some(uid), Some(gid))?;
-                    f.set_permissions(fs::Permissions::from_mode(mode))?;
-                    f.sync_all()
-                };
-                set().context(|| format!("setting up {path}"))?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::from(e).context(format!("creating {path}"))),
-        }
+        self.root.create_new(path, mode, uid, gid)
     }
 
+    /// lchown; `None` leaves that id alone.
     pub fn chown(&self, path: &str, uid: Option<u32>, gid: Option<u32>) -> Result<()> {
-        let p = self.host(path)?;
-        lchown(&p, uid, gid).context(|| format!("changing owner of {path}"))
+        self.root.lchown_ids(path, uid, gid)
     }
 
     pub fn remove_file(&self, path: &str) -> Result<()> {
-        let p = self.host(path)?;
-        fs::remove_file(&p).context(|| format!("removing {path}"))
+        self.root.unlink(path)
     }
 
-    /// Removes a tree without following symlinks.
+    /// Removes a tree without following symlinks (a symlink at `path` is removed itself).
     pub fn remove_tree(&self, path: &str) -> Result<()> {
-        let p = self.host(path)?;
-        let r = if fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
-            fs::remove_dir_all(&p)
-        } else {
-            fs::remove_file(&p)
-        };
-        r.context(|| format!("removing {path}"))
+        self.root.remove_all(path)
     }
 
     /// rename(2); `Ok(false)` when source and destination are on different filesystems.
     pub fn rename(&self, from: &str, to: &str) -> Result<bool> {
-        let (f, t) = (self.host(from)?, self.host(to)?);
-        match fs::rename(&f, &t) {
-            Ok(()) => Ok(true),
-            Err(e) if e.raw_os_error() == Some(18) => Ok(false), // EXDEV
-            Err(e) => Err(Error::from(e).context(format!("renaming {from} to {to}"))),
-        }
+        self.root.rename(from, to)
     }
 
     /// Re-owns a tree: a uid (gid) equal to `old_uid` (`old_gid`) becomes `new_uid` (`new_gid`);
@@ -236,216 +106,162 @@ impl Target {
         old_gid: u32,
         new_gid: Option<u32>,
     ) -> Result<()> {
-        let p = self.host(path)?;
-        chown_walk(&p, old_uid, new_uid, old_gid, new_gid)
-            .context(|| format!("changing ownership under {path}"))
+        // As with shadow's chown_tree, set-id bits the kernel clears on chown stay cleared.
+        self.root
+            .reown_tree(path, &mut |uid, gid| {
+                (
+                    new_uid.filter(|_| uid == old_uid),
+                    new_gid.filter(|_| gid == old_gid),
+                )
+            })
+            .map_err(|e| e.context(format!("changing ownership under {path}")))
     }
 
     /// Copies `from` into the existing directory `to`: contents, modes (special bits too),
-    /// timestamps of files and directories and hard links inside the tree; every copy owned by
+    /// timestamps and hard links inside the tree, symlinks as symlinks; every copy owned by
     /// uid:gid. Sockets, FIFOs and device nodes are skipped with a warning (no mknod without
     /// unsafe code).
     pub fn copy_tree(&self, from: &str, to: &str, uid: u32, gid: u32) -> Result<()> {
-        let (f, t) = (self.host(from)?, self.host(to)?);
-        let mut links = Vec::new();
-        copy_walk(&f, &t, uid, gid, &mut links).context(|| format!("copying {from} to {to}"))
+        self.root
+            .copy_tree(from, to, Some((uid, gid)))
+            .map_err(|e| e.context(format!("copying {from} to {to}")))
     }
 
     /// Copies a whole tree keeping owners and modes (usermod --move-home across filesystems;
     /// the caller re-owns afterwards). `to` must not exist.
     pub fn copy_tree_keep_owners(&self, from: &str, to: &str) -> Result<()> {
-        let (f, t) = (self.host(from)?, self.host(to)?);
-        let m = fs::symlink_metadata(&f).context(|| format!("inspecting {from}"))?;
-        let mk = || -> std::io::Result<()> {
-            fs::create_dir(&t)?;
-            lchown(&t, Some(m.uid()), Some(m.gid()))?;
-            set_mode(&t, m.mode() & 0o7777)
-        };
-        mk().context(|| format!("creating {to}"))?;
-        let mut links = Vec::new();
-        copy_walk_owned(&f, &t, &mut links).context(|| format!("copying {from} to {to}"))
+        let m = self
+            .root
+            .stat(from)?
+            .ok_or_else(|| Error::failed(format!("{from} does not exist")))?;
+        self.root.mkdir(to, m.mode, m.uid, m.gid)?;
+        self.root
+            .copy_tree(from, to, None)
+            .map_err(|e| e.context(format!("copying {from} to {to}")))
     }
-}
-
-fn chown_walk(
-    p: &Path,
-    old_uid: u32,
-    new_uid: Option<u32>,
-    old_gid: u32,
-    new_gid: Option<u32>,
-) -> std::io::Result<()> {
-    let m = fs::symlink_metadata(p)?;
-    if m.is_dir() {
-        for e in fs::read_dir(p)? {
-            chown_walk(&e?.path(), old_uid, new_uid, old_gid, new_gid)?;
-        }
-    }
-    let u = new_uid.filter(|_| m.uid() == old_uid);
-    let g = new_gid.filter(|_| m.gid() == old_gid);
-    if u.is_some() || g.is_some() {
-        // As with shadow's chown_tree, set-id bits the kernel clears on chown stay cleared.
-        lchown(p, u, g)?;
-    }
-    Ok(())
-}
-
-type LinkMap = Vec<((u64, u64), PathBuf)>;
-
-fn copy_times(src: &fs::Metadata, dst: &Path) -> std::io::Result<()> {
-    let times = fs::FileTimes::new()
-        .set_accessed(src.accessed()?)
-        .set_modified(src.modified()?);
-    File::open(dst)?.set_times(times)
-}
-
-fn copy_walk(
-    src: &Path,
-    dst: &Path,
-    uid: u32,
-    gid: u32,
-    links: &mut LinkMap,
-) -> std::io::Result<()> {
-    for e in fs::read_dir(src)? {
-        let e = e?;
-        let s = e.path();
-        let d = dst.join(e.file_name());
-        let m = fs::symlink_metadata(&s)?;
-        let ft = m.file_type();
-        let mode = m.mode() & 0o7777;
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
-            lchown(&d, Some(uid), Some(gid))?;
-        } else if ft.is_dir() {
-            fs::create_dir(&d)?;
-            set_mode(&d, 0o700)?;
-            lchown(&d, Some(uid), Some(gid))?;
-            copy_walk(&s, &d, uid, gid, links)?;
-            set_mode(&d, mode)?;
-            copy_times(&m, &d)?;
-        } else if ft.is_file() {
-            let key = (m.dev(), m.ino());
-            if m.nlink() > 1 {
-                if let Some((_, first)) = links.iter().find(|(k, _)| *k == key) {
-                    fs::hard_link(first, &d)?;
-                    continue;
-                }
-                links.push((key, d.clone()));
-            }
-            fs::copy(&s, &d)?;
-            lchown(&d, Some(uid), Some(gid))?;
-            set_mode(&d, mode)?;
-            copy_times(&m, &d)?;
-        } else {
-            log::warn!(
-                "not copying {}: special files are not supported",
-                s.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-fn copy_walk_owned(src: &Path, dst: &Path, links: &mut LinkMap) -> std::io::Result<()> {
-    for e in fs::read_dir(src)? {
-        let e = e?;
-        let s = e.path();
-        let d = dst.join(e.file_name());
-        let m = fs::symlink_metadata(&s)?;
-        let ft = m.file_type();
-        let (uid, gid, mode) = (m.uid(), m.gid(), m.mode() & 0o7777);
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&s)?, &d)?;
-            lchown(&d, Some(uid), Some(gid))?;
-        } else if ft.is_dir() {
-            fs::create_dir(&d)?;
-            lchown(&d, Some(uid), Some(gid))?;
-            copy_walk_owned(&s, &d, links)?;
-            set_mode(&d, mode)?;
-            copy_times(&m, &d)?;
-        } else if ft.is_file() {
-            let key = (m.dev(), m.ino());
-            if m.nlink() > 1 {
-                if let Some((_, first)) = links.iter().find(|(k, _)| *k == key) {
-                    fs::hard_link(first, &d)?;
-                    continue;
-                }
-                links.push((key, d.clone()));
-            }
-            fs::copy(&s, &d)?;
-            lchown(&d, Some(uid), Some(gid))?;
-            set_mode(&d, mode)?;
-            copy_times(&m, &d)?;
-        } else {
-            log::warn!(
-                "not copying {}: special files are not supported",
-                s.display()
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::path::PathBuf;
 
-    fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ignis-target-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
+    /// A root with an /etc, and a directory outside it holding one file.
+    fn tmp(name: &str) -> (PathBuf, PathBuf, Root) {
+        let base = std::env::temp_dir().join(format!("ignis-target-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let (d, out) = (base.join("root"), base.join("outside"));
         fs::create_dir_all(d.join("etc")).unwrap();
-        d
+        fs::create_dir_all(&out).unwrap();
+        fs::write(out.join("passwd"), "outside\n").unwrap();
+        let r = Root::open(&d).unwrap();
+        (d, out, r)
     }
 
-    #[test]
-    fn paths_stay_under_the_root() {
-        let t = Target::new("/nonexistent-root");
-        assert!(t.read_optional("/../etc/passwd").is_err());
-        assert_eq!(
-            t.host("/etc//passwd").unwrap(),
-            PathBuf::from("/nonexistent-root/etc/passwd")
-        );
+    fn done(d: &std::path::Path) {
+        let _ = fs::remove_dir_all(d.parent().unwrap());
     }
 
     #[test]
     fn atomic_write_keeps_an_existing_mode_and_defaults_a_new_one() {
-        let d = tmp("write");
-        let t = Target::new(&d);
-        let (uid, gid) = {
-            let m = fs::metadata(&d).unwrap();
-            (m.uid(), m.gid())
-        };
+        let (d, _, r) = tmp("write");
+        let t = Target::new(&r);
         fs::write(d.join("etc/shadow"), "old\n").unwrap();
-        set_mode(&d.join("etc/shadow"), 0o640).unwrap();
-        std::os::unix::fs::chown(d.join("etc/shadow"), Some(uid), Some(gid)).unwrap();
+        fs::set_permissions(d.join("etc/shadow"), fs::Permissions::from_mode(0o640)).unwrap();
+        std::os::unix::fs::chown(d.join("etc/shadow"), Some(0), Some(42)).unwrap();
         t.write_atomic("/etc/shadow", b"new\n", 0).unwrap();
         assert_eq!(fs::read(d.join("etc/shadow")).unwrap(), b"new\n");
-        assert_eq!(t.lstat("/etc/shadow").unwrap().unwrap().mode, 0o640);
+        let m = t.lstat("/etc/shadow").unwrap().unwrap();
+        assert_eq!((m.mode, m.uid, m.gid), (0o640, 0, 42));
+        t.write_atomic("/etc/gshadow", b"g\n", 0).unwrap();
+        assert_eq!(t.lstat("/etc/gshadow").unwrap().unwrap().mode, 0);
         assert_eq!(t.read_optional("/etc/subuid").unwrap(), None);
         // Leaves no temporary file behind.
-        assert_eq!(fs::read_dir(d.join("etc")).unwrap().count(), 1);
-        let _ = fs::remove_dir_all(&d);
+        assert_eq!(fs::read_dir(d.join("etc")).unwrap().count(), 2);
+        done(&d);
+    }
+
+    #[test]
+    fn writes_through_symlinks_stay_in_the_root() {
+        let (d, out, r) = tmp("links");
+        let t = Target::new(&r);
+        // /etc/passwd an absolute symlink to a host file: replaced, the host file untouched.
+        std::os::unix::fs::symlink(out.join("passwd"), d.join("etc/passwd")).unwrap();
+        assert_eq!(t.read_optional("/etc/passwd").unwrap(), None);
+        t.write_atomic("/etc/passwd", b"root\n", 0o644).unwrap();
+        assert_eq!(fs::read(d.join("etc/passwd")).unwrap(), b"root\n");
+        assert_eq!(fs::read(out.join("passwd")).unwrap(), b"outside\n");
+        // /home -> ../../../.. climbs no higher than the root: parents made there.
+        std::os::unix::fs::symlink("../../../../../../../../..", d.join("home")).unwrap();
+        t.create_parents("/home/x/y/alice").unwrap();
+        let m = fs::metadata(d.join("x/y")).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o755, 0, 0));
+        t.mkdir("/home/x/y/alice", 1000, 1000, 0o2700).unwrap();
+        assert_eq!(t.stat("/x/y/alice").unwrap().unwrap().mode, 0o2700);
+        assert_eq!(
+            fs::read_dir(&out).unwrap().count(),
+            1,
+            "nothing new outside"
+        );
+        done(&d);
+    }
+
+    #[test]
+    fn chown_tree_maps_only_the_old_ids() {
+        let (d, out, r) = tmp("chown");
+        let t = Target::new(&r);
+        t.mkdir("/h", 1000, 1000, 0o700).unwrap();
+        r.write_atomic("/h/a", b"", 0o644, 1000, 5).unwrap();
+        r.write_atomic("/h/b", b"", 0o644, 7, 1000).unwrap();
+        std::os::unix::fs::symlink(&out, d.join("h/out")).unwrap();
+        std::os::unix::fs::lchown(d.join("h/out"), Some(1000), Some(1000)).unwrap();
+        std::os::unix::fs::chown(out.join("passwd"), Some(1000), Some(1000)).unwrap();
+        t.chown_tree("/h", 1000, Some(2000), 1000, None).unwrap();
+        let ids = |p: &str| {
+            let m = t.lstat(p).unwrap().unwrap();
+            (m.uid, m.gid)
+        };
+        assert_eq!(ids("/h"), (2000, 1000));
+        assert_eq!(ids("/h/a"), (2000, 5));
+        assert_eq!(ids("/h/b"), (7, 1000));
+        assert_eq!(ids("/h/out"), (2000, 1000));
+        assert_eq!(fs::metadata(out.join("passwd")).unwrap().uid(), 1000);
+        done(&d);
     }
 
     #[test]
     fn copy_tree_keeps_modes_links_and_hard_links() {
-        let d = tmp("copy");
-        let t = Target::new(&d);
-        let m = fs::metadata(&d).unwrap();
-        let (uid, gid) = (m.uid(), m.gid());
+        let (d, out, r) = tmp("copy");
+        let t = Target::new(&r);
         fs::create_dir_all(d.join("skel/sub")).unwrap();
         fs::write(d.join("skel/sub/f"), "x").unwrap();
-        set_mode(&d.join("skel/sub/f"), 0o600).unwrap();
-        set_mode(&d.join("skel/sub"), 0o710).unwrap();
+        fs::set_permissions(d.join("skel/sub/f"), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(d.join("skel/sub"), fs::Permissions::from_mode(0o710)).unwrap();
         fs::hard_link(d.join("skel/sub/f"), d.join("skel/h")).unwrap();
         std::os::unix::fs::symlink("sub/f", d.join("skel/l")).unwrap();
-        t.mkdir("/home", uid, gid, 0o755).unwrap();
-        t.copy_tree("/skel", "/home", uid, gid).unwrap();
+        std::os::unix::fs::symlink(&out, d.join("skel/out")).unwrap();
+        t.mkdir("/home", 1000, 1000, 0o755).unwrap();
+        t.copy_tree("/skel", "/home", 1000, 1000).unwrap();
         assert_eq!(t.lstat("/home/sub").unwrap().unwrap().mode, 0o710);
         assert_eq!(t.lstat("/home/sub/f").unwrap().unwrap().mode, 0o600);
+        assert_eq!(t.lstat("/home/sub/f").unwrap().unwrap().uid, 1000);
         assert_eq!(t.lstat("/home/l").unwrap().unwrap().kind, Kind::Symlink);
+        assert_eq!(t.lstat("/home/out").unwrap().unwrap().kind, Kind::Symlink);
         let a = fs::metadata(d.join("home/sub/f")).unwrap();
         let b = fs::metadata(d.join("home/h")).unwrap();
         assert_eq!(a.ino(), b.ino());
-        let _ = fs::remove_dir_all(&d);
+        // Keeping owners: the new directory takes the source's mode and owner.
+        t.copy_tree_keep_owners("/home", "/moved").unwrap();
+        let m = t.lstat("/moved").unwrap().unwrap();
+        assert_eq!((m.mode, m.uid, m.gid), (0o755, 1000, 1000));
+        assert_eq!(t.lstat("/moved/sub/f").unwrap().unwrap().uid, 1000);
+        assert_eq!(
+            fs::read_dir(&out).unwrap().count(),
+            1,
+            "nothing new outside"
+        );
+        done(&d);
     }
 }

@@ -67,7 +67,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
 /// `~/.ssh/authorized_keys.d/ignition`.
 fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
     let plan = crate::passwd::apply::run(
-        root.path(),
+        root,
         &cfg.passwd.groups,
         &cfg.passwd.users,
         crate::passwd::apply::today(),
