@@ -189,6 +189,30 @@ pub(crate) enum DeliverError {
     Other(Error),
 }
 
+/// Copies `src` into `out` in 64 KiB blocks, telling read errors (worth a retry) from write
+/// errors (not).
+fn pump(
+    src: &mut dyn Read,
+    out: &mut dyn Write,
+    total: &mut u64,
+    progress: &mut dyn FnMut(u64),
+    what: &str,
+) -> Result<(), DeliverError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DeliverError::Source(e)),
+        };
+        *total += n as u64;
+        progress(*total);
+        out.write_all(&buf[..n])
+            .map_err(|e| DeliverError::Other(Error::failed(format!("{what}: {e}"))))?;
+    }
+}
+
 /// Copies `src` through decompression and hashing into `sink`; returns the bytes delivered.
 pub(crate) fn deliver(
     spec: &Spec,
@@ -203,39 +227,22 @@ pub(crate) fn deliver(
     };
     let bad_data =
         |e: io::Error, what: &str| DeliverError::Other(Error::failed(format!("{what}: {e}")));
-    let mut buf = vec![0u8; 64 * 1024];
     let mut read_total = 0u64;
     let tee = match spec.compression {
         Compression::None => {
             let mut tee = tee;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(DeliverError::Source(e)),
-                };
-                read_total += n as u64;
-                progress(read_total);
-                tee.write_all(&buf[..n])
-                    .map_err(|e| bad_data(e, "writing"))?;
-            }
+            pump(src, &mut tee, &mut read_total, &mut progress, "writing")?;
             tee
         }
         Compression::Gzip => {
             let mut gz = flate2::write::GzDecoder::new(tee);
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(DeliverError::Source(e)),
-                };
-                read_total += n as u64;
-                progress(read_total);
-                gz.write_all(&buf[..n])
-                    .map_err(|e| bad_data(e, "decompressing gzip"))?;
-            }
+            pump(
+                src,
+                &mut gz,
+                &mut read_total,
+                &mut progress,
+                "decompressing gzip",
+            )?;
             gz.try_finish()
                 .map_err(|e| bad_data(e, "decompressing gzip"))?;
             gz.finish().map_err(|e| bad_data(e, "decompressing gzip"))?
