@@ -1,10 +1,10 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
 use ignis::error::{self, Result};
-use ignis::{cli, log, stages, validate_cmd};
+use ignis::{afterburn, cli, log, stages, validate_cmd};
 
-fn run(args: &[String]) -> Result<i32> {
-    match cli::parse(args)? {
+fn run(argv0: &str, args: &[String]) -> Result<i32> {
+    match cli::parse_invocation(argv0, args)? {
         cli::Command::Version => {
             println!("ignis {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -14,6 +14,16 @@ fn run(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
+        cli::Command::Afterburn(a) => {
+            log::init(false, false);
+            match afterburn::cmd::run(&a) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    ::log::error!("afterburn failed: {e}");
+                    Err(e)
+                }
+            }
+        }
         cli::Command::Stage(s) => {
             log::init(s.log_to_stdout, false);
             match stages::run(&s) {
@@ -38,7 +48,7 @@ fn main() {
     {
         args.insert(0, "validate".into());
     }
-    let code = match run(&args) {
+    let code = match run(&argv0, &args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ignis: {e}");

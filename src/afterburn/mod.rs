@@ -3,7 +3,9 @@
 //! place. Renderers are pure; writers are thin and go through the target `Root` where a path
 //! belongs to the target.
 
+pub mod cmd;
 pub mod netkargs;
+pub mod network;
 
 use crate::error::{Context, Error, Result};
 use crate::sys::root::Root;

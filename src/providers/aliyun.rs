@@ -1,9 +1,13 @@
 //! Alibaba Cloud (aliyun): user data from the ECS metadata service. Instances in hardened mode
 //! answer only requests carrying a session token (`PUT latest/api/token` first); where the
 //! token endpoint is absent the plain GET is used. 404 means no user data.
+//! Metadata (Afterburn's `ALIYUN_*` attributes, hostname, `public-keys/`) comes from
+//! `latest/meta-data/` the same way, token included.
 
+use super::metadata::Service;
 use super::util::{self, Http, TokenEndpoint};
 use super::Env;
+use crate::afterburn::Metadata;
 use crate::error::Result;
 
 const BASE: &str = "http://100.100.100.200";
@@ -38,11 +42,36 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
     http.get_user_data(&url, &headers, &[])
 }
 
+const META: &str = "latest/meta-data/";
+
+const ATTRS: [(&str, &str); 10] = [
+    ("eipv4", "ALIYUN_EIPV4"),
+    ("hostname", "ALIYUN_HOSTNAME"),
+    ("image-id", "ALIYUN_IMAGE_ID"),
+    ("instance-id", "ALIYUN_INSTANCE_ID"),
+    ("instance/instance-type", "ALIYUN_INSTANCE_TYPE"),
+    ("private-ipv4", "ALIYUN_IPV4_PRIVATE"),
+    ("public-ipv4", "ALIYUN_IPV4_PUBLIC"),
+    ("region-id", "ALIYUN_REGION_ID"),
+    ("vpc-id", "ALIYUN_VPC_ID"),
+    ("zone-id", "ALIYUN_ZONE_ID"),
+];
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let svc =
+        Service::new(env, BASE).with_session_token(TOKEN_PATH, TTL_HEADER, TTL, TOKEN_HEADER)?;
+    let mut md = Metadata::default();
+    svc.leaves(META, &ATTRS, &mut md.attributes)?;
+    md.hostname = md.attributes.get("ALIYUN_HOSTNAME").cloned();
+    md.ssh_keys = svc.ec2_public_keys(META, "public-keys/")?;
+    Ok(md)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Kind;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+    use crate::providers::testserver::{fixture, tree_reply, Bench, Reply, Request, Server};
 
     /// `hardened`: the service hands out tokens and requires one; otherwise it has no token
     /// endpoint at all.
@@ -107,5 +136,37 @@ mod tests {
             fetch_config(&b.offline_env(None)).unwrap_err().kind(),
             Kind::NeedNet
         );
+    }
+
+    #[test]
+    fn metadata_in_both_modes() {
+        for hardened in [true, false] {
+            let token = fixture("aliyun/api-token");
+            let s = Server::start(move |r: &Request| {
+                if r.method == "PUT" {
+                    return if hardened {
+                        Reply::ok(token.clone())
+                    } else {
+                        Reply::status(404)
+                    };
+                }
+                if hardened && r.header(TOKEN_HEADER).map(str::as_bytes) != Some(token.as_slice()) {
+                    return Reply::status(403);
+                }
+                tree_reply("aliyun/metadata", &r.target)
+            });
+            let b = Bench::new();
+            let md = metadata(&b.env(Some(&s.base))).unwrap();
+            assert_eq!(md.hostname.as_deref(), Some("iZbp1nestos"));
+            assert_eq!(md.attributes["ALIYUN_INSTANCE_TYPE"], "ecs.g6.large");
+            assert_eq!(md.attributes["ALIYUN_REGION_ID"], "cn-hangzhou");
+            assert_eq!(md.attributes["ALIYUN_ZONE_ID"], "cn-hangzhou-i");
+            assert!(!md.attributes.contains_key("ALIYUN_EIPV4"));
+            assert_eq!(md.attributes.len(), 9);
+            assert_eq!(
+                md.ssh_keys,
+                ["ssh-rsa AAAAB3NzaC1yc2EAliyunKey nestos@example"]
+            );
+        }
     }
 }

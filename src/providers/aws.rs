@@ -1,8 +1,12 @@
 //! AWS EC2: user data from the instance metadata service, with an IMDSv2 session token when the
 //! service hands one out and plain IMDSv1 requests when it does not. 404 means no user data.
+//! Metadata (Afterburn's): hostname, public keys and the `AWS_*` attributes from `meta-data`,
+//! the region from the instance identity document.
 
+use super::metadata::Service;
 use super::util::{self, Http, TokenEndpoint};
 use super::Env;
+use crate::afterburn::Metadata;
 use crate::error::Result;
 
 const BASE: &str = "http://169.254.169.254";
@@ -33,11 +37,40 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
     http.get_user_data(&url, &headers, &[])
 }
 
+/// Afterburn reads this API version of the metadata tree.
+const META: &str = "2021-01-03/meta-data/";
+const IDENTITY: &str = "2021-01-03/dynamic/instance-identity/document";
+
+/// `meta-data` leaf -> attribute.
+const ATTRS: [(&str, &str); 8] = [
+    ("instance-id", "AWS_INSTANCE_ID"),
+    ("instance-type", "AWS_INSTANCE_TYPE"),
+    ("local-ipv4", "AWS_IPV4_LOCAL"),
+    ("public-ipv4", "AWS_IPV4_PUBLIC"),
+    ("ipv6", "AWS_IPV6"),
+    ("placement/availability-zone", "AWS_AVAILABILITY_ZONE"),
+    ("hostname", "AWS_HOSTNAME"),
+    ("public-hostname", "AWS_PUBLIC_HOSTNAME"),
+];
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let svc =
+        Service::new(env, BASE).with_session_token(TOKEN_PATH, TTL_HEADER, TTL, TOKEN_HEADER)?;
+    let mut md = Metadata::default();
+    svc.leaves(META, &ATTRS, &mut md.attributes)?;
+    if let Some(doc) = svc.json(IDENTITY)? {
+        super::metadata::put(&mut md.attributes, "AWS_REGION", doc.get("region"));
+    }
+    md.hostname = md.attributes.get("AWS_HOSTNAME").cloned();
+    md.ssh_keys = svc.ec2_public_keys(META, "public-keys")?;
+    Ok(md)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::Kind;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+    use crate::providers::testserver::{fixture, tree_reply, Bench, Reply, Request, Server};
 
     fn imds(token_status: u16) -> Server {
         let token = fixture("aws/api-token");
@@ -138,5 +171,39 @@ mod tests {
         let b = Bench::new();
         let e = fetch_config(&b.offline_env(Some("http://127.0.0.1:9"))).unwrap_err();
         assert_eq!(e.kind(), Kind::NeedNet);
+    }
+
+    fn imds_metadata() -> Server {
+        Server::start(|r: &Request| {
+            if r.method == "PUT" {
+                return Reply::ok("tok");
+            }
+            if r.header(TOKEN_HEADER) != Some("tok") {
+                return Reply::status(401);
+            }
+            tree_reply("aws/imds", &r.target)
+        })
+    }
+
+    #[test]
+    fn metadata_attributes_keys_hostname() {
+        let s = imds_metadata();
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(
+            md.hostname.as_deref(),
+            Some("ip-10-0-0-5.eu-west-1.compute.internal")
+        );
+        assert_eq!(md.attributes["AWS_INSTANCE_ID"], "i-0123456789abcdef0");
+        assert_eq!(md.attributes["AWS_REGION"], "eu-west-1");
+        assert_eq!(md.attributes["AWS_AVAILABILITY_ZONE"], "eu-west-1b");
+        assert_eq!(md.attributes["AWS_IPV4_PUBLIC"], "203.0.113.5");
+        assert!(
+            !md.attributes.contains_key("AWS_IPV6"),
+            "absent leaves are skipped"
+        );
+        assert_eq!(md.ssh_keys.len(), 2);
+        assert!(md.ssh_keys[0].starts_with("ssh-ed25519 "));
+        assert!(md.network_kargs.is_none());
     }
 }

@@ -1,10 +1,15 @@
 //! Azure and Azure Stack. Azure: the base64 `userData` from IMDS, then (when that is empty)
 //! CustomData from the provisioning CD-ROM. Azure Stack: the CD-ROM only. The CD-ROM (UDF or
 //! iso9660) carries `CustomData.bin` (raw) and `ovf-env.xml` (CustomData in base64).
+//! Metadata (Afterburn's, from IMDS `metadata/instance`): the VM name as hostname, the VM size,
+//! the first private address as `AZURE_IPV4_DYNAMIC` (Afterburn reads the same address from the
+//! wireserver), and the provisioned SSH keys. No boot check-in (the wireserver health report).
 
+use super::metadata::{put, Service};
 use super::mounter;
 use super::util::{self, Deadline, Http};
 use super::Env;
+use crate::afterburn::Metadata;
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -31,6 +36,36 @@ pub fn fetch_config(env: &Env, stack: bool) -> Result<Option<Vec<u8>>> {
     }
     log::info!("azure: no user data in IMDS; looking for CustomData on the provisioning CD-ROM");
     from_cdrom(env, limit.min(CDROM_WAIT_AFTER_IMDS), false)
+}
+
+const INSTANCE_PATH: &str = "metadata/instance?api-version=2021-02-01";
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let svc = Service::new(env, BASE)
+        .header("Metadata", "true")
+        .retrying(&IMDS_RETRY);
+    let doc = svc.required_json(INSTANCE_PATH)?;
+    let mut md = Metadata {
+        hostname: doc
+            .pointer("/compute/name")
+            .and_then(super::cloudinit::text),
+        ..Default::default()
+    };
+    put(
+        &mut md.attributes,
+        "AZURE_VMSIZE",
+        doc.pointer("/compute/vmSize"),
+    );
+    let private = doc.pointer("/network/interface/0/ipv4/ipAddress/0/privateIpAddress");
+    put(&mut md.attributes, "AZURE_IPV4_DYNAMIC", private);
+    md.ssh_keys = doc
+        .pointer("/compute/publicKeys")
+        .and_then(|k| k.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.get("keyData").and_then(super::cloudinit::text))
+        .collect();
+    Ok(md)
 }
 
 /// IMDS `userData`, base64-decoded; `None` when it is empty or IMDS keeps answering 404.
@@ -329,5 +364,34 @@ mod tests {
             Some("aGk=")
         );
         assert_eq!(ovf_custom_data("<a><b>c</b></a>"), None);
+    }
+
+    #[test]
+    fn imds_metadata() {
+        let n = Arc::new(AtomicUsize::new(0));
+        let seen = n.clone();
+        let s = Server::start(move |r: &Request| {
+            if r.header("Metadata") != Some("true") {
+                return Reply::status(400);
+            }
+            if r.target != "/metadata/instance?api-version=2021-02-01" {
+                return Reply::status(404);
+            }
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Reply::status(429);
+            }
+            Reply::ok(fixture("azure/imds-instance.json"))
+        });
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-vm"));
+        assert_eq!(md.attributes["AZURE_VMSIZE"], "Standard_B2s");
+        assert_eq!(md.attributes["AZURE_IPV4_DYNAMIC"], "10.1.0.4");
+        assert_eq!(md.ssh_keys.len(), 2);
+        assert!(md.ssh_keys[0].starts_with("ssh-rsa "));
+        assert_eq!(n.load(Ordering::SeqCst), 2, "429 is retried");
+        let s = Server::start(|_: &Request| Reply::status(404));
+        let e = metadata(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("no metadata document"), "{e}");
     }
 }

@@ -1,12 +1,15 @@
 //! CloudStack: the config drive (`cloudstack/userdata/user_data.txt`) raced against the
 //! metadata service on the DHCP server, whose address comes from the DHCP lease files under
 //! /run and /var/lib (systemd-networkd, dhclient). Offline it always needs the network, as in
-//! Ignition.
+//! Ignition. Metadata (Afterburn's `CLOUDSTACK_*`): the drive's `cloudstack/metadata/*.txt`
+//! when a drive is attached, else the service's `latest/meta-data/` tree.
 
 use super::configdrive;
+use super::metadata::{Service, Sources};
 use super::openstack::race;
 use super::util::{self, Deadline};
 use super::{Env, HostPaths};
+use crate::afterburn::Metadata;
 use crate::error::{Error, Kind, Result};
 use crate::resource::Fetcher;
 use std::net::Ipv4Addr;
@@ -66,6 +69,69 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
             Ok(util::non_empty(d))
         },
     )
+}
+
+/// `(drive file stem / service leaf, attribute)`; the service has a few more.
+const ATTRS: [(&str, &str); 10] = [
+    ("availability-zone", "CLOUDSTACK_AVAILABILITY_ZONE"),
+    ("cloud-identifier", "CLOUDSTACK_CLOUD_IDENTIFIER"),
+    ("instance-id", "CLOUDSTACK_INSTANCE_ID"),
+    ("local-hostname", "CLOUDSTACK_LOCAL_HOSTNAME"),
+    ("service-offering", "CLOUDSTACK_SERVICE_OFFERING"),
+    ("vm-id", "CLOUDSTACK_VM_ID"),
+    ("local-ipv4", "CLOUDSTACK_IPV4_LOCAL"),
+    ("public-ipv4", "CLOUDSTACK_IPV4_PUBLIC"),
+    ("public-hostname", "CLOUDSTACK_PUBLIC_HOSTNAME"),
+    ("hostname", "CLOUDSTACK_HOSTNAME"),
+];
+/// How many of `ATTRS` the config drive carries.
+const DRIVE_ATTRS: usize = 6;
+
+pub fn metadata(env: &Env, sources: Sources) -> Result<Metadata> {
+    if sources != Sources::ServiceOnly {
+        match super::label::find(env.host, &configdrive::CONFIG_2) {
+            Some((_, dev)) => return drive_metadata(env, &dev),
+            None if sources == Sources::DriveOnly => {
+                return Err(Error::failed(
+                    "no config drive labelled config-2 or CONFIG-2",
+                ))
+            }
+            None => log::info!("cloudstack: no config drive; using the metadata service"),
+        }
+    }
+    let svc = match &env.metadata_base {
+        Some(_) => Service::new(env, "http://unused"),
+        None => {
+            let server = dhcp_server(env.host)
+                .ok_or_else(|| Error::failed("no DHCP lease names the metadata server"))?;
+            Service::at(env, format!("http://{server}"))
+        }
+    };
+    let mut md = Metadata::default();
+    svc.leaves("latest/meta-data/", &ATTRS, &mut md.attributes)?;
+    md.hostname = md.attributes.get("CLOUDSTACK_LOCAL_HOSTNAME").cloned();
+    md.ssh_keys = svc.ec2_public_keys("latest/meta-data/", "public-keys")?;
+    Ok(md)
+}
+
+fn drive_metadata(env: &Env, dev: &std::path::Path) -> Result<Metadata> {
+    let mut md = Metadata::default();
+    let read = |stem: &str| -> Result<Option<String>> {
+        let rel = format!("cloudstack/metadata/{stem}.txt");
+        Ok(configdrive::read(env, dev, &rel)?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .filter(|s| !s.is_empty()))
+    };
+    for (stem, name) in &ATTRS[..DRIVE_ATTRS] {
+        if let Some(v) = read(stem)? {
+            md.attributes.insert((*name).to_string(), v);
+        }
+    }
+    md.hostname = md.attributes.get("CLOUDSTACK_LOCAL_HOSTNAME").cloned();
+    md.ssh_keys = read("public-keys")?
+        .map(|k| super::cloudinit::key_lines(&k))
+        .unwrap_or_default();
+    Ok(md)
 }
 
 /// Polls the lease files until one names a DHCP server.
@@ -134,7 +200,7 @@ fn dhclient_server(text: &str) -> Option<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+    use crate::providers::testserver::{fixture, tree_reply, Bench, Reply, Request, Server};
 
     fn place(b: &Bench, host_path: &str, fixture_name: &str) {
         let p = b.host.path(host_path);
@@ -214,5 +280,33 @@ mod tests {
             fetch_config(&b.offline_env(None)).unwrap_err().kind(),
             Kind::NeedNet
         );
+    }
+
+    #[test]
+    fn metadata_from_drive_or_service() {
+        let b = Bench::new();
+        b.label("CONFIG-2", "cloudstack/config-drive");
+        let md = metadata(&b.env(None), Sources::Both).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-cs"));
+        assert_eq!(md.attributes["CLOUDSTACK_VM_ID"], "8a4f0b2c-drive");
+        assert_eq!(md.attributes.len(), 6);
+        assert_eq!(md.ssh_keys.len(), 1);
+
+        let s = Server::start(|r: &Request| tree_reply("cloudstack/metadata", &r.target));
+        let md = metadata(&b.env(Some(&s.base)), Sources::ServiceOnly).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-cs-svc"));
+        assert_eq!(md.attributes["CLOUDSTACK_IPV4_PUBLIC"], "203.0.113.88");
+        assert_eq!(
+            md.ssh_keys,
+            ["ssh-rsa AAAAB3NzaC1yc2ECloudStackSvc svc@example"]
+        );
+    }
+
+    #[test]
+    fn service_found_through_the_lease() {
+        let b = Bench::new();
+        let e = metadata(&b.env(None), Sources::ServiceOnly).unwrap_err();
+        assert!(e.to_string().contains("DHCP lease"), "{e}");
+        assert!(metadata(&b.env(None), Sources::DriveOnly).is_err());
     }
 }

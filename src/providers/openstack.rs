@@ -1,11 +1,17 @@
 //! OpenStack and Huawei Cloud: the config drive (`config-2`/`CONFIG-2`) raced against the
 //! metadata service, first answer wins, as in Ignition; and the race itself, which cloudstack
 //! shares. Offline the provider always needs the network (Ignition's choice: the drive may be
-//! absent, and only the fetch stage can tell).
+//! absent, and only the fetch stage can tell). Metadata (Afterburn's `OPENSTACK_*`, or
+//! `HUAWEICLOUD_*` on Huawei Cloud) comes from the config drive when one is attached
+//! (`meta_data.json`, plus `ec2/latest/meta-data.json` when present), else from the EC2-style
+//! metadata service.
 
+use super::cloudinit::{keys_of, parse_doc};
 use super::configdrive;
+use super::metadata::{put, Service, Sources};
 use super::util::{self, Deadline};
 use super::{Env, Platform};
+use crate::afterburn::Metadata;
 use crate::error::{Error, Kind, Result};
 use crate::resource::Fetcher;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +47,93 @@ pub fn fetch_config(env: &Env, p: Platform) -> Result<Option<Vec<u8>>> {
             Ok(util::non_empty(d))
         },
     )
+}
+
+pub fn metadata(env: &Env, p: Platform) -> Result<Metadata> {
+    metadata_from(env, p, Sources::Both)
+}
+
+/// Metadata from the config drive if one is attached now (udev has long settled when
+/// Afterburn's units run), else from the metadata service; `sources` pins one.
+pub fn metadata_from(env: &Env, p: Platform, sources: Sources) -> Result<Metadata> {
+    let prefix = match p {
+        Platform::HuaweiCloud => "HUAWEICLOUD",
+        _ => "OPENSTACK",
+    };
+    if sources != Sources::ServiceOnly {
+        match super::label::find(env.host, &configdrive::CONFIG_2) {
+            Some((_, dev)) => return from_drive(env, &dev, prefix),
+            None if sources == Sources::DriveOnly => {
+                return Err(Error::failed(
+                    "no config drive labelled config-2 or CONFIG-2",
+                ))
+            }
+            None => log::info!("{}: no config drive; using the metadata service", p.id()),
+        }
+    }
+    from_service(env, prefix)
+}
+
+fn from_drive(env: &Env, dev: &std::path::Path, prefix: &str) -> Result<Metadata> {
+    let meta = configdrive::read(env, dev, "openstack/latest/meta_data.json")?
+        .ok_or_else(|| Error::failed("the config drive has no openstack/latest/meta_data.json"))?;
+    let meta = parse_doc(&meta, "meta_data.json")?;
+    let mut md = Metadata {
+        hostname: meta.get("hostname").and_then(super::cloudinit::text),
+        ssh_keys: meta.get("public_keys").map(keys_of).unwrap_or_default(),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(a, &format!("{prefix}_HOSTNAME"), meta.get("hostname"));
+    put(a, &format!("{prefix}_INSTANCE_UUID"), meta.get("uuid"));
+    if let Some(ec2) = configdrive::read(env, dev, "ec2/latest/meta-data.json")? {
+        let ec2 = parse_doc(&ec2, "ec2/latest/meta-data.json")?;
+        for (key, name) in EC2_ATTRS.iter().skip(1) {
+            put(a, &format!("{prefix}_{name}"), ec2.get(*key));
+        }
+    }
+    Ok(md)
+}
+
+/// EC2-style leaf -> attribute suffix.
+const EC2_ATTRS: [(&str, &str); 5] = [
+    ("hostname", "HOSTNAME"),
+    ("instance-id", "INSTANCE_ID"),
+    ("instance-type", "INSTANCE_TYPE"),
+    ("local-ipv4", "IPV4_LOCAL"),
+    ("public-ipv4", "IPV4_PUBLIC"),
+];
+
+fn from_service(env: &Env, prefix: &str) -> Result<Metadata> {
+    let svc = Service::new(env, BASE);
+    let names: Vec<(&str, String)> = EC2_ATTRS
+        .iter()
+        .map(|(k, n)| (*k, format!("{prefix}_{n}")))
+        .collect();
+    let table: Vec<(&str, &str)> = names.iter().map(|(k, n)| (*k, n.as_str())).collect();
+    let mut md = Metadata::default();
+    svc.leaves("latest/meta-data/", &table, &mut md.attributes)?;
+    md.ssh_keys = svc.ec2_public_keys("latest/meta-data/", "public-keys")?;
+    // The OpenStack document has the instance UUID (and the keys when the EC2 tree is off).
+    if let Some(meta) = svc.json("openstack/latest/meta_data.json")? {
+        put(
+            &mut md.attributes,
+            &format!("{prefix}_INSTANCE_UUID"),
+            meta.get("uuid"),
+        );
+        if !md.attributes.contains_key(&format!("{prefix}_HOSTNAME")) {
+            put(
+                &mut md.attributes,
+                &format!("{prefix}_HOSTNAME"),
+                meta.get("hostname"),
+            );
+        }
+        if md.ssh_keys.is_empty() {
+            md.ssh_keys = meta.get("public_keys").map(keys_of).unwrap_or_default();
+        }
+    }
+    md.hostname = md.attributes.get(&format!("{prefix}_HOSTNAME")).cloned();
+    Ok(md)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +260,9 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::{dead_base, fixture, Bench, Reply, Request, Server};
+    use crate::providers::testserver::{
+        dead_base, fixture, tree_reply, Bench, Reply, Request, Server,
+    };
     use std::time::Instant;
 
     fn metadata(dir: &'static str, delay: Duration) -> Server {
@@ -255,5 +350,76 @@ mod tests {
         let e = fetch_config(&b.offline_env(None), Platform::OpenStack).unwrap_err();
         assert_eq!(e.kind(), Kind::NeedNet);
         assert!(b.mounter.calls().is_empty());
+    }
+
+    #[test]
+    fn metadata_from_the_config_drive() {
+        let b = Bench::new();
+        b.label("config-2", "openstack/config-drive");
+        // The service must not be asked when a drive is attached.
+        let md = super::metadata(&b.env(Some(&dead_base())), Platform::OpenStack).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-0"));
+        let a = &md.attributes;
+        assert_eq!(
+            a["OPENSTACK_INSTANCE_UUID"],
+            "d8e02d56-2648-49a3-bf97-6be8f1204f38"
+        );
+        assert_eq!(a["OPENSTACK_INSTANCE_ID"], "i-00000a1b");
+        assert_eq!(a["OPENSTACK_INSTANCE_TYPE"], "m1.small");
+        assert_eq!(a["OPENSTACK_IPV4_LOCAL"], "10.0.0.12");
+        assert_eq!(
+            md.ssh_keys,
+            ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5OpenStackDrive drive@example"]
+        );
+        let e = metadata_from(
+            &Bench::new().env(None),
+            Platform::OpenStack,
+            Sources::DriveOnly,
+        );
+        assert!(e.unwrap_err().to_string().contains("config-2"));
+    }
+
+    #[test]
+    fn metadata_from_the_service() {
+        for (p, dir, prefix) in [
+            (Platform::OpenStack, "openstack/metadata", "OPENSTACK"),
+            (Platform::HuaweiCloud, "huaweicloud/metadata", "HUAWEICLOUD"),
+        ] {
+            let s = Server::start(move |r: &Request| tree_reply(dir, &r.target));
+            let b = Bench::new();
+            let md = super::metadata(&b.env(Some(&s.base)), p).unwrap();
+            let a = &md.attributes;
+            assert_eq!(
+                md.hostname.as_deref(),
+                Some("nestos-svc.novalocal"),
+                "{dir}"
+            );
+            assert_eq!(a[&format!("{prefix}_INSTANCE_ID")], "i-0000002a");
+            assert_eq!(
+                a[&format!("{prefix}_INSTANCE_UUID")],
+                "3f9a1c2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+            );
+            assert_eq!(a[&format!("{prefix}_IPV4_PUBLIC")], "203.0.113.77");
+            assert_eq!(md.ssh_keys.len(), 1);
+        }
+    }
+
+    #[test]
+    fn service_without_ec2_tree() {
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/openstack/latest/meta_data.json" => Reply::ok(fixture(
+                "openstack/config-drive/openstack/latest/meta_data.json",
+            )),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let md = metadata_from(
+            &b.env(Some(&s.base)),
+            Platform::OpenStack,
+            Sources::ServiceOnly,
+        )
+        .unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-0"));
+        assert_eq!(md.ssh_keys.len(), 1);
     }
 }

@@ -1,8 +1,12 @@
 //! Oracle Cloud: base64 user data from the v2 instance metadata service, which requires
 //! `Authorization: Bearer Oracle` and rate-limits with 429. 404 means no user data.
+//! Metadata (Afterburn's `ORACLECLOUD_*` attributes, hostname, `ssh_authorized_keys`) comes
+//! from the `opc/v2/instance/` document.
 
+use super::metadata::{put, Service};
 use super::util::{self, Http};
 use super::Env;
+use crate::afterburn::Metadata;
 use crate::error::Result;
 
 const BASE: &str = "http://169.254.169.254";
@@ -20,6 +24,34 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
         &b64,
         "oraclecloud user data",
     )?)))
+}
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let doc = Service::new(env, BASE)
+        .header("Authorization", "Bearer Oracle")
+        .retrying(&[429])
+        .required_json("opc/v2/instance/")?;
+    let mut md = Metadata {
+        hostname: doc.get("hostname").and_then(super::cloudinit::text),
+        ssh_keys: doc
+            .pointer("/metadata/ssh_authorized_keys")
+            .map(super::cloudinit::keys_of)
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(
+        a,
+        "ORACLECLOUD_AVAILABILITY_DOMAIN",
+        doc.get("availabilityDomain"),
+    );
+    put(a, "ORACLECLOUD_COMPARTMENT_ID", doc.get("compartmentId"));
+    put(a, "ORACLECLOUD_FAULT_DOMAIN", doc.get("faultDomain"));
+    put(a, "ORACLECLOUD_HOSTNAME", doc.get("hostname"));
+    put(a, "ORACLECLOUD_INSTANCE_ID", doc.get("id"));
+    put(a, "ORACLECLOUD_INSTANCE_SHAPE", doc.get("shape"));
+    put(a, "ORACLECLOUD_REGION_ID", doc.get("canonicalRegionName"));
+    Ok(md)
 }
 
 #[cfg(test)]
@@ -72,5 +104,28 @@ mod tests {
             fetch_config(&b.offline_env(None)).unwrap_err().kind(),
             Kind::NeedNet
         );
+    }
+
+    #[test]
+    fn instance_document() {
+        let s = Server::start(
+            |r: &Request| match (r.header("Authorization"), r.target.as_str()) {
+                (Some("Bearer Oracle"), "/opc/v2/instance/") => {
+                    Reply::ok(fixture("oraclecloud/instance.json"))
+                }
+                (Some(_), _) => Reply::status(404),
+                (None, _) => Reply::status(401),
+            },
+        );
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-oci"));
+        assert_eq!(md.attributes["ORACLECLOUD_REGION_ID"], "eu-frankfurt-1");
+        assert_eq!(
+            md.attributes["ORACLECLOUD_INSTANCE_SHAPE"],
+            "VM.Standard.E4.Flex"
+        );
+        assert_eq!(md.attributes.len(), 7);
+        assert_eq!(md.ssh_keys.len(), 2);
     }
 }

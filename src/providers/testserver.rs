@@ -218,6 +218,26 @@ pub fn fixture_path(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// Serves the fixture tree `platforms/<dir>/` by URL path (the query is ignored): a file is
+/// its body, a directory answers with its `_index` file, anything else is 404. Metadata trees
+/// (EC2 style: `public-keys` lists, `public-keys/0/openssh-key` holds) fit this layout.
+pub fn tree_reply(dir: &str, target: &str) -> Reply {
+    let path = target
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_matches('/');
+    if path.split('/').any(|c| c == "..") {
+        return Reply::status(400);
+    }
+    let p = fixture_path(dir).join(path);
+    let file = if p.is_dir() { p.join("_index") } else { p };
+    match std::fs::read(file) {
+        Ok(b) => Reply::ok(b),
+        Err(_) => Reply::status(404),
+    }
+}
+
 /// Maps device paths to directories; a device not in the map fails to mount. Records calls.
 #[derive(Default)]
 pub struct FakeMounter {
