@@ -285,7 +285,8 @@ impl Root {
         Ok(created)
     }
 
-    /// A new temp file beside `p` (whose parent must exist), to be committed over `p`.
+    /// A new temp file beside `p` (whose parent must exist), to be committed over `p`; open for
+    /// reading too, so that it can also serve as a staging buffer.
     pub fn create_temp(&self, p: &str) -> Result<TempFile> {
         let (parent, name) = self.parent(p)?;
         for n in 0..100u32 {
@@ -293,7 +294,7 @@ impl Root {
             match rfs::openat(
                 &parent,
                 tmp.as_str(),
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
                 Mode::from_raw_mode(0o600),
             ) {
                 Ok(fd) => {
@@ -535,6 +536,66 @@ impl Root {
         .map_err(|e| io_err("opening", to, e))?;
         let mut links = HashMap::new();
         copy_dir(&src, from, &Rc::new(dst), to, owner, &mut links)
+    }
+
+    /// Where the entry `p` names really is in the root: its directories resolved (symlinks
+    /// followed, inside the root), its last component kept. `None` when a directory on the way
+    /// is missing. Tools that resolve paths on the host (setfiles) need this form. Without /proc
+    /// the path is returned as given.
+    pub fn real_path(&self, p: &str) -> Result<Option<String>> {
+        let Ok((dir, name)) = split(p) else {
+            return Ok(Some("/".to_string()));
+        };
+        let fd = match self.dir_fd(dir) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+            Err(e) => return Err(io_err("resolving", dir, e)),
+        };
+        let fd_path = |fd: &OwnedFd| {
+            use std::os::fd::AsRawFd;
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+        };
+        let (Some(base), Some(here)) = (fd_path(&self.fd), fd_path(&fd)) else {
+            return Ok(Some(p.to_string()));
+        };
+        let Ok(inside) = here.strip_prefix(&base) else {
+            return Ok(Some(p.to_string()));
+        };
+        let inside = inside.to_string_lossy();
+        Ok(Some(if inside.is_empty() {
+            format!("/{name}")
+        } else {
+            format!("/{inside}/{name}")
+        }))
+    }
+
+    /// Opens the existing regular file `p` for appending, in place (its inode, hard links,
+    /// owner, mode and labels are kept); a final symlink is refused, not followed.
+    pub fn open_append(&self, p: &str) -> Result<std::fs::File> {
+        let (parent, name) = self.parent(p)?;
+        let fd = rfs::openat(
+            &parent,
+            name,
+            // NONBLOCK: a FIFO without a reader fails instead of hanging the stage.
+            OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("opening to append", p, e))?;
+        let st = rfs::fstat(&fd).map_err(|e| io_err("stat", p, e))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(Error::failed(format!("{p} is not a regular file")));
+        }
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// Removes the directory `p` if it is empty; `Ok(false)` when it is not (or is missing).
+    pub fn remove_dir_if_empty(&self, p: &str) -> Result<bool> {
+        let (parent, name) = self.parent(p)?;
+        match rfs::unlinkat(&parent, name, AtFlags::REMOVEDIR) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOTEMPTY) | Err(Errno::EXIST) | Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(io_err("removing directory", p, e)),
+        }
     }
 
     /// Flushes the whole target filesystem once (instead of an fsync per file).
@@ -851,6 +912,62 @@ mod tests {
         r.remove_all("/missing/x").unwrap();
         std::fs::remove_dir_all(&d).unwrap();
         std::fs::remove_dir_all(&keep).unwrap();
+    }
+
+    #[test]
+    fn real_path_resolves_directories_inside_the_root() {
+        let (d, r) = tmp_root("realpath");
+        std::fs::create_dir_all(d.join("srv/real")).unwrap();
+        std::os::unix::fs::symlink("/srv/real", d.join("abs")).unwrap();
+        std::os::unix::fs::symlink("srv/real", d.join("rel")).unwrap();
+        std::os::unix::fs::symlink("/srv/real", d.join("srv/real/self")).unwrap();
+        assert_eq!(r.real_path("/abs/f").unwrap().unwrap(), "/srv/real/f");
+        assert_eq!(r.real_path("/rel/f").unwrap().unwrap(), "/srv/real/f");
+        assert_eq!(
+            r.real_path("/abs/self").unwrap().unwrap(),
+            "/srv/real/self",
+            "the last component is not followed"
+        );
+        assert_eq!(r.real_path("/top").unwrap().unwrap(), "/top");
+        assert_eq!(r.real_path("/").unwrap().unwrap(), "/");
+        assert!(r.real_path("/missing/f").unwrap().is_none());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn append_in_place_keeps_the_inode_and_refuses_symlinks() {
+        let (d, r) = tmp_root("append");
+        let out = outside_dir("append");
+        let before = snapshot(&out);
+        r.write_atomic("/f", b"a", 0o640, 0, 0).unwrap();
+        r.hard_link("/f", "/h").unwrap();
+        let ino = r.lstat("/f").unwrap().unwrap().ino;
+        std::io::Write::write_all(&mut r.open_append("/f").unwrap(), b"b").unwrap();
+        assert_eq!(
+            r.read("/h").unwrap().unwrap(),
+            b"ab",
+            "the hard link sees it"
+        );
+        let m = r.lstat("/f").unwrap().unwrap();
+        assert_eq!((m.ino, m.mode), (ino, 0o640));
+        std::os::unix::fs::symlink(out.join("keep"), d.join("l")).unwrap();
+        assert!(r.open_append("/l").is_err());
+        r.mkdir_all("/dir", 0o755).unwrap();
+        assert!(r.open_append("/dir").is_err());
+        assert_eq!(snapshot(&out), before, "nothing changed outside");
+        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    #[test]
+    fn remove_dir_if_empty_keeps_what_has_entries() {
+        let (d, r) = tmp_root("rmdir");
+        r.mkdir_all("/a/b", 0o755).unwrap();
+        assert!(!r.remove_dir_if_empty("/a").unwrap());
+        assert!(r.remove_dir_if_empty("/a/b").unwrap());
+        assert!(!r.remove_dir_if_empty("/a/b").unwrap(), "already gone");
+        assert!(r.remove_dir_if_empty("/a").unwrap());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

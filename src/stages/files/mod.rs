@@ -148,12 +148,13 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
         log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
         return Ok(());
     }
-    if out.created.is_empty() {
+    let paths = relabel_paths(root, &out.created)?;
+    if paths.is_empty() {
         return Ok(());
     }
     let rootp = root.path().to_string_lossy().into_owned();
     let mut list = Vec::new();
-    for p in &out.created {
+    for p in &paths {
         list.extend_from_slice(format!("{}{p}", rootp.trim_end_matches('/')).as_bytes());
         list.push(0);
     }
@@ -184,8 +185,25 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
     if !st.success() {
         return Err(Error::failed(format!("setfiles failed ({st})")));
     }
-    log::info!("SELinux: relabelled {} paths", out.created.len());
+    log::info!("SELinux: relabelled {} paths", paths.len());
     Ok(())
+}
+
+/// The created paths as setfiles must see them: directories resolved inside the root (setfiles
+/// resolves symlinks on the host, where an absolute link leads out of the target), each once,
+/// and only those still there (a later step may have replaced or removed one).
+fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for p in created {
+        let Some(real) = root.real_path(p)? else {
+            continue;
+        };
+        if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+            out.push(real);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -195,5 +213,24 @@ mod tests {
         let d = super::rfc3339_now();
         assert_eq!(d.len(), 20);
         assert!(d.starts_with("20") && d.ends_with('Z'));
+    }
+
+    #[test]
+    fn relabel_paths_are_resolved_deduplicated_and_present() {
+        let d = std::env::temp_dir().join(format!("ignis-relabel-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("srv/real/new")).unwrap();
+        std::os::unix::fs::symlink("/srv/real", d.join("opt")).unwrap();
+        std::fs::write(d.join("srv/real/f"), b"x").unwrap();
+        let root = super::Root::open(&d).unwrap();
+        let created: Vec<String> = ["/opt/new", "/opt/f", "/srv/real/f", "/opt/gone", "/opt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            super::relabel_paths(&root, &created).unwrap(),
+            vec!["/srv/real/new", "/srv/real/f", "/opt"]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

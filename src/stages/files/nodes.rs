@@ -309,8 +309,21 @@ fn file(
         .or(existing.map(|m| m.mode))
         .unwrap_or(0o644);
     let spec = Spec::from_resource(&f.contents)?;
-    if spec.is_none() && f.append.is_empty() && existing.is_some() {
-        // Nothing to write: keep the contents, settle owner and (when given) mode.
+    if spec.is_none() && existing.is_some() {
+        // No new contents: the file stays what it is (its inode, so its hard links and its
+        // SELinux label too). Appends go onto its end in place, as with Ignition, but only once
+        // all of them are fetched and verified (staged in a temp file, which is then dropped).
+        if !f.append.is_empty() {
+            let mut staged = root.create_temp(&f.path)?;
+            fetch_appends(fetcher, f, &mut staged.file)?;
+            staged
+                .file
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| Error::failed(format!("reading back the appended data: {e}")))?;
+            let mut dst = root.open_append(&f.path)?;
+            std::io::copy(&mut staged.file, &mut dst)
+                .map_err(|e| Error::failed(format!("appending to {}: {e}", f.path)))?;
+        }
         root.lchown(&f.path, uid, gid)?;
         if f.mode.is_some() {
             root.chmod(&f.path, mode)?;
@@ -330,34 +343,30 @@ fn file(
                 .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
             log::debug!("{}: {n} bytes", f.path);
         }
-        None => {
-            if existing.is_some() {
-                if let Some(mut old) = root.open_read(&f.path)? {
-                    std::io::copy(&mut old, &mut t.file)
-                        .map_err(|e| Error::failed(format!("copying existing contents: {e}")))?;
-                }
-            }
-        }
+        // A new file without contents: empty, plus the appends.
+        None => {}
     }
+    fetch_appends(fetcher, f, &mut t.file)?;
+    t.commit(mode, uid, gid)?;
+    if existing.is_none() {
+        out.created.push(f.path.clone());
+    }
+    Ok(())
+}
+
+/// Fetches the file's `append` resources, in order, onto the end of `file`.
+fn fetch_appends(fetcher: &Fetcher, f: &File, file: &mut std::fs::File) -> Result<()> {
     for (i, a) in f.append.iter().enumerate() {
         let Some(spec) = Spec::from_resource(a)? else {
             continue;
         };
-        let start = t
-            .file
+        let start = file
             .stream_position()
             .map_err(|e| Error::failed(format!("appending: {e}")))?;
-        let mut sink = AppendSink {
-            file: &mut t.file,
-            start,
-        };
+        let mut sink = AppendSink { file, start };
         fetcher
             .fetch(&spec, &mut sink)
             .context(|| format!("fetching append.{i} {}", crate::resource::redact(&spec.url)))?;
-    }
-    t.commit(mode, uid, gid)?;
-    if existing.is_none() {
-        out.created.push(f.path.clone());
     }
     Ok(())
 }

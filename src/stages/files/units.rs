@@ -62,24 +62,41 @@ pub fn apply(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
     }
     let lines = preset_lines(&cfg.systemd.units);
     if !lines.is_empty() {
-        let mut body = root.read(PRESET)?.unwrap_or_default();
-        if !body.is_empty() && !body.ends_with(b"\n") {
-            body.push(b'\n');
-        }
-        for l in &lines {
-            body.extend_from_slice(l.as_bytes());
-            body.push(b'\n');
-        }
-        let existed = root.lstat(PRESET)?.is_some();
-        out.created
-            .extend(root.mkdir_all("/etc/systemd/system-preset", 0o755)?);
-        root.write_atomic(PRESET, &body, 0o644, 0, 0)
-            .context(|| format!("writing {PRESET}"))?;
-        if !existed {
-            out.created.push(PRESET.to_string());
-        }
+        write_presets(root, &lines, out)?;
     }
     Ok(())
+}
+
+/// Appends `lines` to the preset file, in place when it exists (as Ignition does: its inode and
+/// label are kept), starting on a new line when the file does not end with one.
+fn write_presets(root: &Root, lines: &[String], out: &mut Applied) -> Result<()> {
+    let mut body = Vec::new();
+    for l in lines {
+        body.extend_from_slice(l.as_bytes());
+        body.push(b'\n');
+    }
+    match root.lstat(PRESET)? {
+        Some(m) if m.kind == Kind::File => {
+            let old = root.read(PRESET)?.unwrap_or_default();
+            if !old.is_empty() && !old.ends_with(b"\n") {
+                body.insert(0, b'\n');
+            }
+            let mut f = root.open_append(PRESET)?;
+            std::io::Write::write_all(&mut f, &body)
+                .map_err(|e| crate::error::Error::failed(format!("appending to {PRESET}: {e}")))
+        }
+        other => {
+            // Missing, or not a regular file (replaced, like any file Ignition writes).
+            out.created
+                .extend(root.mkdir_all("/etc/systemd/system-preset", 0o755)?);
+            root.write_atomic(PRESET, &body, 0o644, 0, 0)
+                .context(|| format!("writing {PRESET}"))?;
+            if other.is_none() {
+                out.created.push(PRESET.to_string());
+            }
+            Ok(())
+        }
+    }
 }
 
 fn unit(root: &Root, u: &Unit, out: &mut Applied) -> Result<()> {
@@ -123,44 +140,103 @@ fn unit(root: &Root, u: &Unit, out: &mut Applied) -> Result<()> {
     Ok(())
 }
 
-/// Removes what `systemctl disable` removes for `u`: its symlinks in `*.wants`, `*.requires`
-/// and `*.upholds` directories of /etc/systemd/system, and its `Alias=` names.
-fn disable(root: &Root, u: &Unit) -> Result<()> {
-    let mut removed = 0;
-    for d in root.list_dir(UNIT_DIR)? {
-        if !(d.ends_with(".wants") || d.ends_with(".requires") || d.ends_with(".upholds")) {
-            continue;
-        }
-        let p = format!("{UNIT_DIR}/{d}/{}", u.name);
-        if root.lstat(&p)?.is_some_and(|m| m.kind == Kind::Symlink) {
-            root.unlink(&p)?;
-            removed += 1;
+/// Where systemd looks for unit files, in order (`systemctl --root` without the runtime
+/// control and generator directories, which are empty before first boot).
+const UNIT_PATH: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// The contents of `u`'s unit file: the configured ones, else the first file found on the unit
+/// path under its name, or, for an instance, under its template's name.
+fn unit_contents(root: &Root, u: &Unit) -> Result<Option<String>> {
+    if let Some(c) = &u.contents {
+        return Ok(Some(c.clone()));
+    }
+    let (template, instance) = template_of(&u.name);
+    let mut names = vec![u.name.as_str()];
+    if instance.is_some() {
+        names.push(&template);
+    }
+    for name in names {
+        for dir in UNIT_PATH {
+            if let Some(b) = root.read(&format!("{dir}/{name}"))? {
+                return Ok(Some(String::from_utf8_lossy(&b).into_owned()));
+            }
         }
     }
-    let contents = match &u.contents {
-        Some(c) => Some(c.clone()),
-        None => root
-            .read(&format!("{UNIT_DIR}/{}", u.name))?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()),
-    };
-    if let Some(opts) = contents.as_deref().and_then(|c| unitfile::parse(c).ok()) {
+    Ok(None)
+}
+
+/// Does what `systemctl --root R disable` does for `u`, natively: removes, anywhere under
+/// /etc/systemd/system, the symlinks named after the unit or one of its `Alias=` names and
+/// those pointing to a file of its name, then the directories that this left empty. A masked
+/// unit is left alone, as systemctl does.
+fn disable(root: &Root, u: &Unit) -> Result<()> {
+    let own = format!("{UNIT_DIR}/{}", u.name);
+    if root.lstat(&own)?.is_some_and(|m| m.kind == Kind::Symlink)
+        && root.readlink(&own)? == "/dev/null"
+    {
+        log::info!("not disabling {}: it is masked", u.name);
+        return Ok(());
+    }
+    let mut names = vec![u.name.clone()];
+    if let Some(opts) = unit_contents(root, u)?
+        .as_deref()
+        .and_then(|c| unitfile::parse(c).ok())
+    {
         for o in opts
             .iter()
             .filter(|o| o.section == "Install" && o.name == "Alias")
         {
-            for alias in o.value.split_whitespace() {
-                let p = format!("{UNIT_DIR}/{alias}");
-                if root.lstat(&p)?.is_some_and(|m| m.kind == Kind::Symlink) {
-                    root.unlink(&p)?;
-                    removed += 1;
-                }
-            }
+            // Aliases with specifiers (%i, ...) would need systemd's expansion: left alone.
+            names.extend(
+                o.value
+                    .split_whitespace()
+                    .filter(|a| !a.contains('%'))
+                    .map(String::from),
+            );
         }
     }
+    let removed = disable_in(root, UNIT_DIR, &u.name, &names, 0)?;
     if removed > 0 {
         log::info!("disabled {}: removed {removed} symlink(s)", u.name);
     }
     Ok(())
+}
+
+/// The symlinks `disable` removes in `dir` and below; returns how many. Directories emptied by
+/// it are removed (never `UNIT_DIR` itself).
+fn disable_in(root: &Root, dir: &str, unit: &str, names: &[String], depth: usize) -> Result<usize> {
+    let mut removed = 0;
+    for n in root.list_dir(dir)? {
+        let p = format!("{dir}/{n}");
+        let Some(m) = root.lstat(&p)? else { continue };
+        match m.kind {
+            Kind::Dir if depth < 8 => {
+                let below = disable_in(root, &p, unit, names, depth + 1)?;
+                if below > 0 && root.remove_dir_if_empty(&p)? {
+                    log::debug!("removed the emptied {p}");
+                }
+                removed += below;
+            }
+            Kind::Symlink => {
+                let target = root.readlink(&p)?;
+                let points_here = target.rsplit('/').next() == Some(unit);
+                // The unit's own entry in UNIT_DIR (a linked unit file) is not an enablement.
+                let own = depth == 0 && n == unit;
+                if !own && (names.contains(&n) || points_here) {
+                    root.unlink(&p)?;
+                    removed += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -194,6 +270,149 @@ mod tests {
                 "enable zeta.service",
             ]
         );
+    }
+
+    fn tmp_root(name: &str) -> (std::path::PathBuf, Root) {
+        let d = std::env::temp_dir().join(format!("ignis-units-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let r = Root::open(&d).unwrap();
+        (d, r)
+    }
+
+    fn ln(d: &std::path::Path, target: &str, at: &str) {
+        let p = d.join(at.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, p).unwrap();
+    }
+
+    /// The layout `systemctl --root R disable old.service` was checked against (systemd 252):
+    /// it removes every link named old.service or its alias or pointing to old.service, however
+    /// deep, and the directories that emptied, but not an unrelated empty directory.
+    #[test]
+    fn disable_removes_what_systemctl_disable_removes() {
+        let (d, r) = tmp_root("disable");
+        let lib = "/usr/lib/systemd/system/old.service";
+        r.write_atomic(
+            lib,
+            b"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\nAlias=old-alias.service\n",
+            0o644,
+            0,
+            0,
+        )
+        .unwrap();
+        let sys = "/etc/systemd/system";
+        ln(
+            &d,
+            lib,
+            &format!("{sys}/multi-user.target.wants/old.service"),
+        );
+        ln(&d, lib, &format!("{sys}/x.target.wants/renamed.service"));
+        ln(
+            &d,
+            "/usr/lib/systemd/system/other.service",
+            &format!("{sys}/x.target.wants/other.service"),
+        );
+        ln(
+            &d,
+            lib,
+            &format!("{sys}/sockets.target.requires/old.service"),
+        );
+        ln(&d, lib, &format!("{sys}/old-alias.service"));
+        ln(&d, lib, &format!("{sys}/deep/a.wants/old.service"));
+        r.mkdir_all(&format!("{sys}/empty.target.wants"), 0o755)
+            .unwrap();
+        disable(&r, &u("old.service", Some(false))).unwrap();
+        let mut left = Vec::new();
+        for n in r.list_dir(sys).unwrap() {
+            left.push(n.clone());
+            for m in r.list_dir(&format!("{sys}/{n}")).unwrap() {
+                left.push(format!("{n}/{m}"));
+            }
+        }
+        assert_eq!(
+            left,
+            vec![
+                "empty.target.wants",
+                "x.target.wants",
+                "x.target.wants/other.service"
+            ]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn disable_leaves_masked_units_and_finds_templates() {
+        let (d, r) = tmp_root("disable-masked");
+        let sys = "/etc/systemd/system";
+        ln(&d, "/dev/null", &format!("{sys}/m.service"));
+        ln(
+            &d,
+            "/usr/lib/systemd/system/m.service",
+            &format!("{sys}/a.target.wants/m.service"),
+        );
+        disable(&r, &u("m.service", Some(false))).unwrap();
+        assert!(r
+            .lstat(&format!("{sys}/a.target.wants/m.service"))
+            .unwrap()
+            .is_some());
+        assert!(r.lstat(&format!("{sys}/m.service")).unwrap().is_some());
+        // An instance: its template's Alias= is honoured; other instances are left alone.
+        r.write_atomic(
+            "/usr/lib/systemd/system/getty@.service",
+            b"[Install]\nWantedBy=getty.target\nAlias=tty-alias.service\n",
+            0o644,
+            0,
+            0,
+        )
+        .unwrap();
+        let t = "/usr/lib/systemd/system/getty@.service";
+        ln(
+            &d,
+            t,
+            &format!("{sys}/getty.target.wants/getty@tty3.service"),
+        );
+        ln(
+            &d,
+            t,
+            &format!("{sys}/getty.target.wants/getty@tty4.service"),
+        );
+        ln(&d, t, &format!("{sys}/tty-alias.service"));
+        disable(&r, &u("getty@tty3.service", Some(false))).unwrap();
+        assert_eq!(
+            r.list_dir(&format!("{sys}/getty.target.wants")).unwrap(),
+            vec!["getty@tty4.service"]
+        );
+        assert!(r
+            .lstat(&format!("{sys}/tty-alias.service"))
+            .unwrap()
+            .is_none());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn presets_append_in_place_on_a_new_line() {
+        let (d, r) = tmp_root("presets");
+        r.write_atomic(PRESET, b"enable before.service", 0o640, 0, 0)
+            .unwrap();
+        let ino = r.lstat(PRESET).unwrap().unwrap().ino;
+        let mut out = Applied::default();
+        write_presets(&r, &["enable a.service".to_string()], &mut out).unwrap();
+        assert_eq!(
+            r.read(PRESET).unwrap().unwrap(),
+            b"enable before.service\nenable a.service\n"
+        );
+        let m = r.lstat(PRESET).unwrap().unwrap();
+        assert_eq!((m.ino, m.mode), (ino, 0o640), "same file, mode kept");
+        assert!(out.created.is_empty());
+        r.remove_all("/etc/systemd").unwrap();
+        write_presets(&r, &["disable b.service".to_string()], &mut out).unwrap();
+        assert_eq!(r.read(PRESET).unwrap().unwrap(), b"disable b.service\n");
+        assert_eq!(
+            out.created,
+            vec!["/etc/systemd", "/etc/systemd/system-preset", PRESET]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
