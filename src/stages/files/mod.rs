@@ -29,12 +29,14 @@ pub fn load_cache(args: &StageArgs) -> Result<Config> {
             args.config_cache.display()
         ))
     })?;
-    crate::config::parse_cached(&bytes).map(|p| p.config).map_err(|e| {
-        Error::failed(format!(
-            "the config cache {} is not valid: {e}",
-            args.config_cache.display()
-        ))
-    })
+    crate::config::parse_cached(&bytes)
+        .map(|p| p.config)
+        .map_err(|e| {
+            Error::failed(format!(
+                "the config cache {} is not valid: {e}",
+                args.config_cache.display()
+            ))
+        })
 }
 
 pub fn run(args: &StageArgs) -> Result<()> {
@@ -57,6 +59,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     let ids = ids::Ids::load(root)?;
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
+    crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
     result_file(root, st)?;
     relabel(root, &out)?;
     root.syncfs()?;
