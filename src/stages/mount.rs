@@ -174,3 +174,41 @@ pub fn run(args: &StageArgs, unmount: bool) -> Result<()> {
     st.save(&args.state_file)?;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_order_is_by_depth_then_config_order() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({"storage": {"filesystems": [
+            {"device": "/dev/a", "format": "xfs", "path": "/var/lib/data"},
+            {"device": "/dev/b", "format": "ext4", "path": "/var"},
+            {"device": "/dev/c", "format": "swap", "path": "/swap"},
+            {"device": "/dev/d", "format": "none", "path": "/none"},
+            {"device": "/dev/e", "format": "ext4"},
+            {"device": "/dev/f", "format": "vfat", "path": "/boot/efi"},
+            {"device": "/dev/g", "format": "ext4", "path": "/boot/"}
+        ]}}))
+        .unwrap();
+        let order: Vec<(String, String)> = mountable(&cfg)
+            .into_iter()
+            .map(|(j, _, p)| (j, p))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("$.storage.filesystems.1".to_string(), "/var".to_string()),
+                ("$.storage.filesystems.6".to_string(), "/boot/".to_string()),
+                (
+                    "$.storage.filesystems.5".to_string(),
+                    "/boot/efi".to_string()
+                ),
+                (
+                    "$.storage.filesystems.0".to_string(),
+                    "/var/lib/data".to_string()
+                ),
+            ]
+        );
+    }
+}

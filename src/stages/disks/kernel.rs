@@ -10,7 +10,7 @@ use crate::sys::blockdev::{self, PartOp};
 use crate::sys::cmd::Cmd;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A partition as the kernel sees it: start and size in 512-byte units.
@@ -205,11 +205,4 @@ pub fn sync(env: &Env, f: &File, kname: &str, table: &Table) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The device node of partition `number` of disk `kname`, once the kernel has it.
-pub fn partition_node(env: &Env, kname: &str, number: u32) -> Result<Option<PathBuf>> {
-    Ok(partitions(env, kname)?
-        .get(&number)
-        .map(|k| PathBuf::from(format!("/dev/{}", k.name))))
 }
