@@ -537,3 +537,67 @@ fn luks_reuse_rules() {
         assert!(r.argvs().is_empty());
     }
 }
+
+#[test]
+fn missing_devices_and_bad_options_fail_with_the_entry() {
+    let d = dir("n6");
+    let r = RecordingRunner::new();
+    let mut e = env(&r, &d);
+    e.device_timeout = Duration::ZERO;
+    // N6 filesystems.nodevice
+    let cfg = config(serde_json::json!({"storage": {"filesystems": [
+        {"device": "/dev/disk/by-label/ignis-no-such-device", "format": "ext4"}]}}));
+    let err = filesystems::apply(&e, &cfg).unwrap_err().to_string();
+    assert!(
+        err.contains("timed out")
+            && err.contains("/dev/disk/by-label/ignis-no-such-device ($.storage.filesystems.0)"),
+        "{err}"
+    );
+    // N6 filesystem.erase.block.device.invalidoptions: mkfs refuses, the error names the
+    // entry and carries the tool's complaint.
+    if tools(&["mkfs.ext4", "wipefs"]) {
+        let dev = img(&d, "dev", 16);
+        let cfg = config(serde_json::json!({"storage": {"filesystems": [
+            {"device": dev, "format": "ext4", "options": ["--no-such-option"]}]}}));
+        let tee = Tee::default();
+        let err = filesystems::apply(&env(&tee, &d), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("$.storage.filesystems.0")
+                && err.contains("mkfs.ext4 --no-such-option -F"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn mount_paths_may_not_use_symlinks() {
+    // N6 filesystem.pathusessymlinks: refused before anything is mounted.
+    let d = dir("symlink");
+    let dev = img(&d, "dev", 1);
+    let root_dir = d.join("root");
+    std::fs::create_dir_all(root_dir.join("real")).unwrap();
+    std::os::unix::fs::symlink("/real", root_dir.join("var")).unwrap();
+    std::fs::write(root_dir.join("file"), b"").unwrap();
+    let root = ignis::sys::root::Root::open(&root_dir).unwrap();
+    let r = RecordingRunner::new();
+    for (path, want) in [
+        ("/var/lib", "uses a symlink (/var)"),
+        ("/file/x", "/file exists and is not a directory"),
+    ] {
+        let cfg = config(serde_json::json!({"storage": {"filesystems": [
+            {"device": dev, "format": "ext4", "path": path}]}}));
+        let mut st = State::default();
+        let err = ignis::stages::mount::mount(&env(&r, &d), &root, &cfg, &mut st)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("$.storage.filesystems.0") && err.contains(want),
+            "{err}"
+        );
+        assert!(st.notated_directories.is_empty());
+    }
+    assert!(r.argvs().is_empty());
+    assert!(!root_dir.join("real/lib").exists());
+}

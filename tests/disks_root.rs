@@ -265,6 +265,17 @@ fn partition_format_mount_reuse_umount() {
     let log = t.ok("umount", &cfg);
     assert!(log.contains("nothing mounted"), "{log}");
 
+    // N6 filesystem.mount.invalidoptions: mount refuses, the stage fails naming the entry.
+    let mut bad = cfg.clone();
+    bad["storage"]["filesystems"][1]["mountOptions"] = serde_json::json!(["no-such-option"]);
+    let log = t.fails("mount", &bad);
+    assert!(
+        log.contains("$.storage.filesystems.1") && log.contains("mount -o no-such-option"),
+        "{log}"
+    );
+    t.ok("umount", &bad);
+    assert!(mounts_under(&t.root()).is_empty());
+
     // Second boot of the same config: the table is recreated identically and every
     // filesystem matches, so nothing is formatted.
     let log = t.ok("disks", &cfg);

@@ -131,17 +131,28 @@ fn udev_running(env: &Env) -> bool {
     env.host.path("/run/udev/control").exists()
 }
 
-/// Tells the kernel about `table` on disk `kname` (open as `f`): deletes, resizes and adds
-/// partitions one by one with BLKPG (falling back to re-reading the whole table), waits for
-/// the partition device nodes, and checks the kernel's starts and sizes match the table.
-pub fn sync(env: &Env, f: &File, kname: &str, table: &Table) -> Result<()> {
+/// The table's partitions as the kernel counts them (512-byte units).
+fn wanted(table: &Table) -> BTreeMap<u32, (u64, u64)> {
     let per = table.geometry.sector_size / 512;
-    let want: BTreeMap<u32, (u64, u64)> = table
+    table
         .entries
         .iter()
         .map(|(n, e)| (*n, (e.start * per, e.size * per)))
-        .collect();
-    let have = partitions(env, kname)?;
+        .collect()
+}
+
+/// Takes the BSD lock udev honours on a whole disk, so it does not probe (or re-read the
+/// table) while we change it. Released when the file is closed.
+pub fn lock(f: &File, kname: &str) -> Result<()> {
+    rustix::fs::flock(f, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| Error::failed(format!("locking {kname}: {}", std::io::Error::from(e))))
+}
+
+/// Tells the kernel about `table` on disk `kname` (open as `f`): deletes, resizes and adds
+/// partitions one by one with BLKPG, falling back to re-reading the whole table.
+pub fn tell(f: &File, kname: &str, table: &Table, have: &BTreeMap<u32, KPart>) -> Result<()> {
+    let want = wanted(table);
+    let have = have.clone();
     let mut ops: Vec<(PartOp, u32, u64, u64)> = Vec::new();
     let mut gone = Vec::new();
     for (n, k) in &have {
@@ -175,8 +186,14 @@ pub fn sync(env: &Env, f: &File, kname: &str, table: &Table) -> Result<()> {
             ))
         })?;
     }
+    Ok(())
+}
+
+/// After the disk is closed (udev may re-read it then): lets udev settle, waits for the
+/// partition device nodes, and checks the kernel's starts and sizes match the table.
+pub fn verify(env: &Env, kname: &str, table: &Table) -> Result<()> {
+    let want = wanted(table);
     settle(env);
-    // Wait for the kernel's view and the device nodes.
     let deadline = Instant::now() + env.device_timeout.min(Duration::from_secs(30));
     loop {
         let now = partitions(env, kname)?;

@@ -55,7 +55,9 @@ pub fn read_table(dev: &Path) -> Result<(Found, Table)> {
 pub fn apply(env: &Env, path: &str, disk: &Disk, dev: &Path) -> Result<Plan> {
     let (mut f, sector, total, is_block) = open(dev)?;
     let kname = if is_block {
-        Some(kernel::kernel_name(dev)?)
+        let k = kernel::kernel_name(dev)?;
+        kernel::lock(&f, &k)?;
+        Some(k)
     } else {
         None
     };
@@ -135,7 +137,9 @@ pub fn apply(env: &Env, path: &str, disk: &Disk, dev: &Path) -> Result<Plan> {
         );
         if wipe {
             if let Some(k) = &kname {
-                kernel::sync(env, &f, k, &plan.table)?;
+                kernel::tell(&f, k, &plan.table, &kernel::partitions(env, k)?)?;
+                drop(f);
+                kernel::verify(env, k, &plan.table)?;
             }
         }
         return Ok(plan);
@@ -148,7 +152,11 @@ pub fn apply(env: &Env, path: &str, disk: &Disk, dev: &Path) -> Result<Plan> {
         plan.table.entries.len()
     );
     if let Some(k) = &kname {
-        kernel::sync(env, &f, k, &plan.table)?;
+        kernel::tell(&f, k, &plan.table, &kernel::partitions(env, k)?)?;
+        // Closing the disk releases the lock; udev may then re-read the table, which
+        // verify waits out.
+        drop(f);
+        kernel::verify(env, k, &plan.table)?;
     }
     Ok(plan)
 }
