@@ -8,6 +8,7 @@ pub mod gptio;
 pub mod kernel;
 pub mod luks;
 pub mod partitions;
+mod place;
 pub mod plan;
 pub mod raid;
 
