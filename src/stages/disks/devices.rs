@@ -61,3 +61,51 @@ pub fn wait(env: &Env, dev: &str, entry: &str) -> Result<PathBuf> {
     v.pop()
         .ok_or_else(|| Error::failed(format!("waiting for {dev}: nothing resolved")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::HostPaths;
+    use crate::sys::cmd::RecordingRunner;
+
+    #[test]
+    fn waits_for_late_devices_and_times_out_on_missing_ones() {
+        let d = std::env::temp_dir().join(format!("ignis-devices-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("dev/disk/by-label")).unwrap();
+        std::fs::write(d.join("dev/vdb1"), "").unwrap();
+        let r = RecordingRunner::new();
+        let env = Env {
+            runner: &r,
+            host: HostPaths::new(&d),
+            device_timeout: Duration::from_secs(5),
+            run_dir: d.join("run"),
+        };
+        let link = d.join("dev/disk/by-label/root");
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::os::unix::fs::symlink("../../vdb1", link).unwrap();
+        });
+        let got = wait(&env, "/dev/disk/by-label/root", "$.storage.filesystems.0").unwrap();
+        late.join().unwrap();
+        assert_eq!(got, d.join("dev/vdb1").canonicalize().unwrap());
+        let env = Env {
+            device_timeout: Duration::from_millis(200),
+            ..env
+        };
+        let e = wait_all(
+            &env,
+            &[
+                ("/dev/vdb1".into(), "$.storage.disks.0".into()),
+                ("/dev/nope".into(), "$.storage.disks.1".into()),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "timed out after 0s waiting for /dev/nope ($.storage.disks.1)"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

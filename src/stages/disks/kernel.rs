@@ -223,3 +223,86 @@ pub fn verify(env: &Env, kname: &str, table: &Table) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::HostPaths;
+    use crate::sys::cmd::RecordingRunner;
+    use std::path::PathBuf;
+
+    fn fake_host(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ignis-kernel-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let w = |p: &str, s: &str| {
+            let p = d.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, s).unwrap();
+        };
+        w("sys/class/block/vdz/dev", "252:0\n");
+        std::fs::create_dir_all(d.join("sys/class/block/vdz/holders")).unwrap();
+        for (n, start, size, dev) in [(1, 2048, 4096, "252:1"), (3, 8192, 100, "252:3")] {
+            w(
+                &format!("sys/class/block/vdz/vdz{n}/partition"),
+                &format!("{n}\n"),
+            );
+            w(
+                &format!("sys/class/block/vdz/vdz{n}/start"),
+                &format!("{start}\n"),
+            );
+            w(
+                &format!("sys/class/block/vdz/vdz{n}/size"),
+                &format!("{size}\n"),
+            );
+            w(&format!("sys/class/block/vdz{n}/dev"), dev);
+            std::fs::create_dir_all(d.join(format!("sys/class/block/vdz{n}/holders"))).unwrap();
+        }
+        w(
+            "proc/self/mountinfo",
+            "22 1 252:3 / /sysroot rw - xfs /dev/vdz3 rw\n",
+        );
+        w("proc/swaps", "Filename Type Size Used Priority\n");
+        d
+    }
+
+    #[test]
+    fn partitions_and_busy_from_sysfs() {
+        let d = fake_host("busy");
+        let r = RecordingRunner::new();
+        let env = Env {
+            runner: &r,
+            host: HostPaths::new(&d),
+            device_timeout: Duration::from_secs(1),
+            run_dir: d.join("run"),
+        };
+        let p = partitions(&env, "vdz").unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            p[&1],
+            KPart {
+                name: "vdz1".into(),
+                start: 2048,
+                size: 4096
+            }
+        );
+        assert_eq!(busy(&env, "vdz"), None);
+        assert_eq!(busy(&env, "vdz1"), None);
+        assert_eq!(
+            busy(&env, "vdz3").as_deref(),
+            Some("vdz3 is mounted on /sysroot")
+        );
+        std::fs::create_dir_all(d.join("sys/class/block/vdz1/holders/dm-0")).unwrap();
+        assert_eq!(busy(&env, "vdz1").as_deref(), Some("vdz1 is held by dm-0"));
+        // udevadm is left alone when udevd does not run.
+        settle(&env);
+        assert!(r.argvs().is_empty());
+        std::fs::create_dir_all(d.join("run/udev")).unwrap();
+        std::fs::write(d.join("run/udev/control"), "").unwrap();
+        settle(&env);
+        assert_eq!(
+            r.argvs(),
+            vec![vec!["udevadm".to_string(), "settle".to_string()]]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
