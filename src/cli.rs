@@ -1,5 +1,6 @@
 //! The command line, compatible with Ignition's: Go-style flags (`-flag value`, `--flag=value`,
-//! single or double dash) for the stage runner, plus ignis's own subcommands. Parsing only.
+//! single or double dash) for the stage runner, plus ignis's own subcommands (`validate`,
+//! `afterburn ...`, which also takes Afterburn's own spellings). Parsing only.
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
@@ -66,12 +67,52 @@ pub struct ValidateArgs {
     pub input: String,
 }
 
+/// Where `ignis afterburn` takes the platform from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderArg {
+    /// `--provider ID` (ignis's platform ids, plus Afterburn's `openstack-metadata`,
+    /// `cloudstack-metadata`, `cloudstack-configdrive`).
+    Id(String),
+    /// `--cmdline`: `ignition.platform.id=` on the kernel command line.
+    Cmdline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterburnAction {
+    /// Write the hostname to `path` inside the target `root`.
+    Hostname { root: PathBuf, path: String },
+    /// Write `~user/.ssh/authorized_keys.d/afterburn` inside the target `root`.
+    SshKeys { user: String, root: PathBuf },
+    /// Write `AFTERBURN_*` lines to `output`.
+    Attributes { output: PathBuf },
+    /// Write the initrd network kargs (or the default) to `output`, unless the kernel
+    /// command line already has `ip=`.
+    NetworkKargs {
+        default: Option<String>,
+        output: PathBuf,
+    },
+    /// Afterburn's `multi`: any of its three jobs at once, on the running system's root.
+    Multi {
+        hostname: Option<String>,
+        ssh_keys: Option<String>,
+        attributes: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AfterburnArgs {
+    pub provider: ProviderArg,
+    pub action: AfterburnAction,
+    pub fetch_timeout: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Version,
     Help,
     Stage(StageArgs),
     Validate(ValidateArgs),
+    Afterburn(AfterburnArgs),
 }
 
 pub const USAGE: &str = "\
@@ -79,6 +120,14 @@ usage: ignis -platform NAME -stage STAGE [-root DIR] [-config-cache PATH] [-need
              [-state-file PATH] [-fetch-timeout DURATION] [-log-to-stdout]
        ignis -version
        ignis validate [--strict] [--print] FILE|-
+       ignis afterburn hostname (--provider ID | --cmdline) [--root DIR] [--path /etc/hostname]
+       ignis afterburn ssh-keys (--provider ID | --cmdline) --user NAME [--root DIR]
+       ignis afterburn attributes (--provider ID | --cmdline) [--output /run/metadata/afterburn]
+       ignis afterburn network-kargs (--provider ID | --cmdline) [--default-value ARGS]
+                      [--output /etc/cmdline.d/50-afterburn-network-kargs.conf]
+       (afterburn commands also take [--fetch-timeout DURATION], and Afterburn's own forms:
+        `multi (--provider ID | --cmdline) [--hostname PATH] [--ssh-keys USER] [--attributes PATH]`,
+        `exp rd-network-kargs ...`, the flag-only legacy form, and argv[0] `afterburn`)
 
 stages: fetch-offline fetch kargs disks mount files umount
 ";
@@ -140,9 +189,24 @@ fn parse_bool(v: &str) -> Result<bool> {
     }
 }
 
+/// Parses argv as invoked: under the name `afterburn` (a symlink to ignis) the arguments are
+/// Afterburn's.
+pub fn parse_invocation(argv0: &str, args: &[String]) -> Result<Command> {
+    let name = std::path::Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name == "afterburn" {
+        return parse_afterburn(args);
+    }
+    parse(args)
+}
+
 pub fn parse(args: &[String]) -> Result<Command> {
-    if args.first().map(String::as_str) == Some("validate") {
-        return parse_validate(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("validate") => return parse_validate(&args[1..]),
+        Some("afterburn") => return parse_afterburn(&args[1..]),
+        _ => {}
     }
     let mut platform = None;
     let mut stage = None;
@@ -240,6 +304,150 @@ fn parse_validate(args: &[String]) -> Result<Command> {
     }))
 }
 
+/// Which `ignis afterburn` form is being parsed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AbForm {
+    Hostname,
+    SshKeys,
+    Attributes,
+    NetworkKargs,
+    Multi,
+}
+
+/// `ignis afterburn <subcommand> [flags]`, Afterburn's `multi` and `exp rd-network-kargs`, and
+/// its legacy flag-only form (`--provider=aws --ssh-keys=core`).
+pub fn parse_afterburn(args: &[String]) -> Result<Command> {
+    let (form, flags) = match args.first().map(String::as_str) {
+        Some("hostname") => (AbForm::Hostname, &args[1..]),
+        Some("ssh-keys") => (AbForm::SshKeys, &args[1..]),
+        Some("attributes") => (AbForm::Attributes, &args[1..]),
+        Some("network-kargs") => (AbForm::NetworkKargs, &args[1..]),
+        Some("multi") => (AbForm::Multi, &args[1..]),
+        Some("exp") if args.get(1).map(String::as_str) == Some("rd-network-kargs") => {
+            (AbForm::NetworkKargs, &args[2..])
+        }
+        Some(a) if a.starts_with('-') => (AbForm::Multi, args),
+        Some(other) => {
+            return Err(Error::usage(format!(
+                "afterburn: unknown subcommand {other:?}; expected hostname, ssh-keys, attributes or network-kargs"
+            )))
+        }
+        None => return Err(Error::usage("afterburn: a subcommand is required")),
+    };
+    let mut values: Vec<(String, String)> = Vec::new();
+    let mut cmdline = false;
+    let mut i = 0;
+    while i < flags.len() {
+        let arg = &flags[i];
+        i += 1;
+        let Some((name, inline)) = flag_name(arg) else {
+            return Err(Error::usage(format!(
+                "afterburn: unexpected argument {arg:?}"
+            )));
+        };
+        match name {
+            "cmdline" => {
+                cmdline = inline.map(parse_bool).transpose()?.unwrap_or(true);
+                continue;
+            }
+            // Afterburn's legacy rewriting marker: nothing to do here.
+            "legacy-cli" => continue,
+            "check-in" | "network-units" | "netplan-config" | "networkmanager-profiles" => {
+                return Err(Error::usage(format!(
+                    "afterburn: --{name} is not supported by ignis"
+                )))
+            }
+            _ => {}
+        }
+        let allowed: &[&str] = match form {
+            AbForm::Hostname => &["root", "path"],
+            AbForm::SshKeys => &["user", "root"],
+            AbForm::Attributes => &["output"],
+            AbForm::NetworkKargs => &["default-value", "output"],
+            AbForm::Multi => &["hostname", "ssh-keys", "attributes"],
+        };
+        if name != "provider" && name != "fetch-timeout" && !allowed.contains(&name) {
+            return Err(Error::usage(format!(
+                "afterburn: flag provided but not defined: --{name}"
+            )));
+        }
+        let value = match inline {
+            Some(v) => v.to_string(),
+            None => {
+                let v = flags.get(i).ok_or_else(|| {
+                    Error::usage(format!("afterburn: flag needs an argument: --{name}"))
+                })?;
+                i += 1;
+                v.clone()
+            }
+        };
+        values.push((name.to_string(), value));
+    }
+    let get = |n: &str| {
+        values
+            .iter()
+            .rev()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
+    let provider = match (get("provider"), cmdline) {
+        (Some(id), false) => ProviderArg::Id(id),
+        (None, true) => ProviderArg::Cmdline,
+        _ => {
+            return Err(Error::usage(
+                "afterburn: exactly one of --provider ID and --cmdline is required",
+            ))
+        }
+    };
+    let fetch_timeout = match get("fetch-timeout") {
+        Some(v) => parse_duration(&v)
+            .ok_or_else(|| Error::usage(format!("invalid duration {v:?} for --fetch-timeout")))?,
+        None => Duration::from_secs(120),
+    };
+    let root = || PathBuf::from(get("root").unwrap_or_else(|| "/".into()));
+    let action = match form {
+        AbForm::Hostname => AfterburnAction::Hostname {
+            root: root(),
+            path: get("path").unwrap_or_else(|| "/etc/hostname".into()),
+        },
+        AbForm::SshKeys => AfterburnAction::SshKeys {
+            user: get("user")
+                .ok_or_else(|| Error::usage("afterburn ssh-keys: --user is required"))?,
+            root: root(),
+        },
+        AbForm::Attributes => AfterburnAction::Attributes {
+            output: PathBuf::from(
+                get("output").unwrap_or_else(|| "/run/metadata/afterburn".into()),
+            ),
+        },
+        AbForm::NetworkKargs => AfterburnAction::NetworkKargs {
+            default: get("default-value"),
+            output: PathBuf::from(
+                get("output").unwrap_or_else(|| crate::afterburn::netkargs::KARGS_FILE.into()),
+            ),
+        },
+        AbForm::Multi => {
+            let (hostname, ssh_keys) = (get("hostname"), get("ssh-keys"));
+            let attributes = get("attributes").map(PathBuf::from);
+            if hostname.is_none() && ssh_keys.is_none() && attributes.is_none() {
+                return Err(Error::usage(
+                    "afterburn multi: nothing to do (give --hostname, --ssh-keys or --attributes)",
+                ));
+            }
+            AfterburnAction::Multi {
+                hostname,
+                ssh_keys,
+                attributes,
+            }
+        }
+    };
+    Ok(Command::Afterburn(AfterburnArgs {
+        provider,
+        action,
+        fetch_timeout,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +522,107 @@ mod tests {
         assert_eq!(parse_duration("0"), Some(Duration::ZERO));
         assert_eq!(parse_duration("10"), None);
         assert_eq!(parse_duration("x"), None);
+    }
+
+    fn ab(s: &str) -> AfterburnArgs {
+        match parse(&args(s)).unwrap() {
+            Command::Afterburn(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn afterburn_subcommands() {
+        let a = ab("afterburn hostname --provider aws --root /sysroot");
+        assert_eq!(a.provider, ProviderArg::Id("aws".into()));
+        assert_eq!(
+            a.action,
+            AfterburnAction::Hostname {
+                root: "/sysroot".into(),
+                path: "/etc/hostname".into()
+            }
+        );
+        assert_eq!(a.fetch_timeout, Duration::from_secs(120));
+        let a = ab("afterburn ssh-keys --cmdline --user=core -fetch-timeout 5s");
+        assert_eq!(a.provider, ProviderArg::Cmdline);
+        assert_eq!(a.fetch_timeout, Duration::from_secs(5));
+        assert_eq!(
+            a.action,
+            AfterburnAction::SshKeys {
+                user: "core".into(),
+                root: "/".into()
+            }
+        );
+        let a = ab("afterburn attributes --provider=gcp");
+        assert_eq!(
+            a.action,
+            AfterburnAction::Attributes {
+                output: "/run/metadata/afterburn".into()
+            }
+        );
+        let a = ab("afterburn network-kargs --cmdline --default-value ip=auto");
+        assert_eq!(
+            a.action,
+            AfterburnAction::NetworkKargs {
+                default: Some("ip=auto".into()),
+                output: "/etc/cmdline.d/50-afterburn-network-kargs.conf".into()
+            }
+        );
+    }
+
+    #[test]
+    fn afterburn_own_spellings() {
+        let a = ab("afterburn exp rd-network-kargs --provider vmware --default-value=ip=dhcp");
+        assert!(matches!(a.action, AfterburnAction::NetworkKargs { .. }));
+        let a = ab("afterburn multi --cmdline --hostname=/sysroot/etc/hostname");
+        assert_eq!(
+            a.action,
+            AfterburnAction::Multi {
+                hostname: Some("/sysroot/etc/hostname".into()),
+                ssh_keys: None,
+                attributes: None
+            }
+        );
+        // The legacy form: flags only, single dashes allowed.
+        let a = ab("afterburn --provider=aws -ssh-keys=core --attributes /run/metadata/afterburn");
+        assert_eq!(a.provider, ProviderArg::Id("aws".into()));
+        assert!(matches!(
+            a.action,
+            AfterburnAction::Multi {
+                ssh_keys: Some(_),
+                ..
+            }
+        ));
+        // Invoked as `afterburn` through a symlink.
+        let c = parse_invocation(
+            "/usr/bin/afterburn",
+            &args("multi --cmdline --ssh-keys core"),
+        )
+        .unwrap();
+        assert!(matches!(c, Command::Afterburn(_)));
+        assert_eq!(
+            parse_invocation("ignis", &args("-version")).unwrap(),
+            Command::Version
+        );
+    }
+
+    #[test]
+    fn afterburn_usage_errors() {
+        for bad in [
+            "afterburn",
+            "afterburn nope --cmdline",
+            "afterburn hostname",
+            "afterburn hostname --cmdline --provider aws",
+            "afterburn ssh-keys --cmdline",
+            "afterburn attributes --cmdline --user core",
+            "afterburn attributes --cmdline --output",
+            "afterburn multi --cmdline",
+            "afterburn multi --cmdline --check-in",
+            "afterburn hostname --cmdline --fetch-timeout soon",
+            "afterburn hostname --cmdline stray",
+        ] {
+            let e = parse(&args(bad)).unwrap_err();
+            assert_eq!(e.kind().exit_code(), 2, "{bad}: {e}");
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! ignis: a first-boot provisioning agent for NestOS, compatible with Ignition configs (spec 3.x)
 //! and its command line. The library holds everything; `main.rs` only maps argv to it.
 
+pub mod afterburn;
 pub mod cli;
 pub mod cmdline;
-pub mod config;
+/// The config engine lives in its own crate (built for speed); it is `ignis::config` here.
+pub use ignis_config as config;
 pub mod engine;
 pub mod error;
+pub mod kargs;
 pub mod log;
+pub mod passwd;
 pub mod providers;
 pub mod resource;
 pub mod stages;

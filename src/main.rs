@@ -1,10 +1,10 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
 use ignis::error::{self, Result};
-use ignis::{cli, log, stages, validate_cmd};
+use ignis::{afterburn, cli, log, stages, validate_cmd};
 
-fn run(args: &[String]) -> Result<i32> {
-    match cli::parse(args)? {
+fn run(argv0: &str, args: &[String]) -> Result<i32> {
+    match cli::parse_invocation(argv0, args)? {
         cli::Command::Version => {
             println!("ignis {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -14,6 +14,16 @@ fn run(args: &[String]) -> Result<i32> {
             Ok(0)
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
+        cli::Command::Afterburn(a) => {
+            log::init(false, false);
+            match afterburn::cmd::run(&a) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    ::log::error!("afterburn failed: {e}");
+                    Err(e)
+                }
+            }
+        }
         cli::Command::Stage(s) => {
             log::init(s.log_to_stdout, false);
             match stages::run(&s) {
@@ -28,8 +38,17 @@ fn run(args: &[String]) -> Result<i32> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match run(&args) {
+    let mut argv = std::env::args();
+    let argv0 = argv.next().unwrap_or_default();
+    let mut args: Vec<String> = argv.collect();
+    // Installed as `ignition-validate` (or `ignis-validate`), behave like Ignition's validator.
+    if std::path::Path::new(&argv0)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("-validate"))
+    {
+        args.insert(0, "validate".into());
+    }
+    let code = match run(&argv0, &args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ignis: {e}");

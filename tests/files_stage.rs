@@ -358,3 +358,64 @@ fn remote_contents_hash_checked_and_nothing_left_on_mismatch() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+#[test]
+fn users_groups_and_ssh_keys() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("users");
+    std::fs::write(
+        t.p("/etc/shadow"),
+        "root:*:19000:0:99999:7:::\ncore:*:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    std::fs::write(t.p("/etc/gshadow"), "root:*::\ncore:!::\n").unwrap();
+    std::fs::write(
+        t.p("/etc/login.defs"),
+        "UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 60000\nUSERGROUPS_ENAB yes\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(t.p("/etc/skel")).unwrap();
+    std::fs::write(t.p("/etc/skel/.profile"), "# profile\n").unwrap();
+    // A hostile home: a symlink to / must not lead out of the target.
+    std::fs::create_dir_all(t.p("/home")).unwrap();
+    std::os::unix::fs::symlink("/", t.p("/home/core")).unwrap();
+    ok(t.apply(r#"{"ignition":{"version":"3.3.0"},"passwd":{
+        "groups":[{"name":"ops","gid":1500}],
+        "users":[
+            {"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA core@a"]},
+            {"name":"alice","groups":["ops"],"sshAuthorizedKeys":["ssh-ed25519 AAAA alice@a","ssh-rsa BBBB alice@b"]}
+        ]}}"#));
+    let passwd = t.read("/etc/passwd");
+    assert!(
+        passwd.contains("alice:x:1001:1001::/home/alice:/bin/bash"),
+        "{passwd}"
+    );
+    assert!(
+        t.read("/etc/group").contains("ops:x:1500:alice"),
+        "{}",
+        t.read("/etc/group")
+    );
+    assert_eq!(
+        t.read("/home/alice/.ssh/authorized_keys.d/ignition"),
+        "ssh-ed25519 AAAA alice@a\nssh-rsa BBBB alice@b\n"
+    );
+    assert_eq!(t.mode("/home/alice/.ssh/authorized_keys.d/ignition"), 0o600);
+    assert_eq!(t.mode("/home/alice/.ssh"), 0o700);
+    assert_eq!(
+        t.owner("/home/alice/.ssh/authorized_keys.d/ignition"),
+        (1001, 1001)
+    );
+    assert_eq!(
+        t.read("/home/alice/.profile"),
+        "# profile\n",
+        "home made from /etc/skel"
+    );
+    // core's home is "/" inside the target: the keys land in the target's /.ssh.
+    assert_eq!(
+        t.read("/.ssh/authorized_keys.d/ignition"),
+        "ssh-ed25519 AAAA core@a\n"
+    );
+}

@@ -1,10 +1,265 @@
-//! Akamai (Linode): metadata token, then base64 (optionally gzipped) user data.
+//! Akamai (Linode): a metadata token (`PUT v1/token`), then the user data (`GET v1/user-data`),
+//! which Linode stores base64-encoded and which may be gzipped inside. 404 on the user data
+//! means none; the token is required. Metadata (Afterburn's `AKAMAI_*` attributes and SSH
+//! keys) comes from `v1/instance`, `v1/network` and `v1/ssh-keys` with the same token.
 
+use super::cloudinit::text;
+use super::metadata::{put, strip_prefix_len, Service};
+use super::util::{self, Http};
 use super::Env;
+use crate::afterburn::Metadata;
 use crate::error::{Error, Result};
+use serde_json::Value;
+use std::io::Read;
 
-pub fn fetch_config(_env: &Env) -> Result<Option<Vec<u8>>> {
-    Err(Error::failed(
-        "akamai provider is not implemented yet in this build",
-    ))
+const BASE: &str = "http://169.254.169.254";
+const TOKEN_PATH: &str = "v1/token";
+const USER_DATA_PATH: &str = "v1/user-data";
+const TTL_HEADER: &str = "Metadata-Token-Expiry-Seconds";
+const TOKEN_HEADER: &str = "Metadata-Token";
+const TTL: &str = "300";
+/// Decompressed user data above this is refused (a gzip bomb is cheap to send).
+const MAX_USER_DATA: u64 = 64 << 20;
+
+/// A metadata token (`PUT v1/token`); required by every other endpoint.
+fn token(http: &Http, base: &str) -> Result<String> {
+    let token_url = util::join(base, TOKEN_PATH);
+    // The service refuses Ignition's default Accept header; it serves the token as text.
+    let token = http
+        .fetcher()
+        .http_request(
+            "PUT",
+            &token_url,
+            &[("Accept", "text/plain"), (TTL_HEADER, TTL)],
+            Some(b""),
+            &[],
+        )
+        .map_err(|e| e.context(format!("requesting a metadata token from {token_url}")))?
+        .ok_or_else(|| Error::failed(format!("{token_url}: no token endpoint (HTTP 404)")))?;
+    let token = String::from_utf8(token)
+        .map_err(|_| Error::failed("akamai: the metadata token is not text"))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Error::failed("akamai: received an empty metadata token"));
+    }
+    Ok(token.to_string())
+}
+
+pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
+    let base = env.base(BASE);
+    let http = Http::new(env);
+    let token = token(&http, base)?;
+    let url = util::join(base, USER_DATA_PATH);
+    log::info!("akamai: fetching user data from {url}");
+    let Some(b64) = http.get_user_data(&url, &[("Accept", "*/*"), (TOKEN_HEADER, &token)], &[])?
+    else {
+        return Ok(None);
+    };
+    let data = util::decode_base64(&b64, "akamai user data")?;
+    if data.starts_with(&[0x1f, 0x8b]) {
+        return gunzip(&data).map(|d| util::non_empty(Some(d)));
+    }
+    Ok(util::non_empty(Some(data)))
+}
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let token = token(&Http::new(env), env.base(BASE))?;
+    let svc = Service::new(env, BASE)
+        .header("Accept", "application/json")
+        .header(TOKEN_HEADER, &token);
+    let instance = svc.required_json("v1/instance")?;
+    let network = svc.json("v1/network")?.unwrap_or(Value::Null);
+    let mut md = Metadata::default();
+    let a = &mut md.attributes;
+    put(a, "AKAMAI_INSTANCE_ID", instance.get("id"));
+    put(a, "AKAMAI_INSTANCE_HOST_UUID", instance.get("host_uuid"));
+    put(a, "AKAMAI_INSTANCE_LABEL", instance.get("label"));
+    put(a, "AKAMAI_INSTANCE_REGION", instance.get("region"));
+    put(a, "AKAMAI_INSTANCE_TYPE", instance.get("type"));
+    let tags: Vec<String> = instance
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(text)
+        .collect();
+    if !tags.is_empty() {
+        a.insert("AKAMAI_INSTANCE_TAGS".into(), tags.join(","));
+    }
+    // Single addresses lose their /32 or /128; ranges keep their length.
+    let list = |ptr: &str| -> Vec<String> {
+        network
+            .pointer(ptr)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(text)
+            .collect()
+    };
+    for (ptr, name, strip) in [
+        ("/ipv4/public", "AKAMAI_PUBLIC_IPV4", true),
+        ("/ipv4/private", "AKAMAI_PRIVATE_IPV4", true),
+        ("/ipv4/shared", "AKAMAI_SHARED_IPV4", true),
+        ("/ipv6/ranges", "AKAMAI_IPV6_RANGE", false),
+        ("/ipv6/shared_ranges", "AKAMAI_IPV6_SHARED_RANGE", false),
+    ] {
+        for (i, v) in list(ptr).iter().enumerate() {
+            let v = if strip { strip_prefix_len(v) } else { v };
+            a.insert(format!("{name}_{i}"), v.to_string());
+        }
+    }
+    for (ptr, name) in [
+        ("/ipv6/slaac", "AKAMAI_IPV6_SLAAC"),
+        ("/ipv6/link_local", "AKAMAI_IPV6_LINK_LOCAL"),
+    ] {
+        if let Some(v) = network.pointer(ptr).and_then(text) {
+            a.insert(name.into(), strip_prefix_len(&v).to_string());
+        }
+    }
+    if let Some(keys) = svc.json("v1/ssh-keys")? {
+        if let Some(users) = keys.get("users").and_then(Value::as_object) {
+            // Every user's keys, in user-name order.
+            let mut names: Vec<&String> = users.keys().collect();
+            names.sort();
+            for n in names {
+                md.ssh_keys.extend(super::cloudinit::keys_of(&users[n]));
+            }
+        }
+    }
+    Ok(md)
+}
+
+fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .take(MAX_USER_DATA + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::failed(format!("akamai: decompressing gzipped user data: {e}")))?;
+    if out.len() as u64 > MAX_USER_DATA {
+        return Err(Error::failed(format!(
+            "akamai: user data is larger than {MAX_USER_DATA} bytes decompressed"
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    fn linode(user_data: Option<&'static str>) -> Server {
+        let token = String::from_utf8(fixture("akamai/token")).unwrap();
+        Server::start(
+            move |r: &Request| match (r.method.as_str(), r.target.as_str()) {
+                ("PUT", "/v1/token") => {
+                    if r.header(TTL_HEADER) != Some(TTL) || r.header("Accept") != Some("text/plain")
+                    {
+                        return Reply::status(400);
+                    }
+                    Reply::ok(token.clone())
+                }
+                ("GET", "/v1/user-data") => {
+                    if r.header(TOKEN_HEADER) != Some(token.trim()) {
+                        return Reply::status(401);
+                    }
+                    if r.header("Accept") != Some("*/*") {
+                        return Reply::status(406);
+                    }
+                    match user_data {
+                        Some(f) => Reply::ok(fixture(f)),
+                        None => Reply::status(404),
+                    }
+                }
+                _ => Reply::status(404),
+            },
+        )
+    }
+
+    #[test]
+    fn token_then_base64_user_data() {
+        let s = linode(Some("akamai/user-data.b64"));
+        let b = Bench::new();
+        let got = fetch_config(&b.env(Some(&s.base))).unwrap().unwrap();
+        let text = String::from_utf8(got).unwrap();
+        assert!(text.contains("data:,akamai%0A"), "{text}");
+    }
+
+    #[test]
+    fn gzipped_user_data() {
+        let s = linode(Some("akamai/user-data-gzip.b64"));
+        let b = Bench::new();
+        let got = fetch_config(&b.env(Some(&s.base))).unwrap().unwrap();
+        assert!(String::from_utf8(got).unwrap().contains("akamai-gzip"));
+    }
+
+    #[test]
+    fn no_user_data_is_no_config() {
+        let s = linode(None);
+        let b = Bench::new();
+        assert_eq!(fetch_config(&b.env(Some(&s.base))).unwrap(), None);
+    }
+
+    #[test]
+    fn the_token_is_required() {
+        let s = Server::start(|_: &Request| Reply::status(404));
+        let b = Bench::new();
+        let e = fetch_config(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("no token endpoint"), "{e}");
+        let s = Server::start(|_: &Request| Reply::status(403));
+        let e = fetch_config(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("HTTP 403"), "{e}");
+    }
+
+    #[test]
+    fn offline_needs_net() {
+        let b = Bench::new();
+        assert_eq!(
+            fetch_config(&b.offline_env(None)).unwrap_err().kind(),
+            Kind::NeedNet
+        );
+    }
+
+    #[test]
+    fn bad_gzip_is_an_error() {
+        assert!(gunzip(&[0x1f, 0x8b, 0, 0]).is_err());
+    }
+
+    #[test]
+    fn metadata_with_token() {
+        let token = String::from_utf8(fixture("akamai/token")).unwrap();
+        let s = Server::start(
+            move |r: &Request| match (r.method.as_str(), r.target.as_str()) {
+                ("PUT", "/v1/token") => Reply::ok(token.clone()),
+                ("GET", t) => {
+                    if r.header(TOKEN_HEADER) != Some(token.trim())
+                        || r.header("Accept") != Some("application/json")
+                    {
+                        return Reply::status(401);
+                    }
+                    match t {
+                        "/v1/instance" => Reply::ok(fixture("akamai/instance.json")),
+                        "/v1/network" => Reply::ok(fixture("akamai/network.json")),
+                        "/v1/ssh-keys" => Reply::ok(fixture("akamai/ssh-keys.json")),
+                        _ => Reply::status(404),
+                    }
+                }
+                _ => Reply::status(405),
+            },
+        );
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        let a = &md.attributes;
+        assert_eq!(a["AKAMAI_INSTANCE_ID"], "12345678");
+        assert_eq!(a["AKAMAI_INSTANCE_LABEL"], "nestos-linode");
+        assert_eq!(a["AKAMAI_INSTANCE_TAGS"], "k8s,prod");
+        assert_eq!(a["AKAMAI_PUBLIC_IPV4_0"], "172.105.0.10");
+        assert_eq!(a["AKAMAI_PRIVATE_IPV4_0"], "192.168.130.5");
+        assert_eq!(a["AKAMAI_IPV6_SLAAC"], "2600:3c04::f03c:93ff:fe00:1");
+        assert_eq!(a["AKAMAI_IPV6_RANGE_0"], "2600:3c04:e001:1::/64");
+        assert!(!a.contains_key("AKAMAI_SHARED_IPV4_0"));
+        assert_eq!(md.hostname, None, "Afterburn gives no hostname on akamai");
+        assert_eq!(md.ssh_keys.len(), 3);
+    }
 }

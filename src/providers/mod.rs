@@ -1,22 +1,40 @@
-//! Platforms and where each one keeps the user's config (Ignition's providers), plus the seams
-//! they read through: `HostPaths` for /proc, /sys, /dev and /run, and `Mounter` for config
-//! drives. Constructors do no I/O; one module per source, an exhaustive match dispatches.
+//! Platforms and where each one keeps the user's config (Ignition's providers) and its
+//! metadata (Afterburn's, see `metadata`), plus the seams they read through: `HostPaths` for
+//! /proc, /sys, /dev and /run, and `Mounter` for config drives. Constructors do no I/O; one
+//! module per source, an exhaustive match dispatches.
 
 pub mod akamai;
 pub mod aliyun;
 pub mod aws;
 pub mod azure;
+pub mod cloudinit;
 pub mod cloudstack;
 pub mod configdrive;
+pub mod digitalocean;
+pub mod drives;
+pub mod exoscale;
 pub mod file;
 pub mod gcp;
+pub mod hetzner;
+pub mod label;
+pub mod metadata;
 pub mod mounter;
 pub mod openstack;
 pub mod oraclecloud;
+pub mod packet;
 pub mod qemu;
+pub mod scaleway;
 pub mod simple;
 pub mod tencentcloud;
+#[cfg(test)]
+pub(crate) mod testserver;
+pub mod upcloud;
+mod util;
 pub mod vmware;
+pub mod vultr;
+pub mod yaml;
+
+pub use metadata::{metadata, network_kargs};
 
 use crate::error::{Error, Result};
 use crate::resource::Fetcher;

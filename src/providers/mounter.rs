@@ -1,44 +1,366 @@
-//! The real `Mounter`: mounts a device read-only on a private directory under /run, reads one
-//! file, unmounts and removes the directory whatever happened.
+//! The real `Mounter`: mounts a config drive or CD-ROM read-only on a private directory under
+//! /run with the `mount` binary, reads one file, then always unmounts and removes the directory.
+//! It never writes to the device and never follows a path out of the mounted filesystem.
+//! Waiting for a device node to appear (`wait_for_device`) is the caller's choice of bound.
 
 use super::Mounter;
 use crate::error::{Error, Result};
-use std::path::Path;
-use std::process::Command;
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-pub struct RealMounter;
+/// How often device nodes are looked for while waiting.
+const POLL: Duration = Duration::from_millis(250);
+
+/// Mounts with the system's `mount`/`umount`.
+#[derive(Debug, Clone)]
+pub struct RealMounter {
+    /// Where the private mount points are made.
+    pub run_dir: PathBuf,
+    /// The mount command (program and leading arguments); `mount` on a real boot.
+    pub mount_cmd: Vec<OsString>,
+    /// The unmount command; `umount` on a real boot.
+    pub umount_cmd: Vec<OsString>,
+    /// Files larger than this are refused (a config drive is small; a hostile one need not be).
+    pub max_file_size: u64,
+}
+
+impl Default for RealMounter {
+    fn default() -> Self {
+        RealMounter::new()
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl RealMounter {
+    pub fn new() -> RealMounter {
+        RealMounter {
+            run_dir: PathBuf::from("/run"),
+            mount_cmd: vec!["mount".into()],
+            umount_cmd: vec!["umount".into()],
+            max_file_size: 64 << 20,
+        }
+    }
+
+    /// Makes a fresh mount point only root can enter.
+    fn make_mount_point(&self) -> Result<PathBuf> {
+        for _ in 0..100 {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = self
+                .run_dir
+                .join(format!("ignis-mnt.{}.{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    return Err(Error::failed(format!(
+                        "creating mount point {}: {e}",
+                        dir.display()
+                    )))
+                }
+            }
+        }
+        Err(Error::failed(format!(
+            "creating mount point under {}: too many attempts",
+            self.run_dir.display()
+        )))
+    }
+
+    fn command(argv: &[OsString]) -> Result<Command> {
+        let (prog, args) = argv
+            .split_first()
+            .ok_or_else(|| Error::failed("empty mount command"))?;
+        let mut c = Command::new(prog);
+        c.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        Ok(c)
+    }
+
+    /// Runs a command; on failure the error carries its exit status and stderr's last line.
+    fn run(argv: &[OsString], extra: &[&std::ffi::OsStr]) -> Result<()> {
+        let mut c = Self::command(argv)?;
+        c.args(extra);
+        let shown = || {
+            argv.iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .chain(extra.iter().map(|a| a.to_string_lossy().into_owned()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let out = c
+            .output()
+            .map_err(|e| Error::failed(format!("running {}: {e}", shown())))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        Err(Error::failed(format!(
+            "{} failed ({}){}",
+            shown(),
+            out.status,
+            last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+        )))
+    }
+
+    fn mount(&self, device: &Path, fstypes: &[&str], dir: &Path) -> Result<()> {
+        let opts = "ro,nosuid,nodev,noexec";
+        if fstypes.is_empty() {
+            return Self::run(
+                &self.mount_cmd,
+                &[
+                    "-o".as_ref(),
+                    opts.as_ref(),
+                    device.as_os_str(),
+                    dir.as_os_str(),
+                ],
+            );
+        }
+        let mut failures = Vec::new();
+        for t in fstypes {
+            let r = Self::run(
+                &self.mount_cmd,
+                &[
+                    "-o".as_ref(),
+                    opts.as_ref(),
+                    "-t".as_ref(),
+                    t.as_ref(),
+                    device.as_os_str(),
+                    dir.as_os_str(),
+                ],
+            );
+            match r {
+                Ok(()) => {
+                    log::debug!("mounted {} ({t}) at {}", device.display(), dir.display());
+                    return Ok(());
+                }
+                Err(e) => failures.push(format!("{t}: {e}")),
+            }
+        }
+        Err(Error::failed(format!(
+            "mounting {} read-only: {}",
+            device.display(),
+            failures.join("; ")
+        )))
+    }
+
+    fn unmount(&self, dir: &Path) -> Result<()> {
+        if let Err(e) = Self::run(&self.umount_cmd, &[dir.as_os_str()]) {
+            // A busy mount still goes away lazily; we hold no files open by now.
+            log::warn!("{e}; detaching lazily");
+            Self::run(&self.umount_cmd, &["-l".as_ref(), dir.as_os_str()])?;
+        }
+        Ok(())
+    }
+
+    /// Reads `rel` below the mount point `dir`, refusing paths that leave the filesystem.
+    fn read_below(&self, dir: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
+        let root = std::fs::canonicalize(dir)
+            .map_err(|e| Error::failed(format!("resolving {}: {e}", dir.display())))?;
+        let full = match std::fs::canonicalize(root.join(rel)) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::failed(format!("resolving {}: {e}", rel.display()))),
+        };
+        if !full.starts_with(&root) {
+            return Err(Error::failed(format!(
+                "{} points outside the mounted filesystem",
+                rel.display()
+            )));
+        }
+        let f = std::fs::File::open(&full)
+            .map_err(|e| Error::failed(format!("opening {}: {e}", rel.display())))?;
+        let mut buf = Vec::new();
+        f.take(self.max_file_size + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::failed(format!("reading {}: {e}", rel.display())))?;
+        if buf.len() as u64 > self.max_file_size {
+            return Err(Error::failed(format!(
+                "{} is larger than {} bytes",
+                rel.display(),
+                self.max_file_size
+            )));
+        }
+        Ok(Some(buf))
+    }
+}
+
+/// `rel` as a plain relative path: no `..`, no root, not empty.
+fn checked_rel(rel: &str) -> Result<PathBuf> {
+    let p = Path::new(rel.trim_start_matches('/'));
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            _ => {
+                return Err(Error::failed(format!(
+                    "invalid path {rel:?} on a config drive"
+                )))
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(Error::failed(format!(
+            "invalid path {rel:?} on a config drive"
+        )));
+    }
+    Ok(out)
+}
 
 impl Mounter for RealMounter {
     fn read_file(&self, device: &Path, fstypes: &[&str], rel: &str) -> Result<Option<Vec<u8>>> {
-        let dir = std::env::temp_dir().join(format!("ignis-mnt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
-        let mounted = Command::new("mount")
-            .args(["-o", "ro", "-t", &fstypes.join(",")])
-            .arg(device)
-            .arg(&dir)
-            .status();
-        let result = match mounted {
-            Ok(s) if s.success() => {
-                let file = dir.join(rel.trim_start_matches('/'));
-                let r = match std::fs::read(&file) {
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::failed(format!(
-                        "reading {rel} on {}: {e}",
-                        device.display()
-                    ))),
-                };
-                let _ = Command::new("umount").arg(&dir).status();
-                r
+        let rel = checked_rel(rel)?;
+        let dir = self.make_mount_point()?;
+        if let Err(e) = self.mount(device, fstypes, &dir) {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+        let data = self.read_below(&dir, &rel);
+        match self.unmount(&dir) {
+            Ok(()) => {
+                if let Err(e) = std::fs::remove_dir(&dir) {
+                    log::warn!("removing mount point {}: {e}", dir.display());
+                }
             }
-            Ok(s) => Err(Error::failed(format!(
-                "mounting {} failed ({s})",
-                device.display()
-            ))),
-            Err(e) => Err(Error::failed(format!("running mount: {e}"))),
-        };
-        let _ = std::fs::remove_dir(&dir);
-        result
+            // The bytes are read; a mount left behind in /run does not make them wrong.
+            Err(e) => log::warn!("unmounting {}: {e}", device.display()),
+        }
+        data.map_err(|e| e.context(format!("reading {} on {}", rel.display(), device.display())))
+    }
+}
+
+/// Waits until `path` exists (a `/dev/disk/by-label/...` link udev has made), polling, for at
+/// most `timeout`. Returns whether it appeared.
+pub fn wait_for_device(path: &Path, timeout: Duration) -> bool {
+    let never = AtomicBool::new(false);
+    wait_for_any(&[path.to_path_buf()], timeout, &never).is_some()
+}
+
+/// Waits until one of `paths` exists, returning the first (in order) that does; gives up after
+/// `timeout` or as soon as `cancel` is set.
+pub fn wait_for_any(paths: &[PathBuf], timeout: Duration, cancel: &AtomicBool) -> Option<PathBuf> {
+    let start = Instant::now();
+    loop {
+        if let Some(p) = paths.iter().find(|p| p.exists()) {
+            return Some(p.clone());
+        }
+        let spent = start.elapsed();
+        if spent >= timeout || cancel.load(Ordering::Relaxed) {
+            return None;
+        }
+        std::thread::sleep(POLL.min(timeout - spent));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testserver::TempDir;
+
+    /// A mounter whose `mount` copies the "device" (a directory) into the mount point when the
+    /// type is vfat, and whose `umount` empties it: the real code path minus the kernel.
+    fn fake(t: &TempDir) -> RealMounter {
+        let run = t.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        let mount = t.path().join("mount.sh");
+        std::fs::write(
+            &mount,
+            "[ \"$1\" = -o ] && [ \"$2\" = ro,nosuid,nodev,noexec ] || exit 1\n\
+             [ \"$4\" = vfat ] || { echo \"mount: wrong fs type $4\" >&2; exit 32; }\n\
+             [ -d \"$5\" ] || { echo \"mount: $5: no such device\" >&2; exit 32; }\n\
+             cp -R \"$5/.\" \"$6/\"\n",
+        )
+        .unwrap();
+        let umount = t.path().join("umount.sh");
+        std::fs::write(&umount, "find \"$1\" -mindepth 1 -delete\n").unwrap();
+        RealMounter {
+            run_dir: run,
+            mount_cmd: vec!["/bin/sh".into(), mount.into()],
+            umount_cmd: vec!["/bin/sh".into(), umount.into()],
+            max_file_size: 1024,
+        }
+    }
+
+    fn left_behind(m: &RealMounter) -> usize {
+        std::fs::read_dir(&m.run_dir).unwrap().count()
+    }
+
+    #[test]
+    fn mounts_reads_and_cleans_up() {
+        let t = TempDir::new();
+        let m = fake(&t);
+        let dev = t.path().join("dev");
+        std::fs::create_dir_all(dev.join("openstack/latest")).unwrap();
+        std::fs::write(dev.join("openstack/latest/user_data"), b"{}").unwrap();
+        let got = m
+            .read_file(&dev, &["iso9660", "vfat"], "/openstack/latest/user_data")
+            .unwrap();
+        assert_eq!(got.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(left_behind(&m), 0);
+        assert_eq!(m.read_file(&dev, &["vfat"], "nope").unwrap(), None);
+        assert_eq!(left_behind(&m), 0);
+    }
+
+    #[test]
+    fn mount_failure_names_each_type() {
+        let t = TempDir::new();
+        let m = fake(&t);
+        let e = m
+            .read_file(&t.path().join("missing"), &["iso9660", "vfat"], "x")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("iso9660: "), "{e}");
+        assert!(e.contains("wrong fs type iso9660"), "{e}");
+        assert!(e.contains("no such device"), "{e}");
+        assert_eq!(left_behind(&m), 0);
+    }
+
+    #[test]
+    fn refuses_escapes_and_big_files() {
+        let t = TempDir::new();
+        let m = fake(&t);
+        let dev = t.path().join("dev");
+        std::fs::create_dir_all(&dev).unwrap();
+        let outside = t.path().join("secret");
+        std::fs::write(&outside, b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, dev.join("user-data")).unwrap();
+        std::fs::write(dev.join("big"), vec![b'x'; 2048]).unwrap();
+        let e = m.read_file(&dev, &["vfat"], "user-data").unwrap_err();
+        assert!(
+            e.to_string().contains("outside the mounted filesystem"),
+            "{e}"
+        );
+        let e = m.read_file(&dev, &["vfat"], "big").unwrap_err();
+        assert!(e.to_string().contains("larger than 1024 bytes"), "{e}");
+        for bad in ["../etc/passwd", "", "/"] {
+            assert!(m.read_file(&dev, &["vfat"], bad).is_err(), "{bad}");
+        }
+        assert_eq!(left_behind(&m), 0);
+    }
+
+    #[test]
+    fn waits_for_devices() {
+        let t = TempDir::new();
+        let p = t.path().join("config-2");
+        assert!(!wait_for_device(&p, Duration::from_millis(50)));
+        let p2 = p.clone();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(&p2, b"").unwrap();
+        });
+        assert!(wait_for_device(&p, Duration::from_secs(5)));
+        h.join().unwrap();
+        let cancel = AtomicBool::new(true);
+        let start = Instant::now();
+        assert!(wait_for_any(&[t.path().join("x")], Duration::from_secs(5), &cancel).is_none());
+        assert!(start.elapsed() < Duration::from_secs(1));
     }
 }

@@ -1,10 +1,131 @@
-//! Oracle Cloud: base64 user data from the v2 metadata service.
+//! Oracle Cloud: base64 user data from the v2 instance metadata service, which requires
+//! `Authorization: Bearer Oracle` and rate-limits with 429. 404 means no user data.
+//! Metadata (Afterburn's `ORACLECLOUD_*` attributes, hostname, `ssh_authorized_keys`) comes
+//! from the `opc/v2/instance/` document.
 
+use super::metadata::{put, Service};
+use super::util::{self, Http};
 use super::Env;
-use crate::error::{Error, Result};
+use crate::afterburn::Metadata;
+use crate::error::Result;
 
-pub fn fetch_config(_env: &Env) -> Result<Option<Vec<u8>>> {
-    Err(Error::failed(
-        "oraclecloud provider is not implemented yet in this build",
-    ))
+const BASE: &str = "http://169.254.169.254";
+const PATH: &str = "opc/v2/instance/metadata/user_data";
+
+pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
+    let url = util::join(env.base(BASE), PATH);
+    log::info!("oraclecloud: fetching user data from {url}");
+    let Some(b64) =
+        Http::new(env).get_user_data(&url, &[("Authorization", "Bearer Oracle")], &[429])?
+    else {
+        return Ok(None);
+    };
+    Ok(util::non_empty(Some(util::decode_base64(
+        &b64,
+        "oraclecloud user data",
+    )?)))
+}
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let doc = Service::new(env, BASE)
+        .header("Authorization", "Bearer Oracle")
+        .retrying(&[429])
+        .required_json("opc/v2/instance/")?;
+    let mut md = Metadata {
+        hostname: doc.get("hostname").and_then(super::cloudinit::text),
+        ssh_keys: doc
+            .pointer("/metadata/ssh_authorized_keys")
+            .map(super::cloudinit::keys_of)
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(
+        a,
+        "ORACLECLOUD_AVAILABILITY_DOMAIN",
+        doc.get("availabilityDomain"),
+    );
+    put(a, "ORACLECLOUD_COMPARTMENT_ID", doc.get("compartmentId"));
+    put(a, "ORACLECLOUD_FAULT_DOMAIN", doc.get("faultDomain"));
+    put(a, "ORACLECLOUD_HOSTNAME", doc.get("hostname"));
+    put(a, "ORACLECLOUD_INSTANCE_ID", doc.get("id"));
+    put(a, "ORACLECLOUD_INSTANCE_SHAPE", doc.get("shape"));
+    put(a, "ORACLECLOUD_REGION_ID", doc.get("canonicalRegionName"));
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn decodes_and_retries_429() {
+        let n = AtomicUsize::new(0);
+        let s = Server::start(move |r: &Request| {
+            if r.header("Authorization") != Some("Bearer Oracle") {
+                return Reply::status(401);
+            }
+            if r.target != "/opc/v2/instance/metadata/user_data" {
+                return Reply::status(404);
+            }
+            if n.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Reply::status(429);
+            }
+            Reply::ok(fixture("oraclecloud/user_data.b64"))
+        });
+        let b = Bench::new();
+        let got = fetch_config(&b.env(Some(&s.base))).unwrap().unwrap();
+        assert!(String::from_utf8(got).unwrap().contains("oraclecloud"));
+        assert_eq!(s.requests().len(), 3);
+    }
+
+    #[test]
+    fn no_user_data_is_no_config() {
+        let s = Server::start(|_: &Request| Reply::status(404));
+        let b = Bench::new();
+        assert_eq!(fetch_config(&b.env(Some(&s.base))).unwrap(), None);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        let s = Server::start(|_: &Request| Reply::ok("{not base64}"));
+        let b = Bench::new();
+        let e = fetch_config(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("base64"), "{e}");
+    }
+
+    #[test]
+    fn offline_needs_net() {
+        let b = Bench::new();
+        assert_eq!(
+            fetch_config(&b.offline_env(None)).unwrap_err().kind(),
+            Kind::NeedNet
+        );
+    }
+
+    #[test]
+    fn instance_document() {
+        let s = Server::start(
+            |r: &Request| match (r.header("Authorization"), r.target.as_str()) {
+                (Some("Bearer Oracle"), "/opc/v2/instance/") => {
+                    Reply::ok(fixture("oraclecloud/instance.json"))
+                }
+                (Some(_), _) => Reply::status(404),
+                (None, _) => Reply::status(401),
+            },
+        );
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-oci"));
+        assert_eq!(md.attributes["ORACLECLOUD_REGION_ID"], "eu-frankfurt-1");
+        assert_eq!(
+            md.attributes["ORACLECLOUD_INSTANCE_SHAPE"],
+            "VM.Standard.E4.Flex"
+        );
+        assert_eq!(md.attributes.len(), 7);
+        assert_eq!(md.ssh_keys.len(), 2);
+    }
 }

@@ -1,10 +1,120 @@
-//! Metadata services that serve user data with one GET: DigitalOcean, Hetzner, Exoscale, Vultr, UpCloud, Scaleway, Packet.
+//! Metadata services that serve user data with one plain GET: DigitalOcean, Hetzner, Exoscale,
+//! Vultr, UpCloud, Scaleway and Packet (Equinix Metal). 404 or an empty body means no config.
 
-use super::Env;
+use super::util::{self, Http};
+use super::{Env, Platform};
 use crate::error::{Error, Result};
 
-pub fn fetch_config(_env: &Env, _p: super::Platform) -> Result<Option<Vec<u8>>> {
-    Err(Error::failed(
-        "simple provider is not implemented yet in this build",
-    ))
+const LINK_LOCAL: &str = "http://169.254.169.254";
+
+/// The default base URL and the user-data path of a platform.
+fn source(p: Platform) -> Option<(&'static str, &'static str)> {
+    Some(match p {
+        Platform::DigitalOcean => (LINK_LOCAL, "metadata/v1/user-data"),
+        Platform::Hetzner => (LINK_LOCAL, "hetzner/v1/userdata"),
+        Platform::Exoscale => (LINK_LOCAL, "1.0/user-data"),
+        Platform::Vultr => (LINK_LOCAL, "user-data/user-data"),
+        Platform::UpCloud => (LINK_LOCAL, "metadata/v1/user_data"),
+        Platform::Scaleway => ("http://169.254.42.42", "user_data/cloud-init"),
+        Platform::Packet => ("http://metadata.packet.net", "userdata"),
+        _ => return None,
+    })
+}
+
+pub fn fetch_config(env: &Env, p: Platform) -> Result<Option<Vec<u8>>> {
+    let (base, path) = source(p)
+        .ok_or_else(|| Error::failed(format!("{} has no plain metadata source", p.id())))?;
+    let url = util::join(env.base(base), path);
+    log::info!("{}: fetching user data from {url}", p.id());
+    Http::new(env).get_user_data(&url, &[], &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    const CASES: [(Platform, &str, &str); 7] = [
+        (
+            Platform::DigitalOcean,
+            "/metadata/v1/user-data",
+            "digitalocean/user-data",
+        ),
+        (
+            Platform::Hetzner,
+            "/hetzner/v1/userdata",
+            "hetzner/userdata",
+        ),
+        (Platform::Exoscale, "/1.0/user-data", "exoscale/user-data"),
+        (Platform::Vultr, "/user-data/user-data", "vultr/user-data"),
+        (
+            Platform::UpCloud,
+            "/metadata/v1/user_data",
+            "upcloud/user_data",
+        ),
+        (
+            Platform::Scaleway,
+            "/user_data/cloud-init",
+            "scaleway/cloud-init",
+        ),
+        (Platform::Packet, "/userdata", "packet/userdata"),
+    ];
+
+    #[test]
+    fn each_platform_reads_its_path() {
+        let s = Server::start(|r: &Request| {
+            match CASES.iter().find(|c| c.1 == r.target && r.method == "GET") {
+                Some(c) => Reply::ok(fixture(c.2)),
+                None => Reply::status(404),
+            }
+        });
+        let b = Bench::new();
+        for (p, _, file) in CASES {
+            let got = fetch_config(&b.env(Some(&s.base)), p).unwrap();
+            assert_eq!(got, Some(fixture(file)), "{}", p.id());
+        }
+    }
+
+    #[test]
+    fn absent_or_empty_is_no_config() {
+        let s = Server::start(|r: &Request| {
+            if r.target == "/userdata" {
+                Reply::ok("")
+            } else {
+                Reply::status(404)
+            }
+        });
+        let b = Bench::new();
+        for (p, _, _) in CASES {
+            assert_eq!(
+                fetch_config(&b.env(Some(&s.base)), p).unwrap(),
+                None,
+                "{}",
+                p.id()
+            );
+        }
+    }
+
+    #[test]
+    fn server_errors_are_retried_within_the_timeout() {
+        let s = Server::start(|_: &Request| Reply::status(500));
+        let mut b = Bench::new();
+        b.fetch_timeout = std::time::Duration::from_millis(700);
+        let e = fetch_config(&b.env(Some(&s.base)), Platform::Vultr).unwrap_err();
+        assert!(e.to_string().contains("HTTP 500"), "{e}");
+        assert!(s.requests().len() >= 2);
+    }
+
+    #[test]
+    fn offline_needs_net() {
+        let b = Bench::new();
+        for (p, _, _) in CASES {
+            assert_eq!(
+                fetch_config(&b.offline_env(None), p).unwrap_err().kind(),
+                Kind::NeedNet
+            );
+        }
+        assert!(fetch_config(&b.env(None), Platform::Aws).is_err());
+    }
 }

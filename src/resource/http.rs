@@ -150,7 +150,7 @@ impl Client {
             .accept_encoding("identity")
             .tls_config(tls)
             .proxy(proxy_cfg)
-            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_connect(opts.connect)
             .timeout_recv_response(opts.response_headers)
             .timeout_recv_body(None)
             .build();
@@ -159,7 +159,8 @@ impl Client {
         Ok(agent)
     }
 
-    /// One request, following redirects; custom headers are dropped when the host changes.
+    /// One request, following redirects unless `follow` is off; custom headers are dropped when
+    /// the host changes.
     fn send(
         &self,
         method: &str,
@@ -167,6 +168,7 @@ impl Client {
         headers: &[(String, String)],
         body: Option<&[u8]>,
         opts: &Options,
+        follow: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, Attempt> {
         let origin = host_of(url);
         let mut cur = url.to_string();
@@ -193,7 +195,7 @@ impl Client {
                 Ok(Ok(r)) => r,
             };
             let status = resp.status().as_u16();
-            if (300..400).contains(&status) && status != 304 {
+            if follow && (300..400).contains(&status) && status != 304 {
                 let Some(loc) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
                     return Err(Attempt::Fatal(Error::failed(format!(
                         "HTTP {status} without a Location"
@@ -254,7 +256,7 @@ impl Client {
     pub fn fetch(&self, spec: &Spec, opts: &Options, sink: &mut dyn Sink) -> Result<u64> {
         let what = format!("GET {}", redact(&spec.url));
         self.with_retries(&what, opts, |n| {
-            let resp = self.send("GET", &spec.url, &spec.headers, None, opts)?;
+            let resp = self.send("GET", &spec.url, &spec.headers, None, opts, true)?;
             let status = resp.status().as_u16();
             match status {
                 200 | 204 => {}
@@ -314,7 +316,7 @@ impl Client {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         self.with_retries(&what, opts, |_| {
-            let resp = self.send(method, url, &headers, body, opts)?;
+            let resp = self.send(method, url, &headers, body, opts, true)?;
             let status = resp.status().as_u16();
             match status {
                 200..=299 => {}
@@ -330,6 +332,69 @@ impl Client {
                 .read_to_end(&mut v)
                 .map_err(|e| Attempt::Retry(format!("reading body: {e}")))?;
             Ok(Some(v))
+        })
+    }
+}
+
+/// A whole answer, whatever its status: for callers that read meaning from statuses and
+/// headers themselves (S3 names a bucket's region in a header of its 301 and 403 answers).
+pub struct Reply {
+    pub status: u16,
+    /// Names lowercased.
+    pub headers: Vec<(String, String)>,
+    /// At most `Reply::BODY_LIMIT` bytes.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub const BODY_LIMIT: u64 = 64 * 1024;
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Client {
+    /// One request without following redirects. Connection errors and 5xx are retried like
+    /// every request; any other status is the caller's to judge.
+    pub fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+        opts: &Options,
+    ) -> Result<Reply> {
+        let what = format!("{method} {}", redact(url));
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.with_retries(&what, opts, |_| {
+            let resp = self.send(method, url, &headers, body, opts, false)?;
+            let status = resp.status().as_u16();
+            if status >= 500 {
+                return Err(Attempt::Retry(format!("HTTP {status}")));
+            }
+            let headers = resp
+                .headers()
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect();
+            let mut body = Vec::new();
+            resp.into_body()
+                .into_reader()
+                .take(Reply::BODY_LIMIT)
+                .read_to_end(&mut body)
+                .map_err(|e| Attempt::Retry(format!("reading body: {e}")))?;
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod hash;
 mod http;
 pub mod proxy;
 pub mod s3;
+pub mod sigv4;
 pub mod tftp;
 
 use crate::config::types::{Ignition, Resource};
@@ -97,6 +98,9 @@ impl Sink for std::fs::File {
 pub struct Options {
     /// Per attempt: how long to wait for response headers (None: no limit). Default 10 s.
     pub response_headers: Option<Duration>,
+    /// Per attempt: how long to wait for a TCP connection (None: no limit). Default 30 s, Go's
+    /// dial timeout; metadata probes for object-store credentials use a few seconds.
+    pub connect: Option<Duration>,
     /// Per fetch, retries included (None: no limit). Default none.
     pub total: Option<Duration>,
     pub proxy: ProxyConfig,
@@ -112,6 +116,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             response_headers: Some(Duration::from_secs(10)),
+            connect: Some(Duration::from_secs(30)),
             total: None,
             proxy: ProxyConfig::default(),
             ca_bundles: Vec::new(),
@@ -152,6 +157,8 @@ pub struct Fetcher {
     offline: bool,
     opts: Options,
     http: http::Client,
+    /// Object-store endpoints and what their metadata services said (credentials, regions).
+    objstore: s3::State,
 }
 
 /// A writer that hashes and counts what passes to the sink.
@@ -182,6 +189,30 @@ pub(crate) enum DeliverError {
     Other(Error),
 }
 
+/// Copies `src` into `out` in 64 KiB blocks, telling read errors (worth a retry) from write
+/// errors (not).
+fn pump(
+    src: &mut dyn Read,
+    out: &mut dyn Write,
+    total: &mut u64,
+    progress: &mut dyn FnMut(u64),
+    what: &str,
+) -> Result<(), DeliverError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DeliverError::Source(e)),
+        };
+        *total += n as u64;
+        progress(*total);
+        out.write_all(&buf[..n])
+            .map_err(|e| DeliverError::Other(Error::failed(format!("{what}: {e}"))))?;
+    }
+}
+
 /// Copies `src` through decompression and hashing into `sink`; returns the bytes delivered.
 pub(crate) fn deliver(
     spec: &Spec,
@@ -196,39 +227,22 @@ pub(crate) fn deliver(
     };
     let bad_data =
         |e: io::Error, what: &str| DeliverError::Other(Error::failed(format!("{what}: {e}")));
-    let mut buf = vec![0u8; 64 * 1024];
     let mut read_total = 0u64;
     let tee = match spec.compression {
         Compression::None => {
             let mut tee = tee;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(DeliverError::Source(e)),
-                };
-                read_total += n as u64;
-                progress(read_total);
-                tee.write_all(&buf[..n])
-                    .map_err(|e| bad_data(e, "writing"))?;
-            }
+            pump(src, &mut tee, &mut read_total, &mut progress, "writing")?;
             tee
         }
         Compression::Gzip => {
             let mut gz = flate2::write::GzDecoder::new(tee);
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(DeliverError::Source(e)),
-                };
-                read_total += n as u64;
-                progress(read_total);
-                gz.write_all(&buf[..n])
-                    .map_err(|e| bad_data(e, "decompressing gzip"))?;
-            }
+            pump(
+                src,
+                &mut gz,
+                &mut read_total,
+                &mut progress,
+                "decompressing gzip",
+            )?;
             gz.try_finish()
                 .map_err(|e| bad_data(e, "decompressing gzip"))?;
             gz.finish().map_err(|e| bad_data(e, "decompressing gzip"))?
@@ -328,7 +342,15 @@ impl Fetcher {
             offline,
             http: http::Client::new(&opts),
             opts,
+            objstore: s3::State::default(),
         }
+    }
+
+    /// Uses other object-store and metadata endpoints than the real AWS/GCP ones (tests point
+    /// them at loopback servers).
+    pub fn with_object_stores(mut self, endpoints: s3::Endpoints) -> Fetcher {
+        self.objstore = s3::State::new(endpoints);
+        self
     }
 
     /// A fetcher with the defaults, for fetching before any config is known.
@@ -411,6 +433,19 @@ impl Fetcher {
 
     pub fn http_get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Option<Vec<u8>>> {
         self.http_request("GET", url, headers, None, &[])
+    }
+
+    /// One HTTP request whose status and headers the caller interprets (no redirects followed;
+    /// connection errors and 5xx retried). For the object-store code.
+    fn http_exchange(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<http::Reply> {
+        self.need_net(url)?;
+        self.http.exchange(method, url, headers, body, &self.opts)
     }
 }
 

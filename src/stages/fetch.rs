@@ -19,10 +19,11 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         return Ok(());
     }
     let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let mounter = RealMounter::new();
     let src = Sources {
         host: &host,
         platform,
-        mounter: &RealMounter,
+        mounter: &mounter,
         fetch_timeout: args.fetch_timeout,
         metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
     };
@@ -39,7 +40,7 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         }
         Err(e) => return Err(e.context(stage)),
     };
-    let body = crate::config::to_canonical_json(&acquired.config);
+    let body = crate::config::to_cache_json(&acquired.config);
     state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
     log::info!("{stage}: config cached at {}", args.config_cache.display());
     if offline && engine::needs_network(&acquired.config) {

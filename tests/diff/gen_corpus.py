@@ -1013,6 +1013,18 @@ def build():
     for name, obj in variants:
         for style in ("c", "s", "p2", "p4", "t", "crlf", "lead"):
             add("%s-%s" % (name, style), obj, style)
+
+    # ======================================================================
+    # 22. extras: null for pointer vs non-pointer structs, null list elements
+    # ======================================================================
+    add("null-clevis-v32-pointer", lk(V2, clevis=None))
+    add("null-clevis-custom-v32-pointer", lk(V2, clevis={"custom": None}))
+    add("null-clevis-custom-v33", lk(V3, clevis={"custom": None}))
+    add("null-replace-v30", cfg(V0, ignition={"config": {"replace": None}}))
+    add("null-disk-element", st(V3, disks=[None]))
+    add("null-unit-element", cfg(V3, systemd={"units": [None]}))
+    add("null-partition-element", disk(V3, [None]))
+    add("null-raid-element-v32", st(V2, raid=[None]))
     return c
 
 

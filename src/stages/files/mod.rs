@@ -52,9 +52,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     let mut out = Applied::default();
     let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
-        return Err(Error::failed(
-            "passwd.users and passwd.groups are not supported by this build of ignis yet",
-        ));
+        users_and_groups(root, cfg, &mut out).context(|| "users and groups")?;
     }
     let ids = ids::Ids::load(root)?;
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
@@ -64,6 +62,36 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     relabel(root, &out)?;
     root.syncfs()?;
     Ok(out)
+}
+
+/// Groups, then users (natively, in one write per database), then their SSH keys to
+/// `~/.ssh/authorized_keys.d/ignition`.
+fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
+    let plan = crate::passwd::apply::run(
+        root,
+        &cfg.passwd.groups,
+        &cfg.passwd.users,
+        crate::passwd::apply::today(),
+    )?;
+    for op in &plan.ops {
+        log::info!("passwd: {op}");
+    }
+    for (db, _) in &plan.files {
+        out.created.push(db.path().to_string());
+    }
+    for h in &plan.homes {
+        if let crate::passwd::HomeOp::Create { path, .. } = h {
+            out.created.push(path.clone());
+        }
+    }
+    for (i, u) in cfg.passwd.users.iter().enumerate() {
+        if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
+            continue;
+        }
+        crate::afterburn::write_ssh_keys(root, &u.name, "ignition", &u.ssh_authorized_keys)
+            .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+    }
+    Ok(())
 }
 
 /// /etc/.ignition-result.json, which existing tools read after first boot.
@@ -86,29 +114,14 @@ fn result_file(root: &Root, st: &State) -> Result<()> {
     .context(|| "writing /etc/.ignition-result.json")
 }
 
-/// UTC now as RFC 3339 (civil-from-days, no time zone database needed).
+/// UTC now as RFC 3339.
 pub fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (y, mo, d, h, mi, s) = crate::log::civil_utc(secs);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 /// Relabels what was created when the target's SELinux config enforces (or logs) a policy

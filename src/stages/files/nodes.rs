@@ -9,7 +9,7 @@ use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
 use crate::config::validate::clean_path;
 use crate::error::{Context, Error, Result};
 use crate::resource::{Fetcher, Sink, Spec};
-use crate::sys::root::{Kind, Meta, Root};
+use crate::sys::root::{Kind, Meta, Root, TempFile};
 use std::collections::HashMap;
 use std::io::{Seek, SeekFrom, Write};
 
@@ -148,6 +148,7 @@ pub fn apply(
     for n in &nodes {
         precheck(root, n).context(|| format!("{} {:?}", n.json_path(), n.path()))?;
     }
+    let mut prefetched = prefetch(root, &nodes, fetcher, out)?;
     for n in &nodes {
         let what = format!("{} {:?}", n.json_path(), n.path());
         crate::log::op(
@@ -161,7 +162,7 @@ pub fn apply(
             ),
             || match n {
                 Node::Dir(_, d) => directory(root, d, ids, out),
-                Node::File(_, f) => file(root, f, fetcher, ids, out),
+                Node::File(i, f) => file(root, f, fetcher, ids, out, prefetched.remove(i)),
                 Node::Link(_, l) => link(root, l, ids, out),
             },
         )
@@ -221,7 +222,79 @@ fn parent_of(p: &str) -> &str {
     }
 }
 
-fn file(root: &Root, f: &File, fetcher: &Fetcher, ids: &Ids, out: &mut Applied) -> Result<()> {
+/// How many remote contents are fetched at once: enough to hide round trips, few enough not to
+/// stampede one server when a fleet boots together.
+const PARALLEL_FETCHES: usize = 8;
+
+/// Fetches the remote contents of files in parallel into temp files beside their destinations
+/// (parents created first, shallow to deep). Results are applied later in config order.
+fn prefetch(
+    root: &Root,
+    nodes: &[Node],
+    fetcher: &Fetcher,
+    out: &mut Applied,
+) -> Result<HashMap<usize, Result<TempFile>>> {
+    let mut jobs: Vec<(usize, &File, Spec)> = Vec::new();
+    for n in nodes {
+        let Node::File(i, f) = n else { continue };
+        let Some(spec) = Spec::from_resource(&f.contents)? else {
+            continue;
+        };
+        if spec.url.is_empty()
+            || spec
+                .url
+                .get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        {
+            continue;
+        }
+        if root.lstat(parent_of(&f.path))?.is_none() {
+            out.created
+                .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
+        }
+        jobs.push((*i, f, spec));
+    }
+    let results = std::sync::Mutex::new(HashMap::new());
+    if jobs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    log::info!(
+        "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
+        jobs.len()
+    );
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        for _ in 0..PARALLEL_FETCHES.min(jobs.len()) {
+            sc.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((i, f, spec)) = jobs.get(k) else {
+                    break;
+                };
+                let r = root.create_temp(&f.path).and_then(|mut t| {
+                    fetcher
+                        .fetch(spec, &mut t)
+                        .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
+                    Ok(t)
+                });
+                if let Ok(mut m) = results.lock() {
+                    m.insert(*i, r);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| Error::failed("a fetch worker panicked"))
+}
+
+fn file(
+    root: &Root,
+    f: &File,
+    fetcher: &Fetcher,
+    ids: &Ids,
+    out: &mut Applied,
+    prefetched: Option<Result<TempFile>>,
+) -> Result<()> {
     let mut existing = root.lstat(&f.path)?;
     if existing.is_some() && f.overwrite == Some(true) {
         root.remove_all(&f.path)?;
@@ -244,8 +317,13 @@ fn file(root: &Root, f: &File, fetcher: &Fetcher, ids: &Ids, out: &mut Applied) 
         }
         return Ok(());
     }
-    let mut t = root.create_temp(&f.path)?;
+    let was_prefetched = prefetched.is_some();
+    let mut t = match prefetched {
+        Some(r) => r?,
+        None => root.create_temp(&f.path)?,
+    };
     match &spec {
+        Some(_) if was_prefetched => {}
         Some(spec) => {
             let n = fetcher
                 .fetch(spec, &mut t)

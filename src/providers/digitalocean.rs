@@ -1,0 +1,91 @@
+//! DigitalOcean metadata (Afterburn's): `metadata/v1.json` gives the hostname, region, public
+//! keys and the addresses of the public and private interfaces (`DIGITALOCEAN_IPV4_PUBLIC_0`,
+//! `..._IPV4_ANCHOR_0`, `..._IPV6_PRIVATE_0`, ...). User data is in `simple`.
+
+use super::metadata::{put, Service};
+use super::Env;
+use crate::afterburn::Metadata;
+use crate::error::Result;
+use serde_json::Value;
+
+const BASE: &str = "http://169.254.169.254";
+const PATH: &str = "metadata/v1.json";
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let doc = Service::new(env, BASE).required_json(PATH)?;
+    let mut md = Metadata {
+        hostname: doc.get("hostname").and_then(super::cloudinit::text),
+        ssh_keys: doc
+            .get("public_keys")
+            .map(super::cloudinit::keys_of)
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(a, "DIGITALOCEAN_HOSTNAME", doc.get("hostname"));
+    put(a, "DIGITALOCEAN_REGION", doc.get("region"));
+    for kind in ["public", "private"] {
+        let list = doc
+            .pointer(&format!("/interfaces/{kind}"))
+            .and_then(Value::as_array);
+        for (i, nic) in list.into_iter().flatten().enumerate() {
+            let up = kind.to_ascii_uppercase();
+            put(
+                a,
+                &format!("DIGITALOCEAN_IPV4_{up}_{i}"),
+                nic.pointer("/ipv4/ip_address"),
+            );
+            put(
+                a,
+                &format!("DIGITALOCEAN_IPV6_{up}_{i}"),
+                nic.pointer("/ipv6/ip_address"),
+            );
+            if kind == "public" {
+                let anchor = nic.pointer("/anchor_ipv4/ip_address");
+                put(a, &format!("DIGITALOCEAN_IPV4_ANCHOR_{i}"), anchor);
+            }
+        }
+    }
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    #[test]
+    fn v1_json() {
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/metadata/v1.json" => Reply::ok(fixture("digitalocean/v1.json")),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-droplet"));
+        let a = &md.attributes;
+        assert_eq!(a["DIGITALOCEAN_REGION"], "ams3");
+        assert_eq!(a["DIGITALOCEAN_IPV4_PUBLIC_0"], "188.166.0.10");
+        assert_eq!(a["DIGITALOCEAN_IPV4_ANCHOR_0"], "10.18.0.5");
+        assert_eq!(
+            a["DIGITALOCEAN_IPV6_PUBLIC_0"],
+            "2A03:B0C0:0002:00D0:0000:0000:0A4D:F001"
+        );
+        assert_eq!(a["DIGITALOCEAN_IPV4_PRIVATE_0"], "10.133.0.2");
+        assert!(!a.contains_key("DIGITALOCEAN_IPV6_PRIVATE_0"));
+        assert_eq!(a.len(), 6);
+        assert_eq!(md.ssh_keys.len(), 2);
+    }
+
+    #[test]
+    fn missing_document_is_an_error() {
+        let s = Server::start(|_: &Request| Reply::status(404));
+        let b = Bench::new();
+        assert!(metadata(&b.env(Some(&s.base))).is_err());
+        assert_eq!(
+            metadata(&b.offline_env(None)).unwrap_err().kind(),
+            Kind::NeedNet
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! Packet (Equinix Metal) metadata (Afterburn's): the `metadata` document gives the hostname,
+//! plan, SSH keys and addresses (`PACKET_IPV4_PUBLIC_0`, `..._GATEWAY_0`, ...). No first-boot
+//! check-in. User data is in `simple`.
+
+use super::cloudinit::text;
+use super::metadata::{put, Service};
+use super::Env;
+use crate::afterburn::Metadata;
+use crate::error::Result;
+use serde_json::Value;
+
+const BASE: &str = "https://metadata.packet.net";
+const PATH: &str = "metadata";
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let doc = Service::new(env, BASE).required_json(PATH)?;
+    let mut md = Metadata {
+        hostname: doc.get("hostname").and_then(text),
+        ssh_keys: doc
+            .get("ssh_keys")
+            .map(super::cloudinit::keys_of)
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(a, "PACKET_HOSTNAME", doc.get("hostname"));
+    put(a, "PACKET_PLAN", doc.get("plan"));
+    let mut counts = std::collections::HashMap::new();
+    let addrs = doc.pointer("/network/addresses").and_then(Value::as_array);
+    for addr in addrs.into_iter().flatten() {
+        let family = match addr.get("address_family").and_then(text).as_deref() {
+            Some("4") => "IPV4",
+            Some("6") => "IPV6",
+            _ => continue,
+        };
+        let public = addr.get("public").and_then(Value::as_bool).unwrap_or(false);
+        let kind = format!("{family}_{}", if public { "PUBLIC" } else { "PRIVATE" });
+        let n = counts.entry(kind.clone()).or_insert(0usize);
+        put(a, &format!("PACKET_{kind}_{n}"), addr.get("address"));
+        put(
+            a,
+            &format!("PACKET_{kind}_GATEWAY_{n}"),
+            addr.get("gateway"),
+        );
+        *n += 1;
+    }
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    #[test]
+    fn metadata_document() {
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/metadata" => Reply::ok(fixture("packet/metadata.json")),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-metal"));
+        let a = &md.attributes;
+        assert_eq!(a["PACKET_PLAN"], "c3.small.x86");
+        assert_eq!(a["PACKET_IPV4_PUBLIC_0"], "147.75.0.10");
+        assert_eq!(a["PACKET_IPV4_PUBLIC_GATEWAY_0"], "147.75.0.9");
+        assert_eq!(a["PACKET_IPV6_PUBLIC_0"], "2604:1380:1::1");
+        assert_eq!(a["PACKET_IPV4_PRIVATE_0"], "10.70.0.3");
+        assert_eq!(a["PACKET_IPV4_PRIVATE_GATEWAY_0"], "10.70.0.2");
+        assert_eq!(md.ssh_keys.len(), 1);
+    }
+}

@@ -1,0 +1,69 @@
+//! Scaleway metadata (Afterburn's): `conf?format=json` at 169.254.42.42 gives the hostname,
+//! instance id and type, addresses, zone and the account's SSH keys, plus keys set as
+//! `AUTHORIZED_KEY=` tags (spaces written as `_`). No boot check-in. User data is in `simple`.
+
+use super::cloudinit::text;
+use super::metadata::{put, Service};
+use super::Env;
+use crate::afterburn::Metadata;
+use crate::error::Result;
+use serde_json::Value;
+
+const BASE: &str = "http://169.254.42.42";
+const PATH: &str = "conf?format=json";
+
+pub fn metadata(env: &Env) -> Result<Metadata> {
+    let doc = Service::new(env, BASE).required_json(PATH)?;
+    let mut md = Metadata {
+        hostname: doc.get("hostname").and_then(text),
+        ..Default::default()
+    };
+    let a = &mut md.attributes;
+    put(a, "SCALEWAY_HOSTNAME", doc.get("hostname"));
+    put(a, "SCALEWAY_INSTANCE_ID", doc.get("id"));
+    put(a, "SCALEWAY_INSTANCE_TYPE", doc.get("commercial_type"));
+    put(a, "SCALEWAY_PRIVATE_IPV4", doc.get("private_ip"));
+    put(a, "SCALEWAY_PUBLIC_IPV4", doc.pointer("/public_ip/address"));
+    put(a, "SCALEWAY_PUBLIC_IPV6", doc.pointer("/ipv6/address"));
+    put(a, "SCALEWAY_ZONE_ID", doc.pointer("/location/zone_id"));
+    let account = doc.get("ssh_public_keys").and_then(Value::as_array);
+    for k in account.into_iter().flatten() {
+        md.ssh_keys.extend(k.get("key").and_then(text));
+    }
+    let tags = doc.get("tags").and_then(Value::as_array);
+    for t in tags.into_iter().flatten().filter_map(text) {
+        if let Some(k) = t.strip_prefix("AUTHORIZED_KEY=") {
+            md.ssh_keys.push(k.replace('_', " "));
+        }
+    }
+    Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
+
+    #[test]
+    fn conf_json() {
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/conf?format=json" => Reply::ok(fixture("scaleway/conf.json")),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert_eq!(md.hostname.as_deref(), Some("nestos-scw"));
+        let a = &md.attributes;
+        assert_eq!(a["SCALEWAY_INSTANCE_TYPE"], "DEV1-S");
+        assert_eq!(a["SCALEWAY_PUBLIC_IPV4"], "51.15.0.10");
+        assert_eq!(a["SCALEWAY_ZONE_ID"], "fr-par-1");
+        assert_eq!(a.len(), 7);
+        assert_eq!(
+            md.ssh_keys,
+            [
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5ScalewayKey account@example",
+                "ssh-rsa AAAAB3NzaC1yc2ETagKey tag@example"
+            ]
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! Test helpers for the providers (cfg(test) only): a tiny HTTP/1.1 metadata server on
+//! 127.0.0.1 that records requests and answers through a handler, temp dirs, a fake `Mounter`
+//! that maps device paths to fixture directories, and a bench that builds an `Env`.
+//! It must never talk to anything but loopback.
+
+use super::{Env, HostPaths, Mounter};
+use crate::error::{Error, Result};
+use crate::resource::Fetcher;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Header names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the handler answers.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Wait this long before answering (slow services in races).
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            body: Vec::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn after(mut self, d: Duration) -> Reply {
+        self.delay = d;
+        self
+    }
+}
+
+type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A loopback HTTP server; stops when dropped.
+pub struct Server {
+    pub base: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    addr: std::net::SocketAddr,
+}
+
+impl Server {
+    pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (reqs, stopping) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let (reqs, handler) = (reqs.clone(), handler.clone());
+                // One thread per connection: a slow reply must not hold up the next request.
+                std::thread::spawn(move || serve(conn, &reqs, &*handler));
+            }
+        });
+        Server {
+            base: format!("http://{addr}"),
+            requests,
+            stop,
+            addr,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(conn: TcpStream, reqs: &Mutex<Vec<Request>>, handler: &Handler) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut r = BufReader::new(match conn.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut line = String::new();
+    if r.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 {
+            return;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    let req = Request {
+        method,
+        target,
+        headers,
+        body,
+    };
+    reqs.lock().unwrap().push(req.clone());
+    let reply = handler(&req);
+    std::thread::sleep(reply.delay);
+    let mut out = conn;
+    let head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(&reply.body);
+    let _ = out.flush();
+}
+
+/// A base URL nothing listens on (connections are refused).
+pub fn dead_base() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "ignis-test.{}.{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fixture file under `platforms/`.
+pub fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
+}
+
+pub fn fixture_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("platforms")
+        .join(rel)
+}
+
+/// Serves the fixture tree `platforms/<dir>/` by URL path (the query is ignored): a file is
+/// its body, a directory answers with its `_index` file, anything else is 404. Metadata trees
+/// (EC2 style: `public-keys` lists, `public-keys/0/openssh-key` holds) fit this layout.
+pub fn tree_reply(dir: &str, target: &str) -> Reply {
+    let path = target
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .trim_matches('/');
+    if path.split('/').any(|c| c == "..") {
+        return Reply::status(400);
+    }
+    let p = fixture_path(dir).join(path);
+    let file = if p.is_dir() { p.join("_index") } else { p };
+    match std::fs::read(file) {
+        Ok(b) => Reply::ok(b),
+        Err(_) => Reply::status(404),
+    }
+}
+
+/// Maps device paths to directories; a device not in the map fails to mount. Records calls.
+#[derive(Default)]
+pub struct FakeMounter {
+    devices: Mutex<Vec<(PathBuf, PathBuf)>>,
+    pub calls: Mutex<Vec<(PathBuf, Vec<String>, String)>>,
+}
+
+impl FakeMounter {
+    pub fn add(&self, device: PathBuf, dir: PathBuf) {
+        self.devices.lock().unwrap().push((device, dir));
+    }
+
+    pub fn calls(&self) -> Vec<(PathBuf, Vec<String>, String)> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+impl Mounter for FakeMounter {
+    fn read_file(&self, device: &Path, fstypes: &[&str], rel: &str) -> Result<Option<Vec<u8>>> {
+        self.calls.lock().unwrap().push((
+            device.to_path_buf(),
+            fstypes.iter().map(|s| s.to_string()).collect(),
+            rel.to_string(),
+        ));
+        let dir = self
+            .devices
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(d, _)| d == device)
+            .map(|(_, dir)| dir.clone())
+            .ok_or_else(|| Error::failed(format!("mount {}: bad superblock", device.display())))?;
+        match std::fs::read(dir.join(rel.trim_start_matches('/'))) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::failed(e.to_string())),
+        }
+    }
+}
+
+/// A host root, a fetcher and a fake mounter: everything an `Env` borrows.
+pub struct Bench {
+    /// Holds the host root's directory alive.
+    _root: TempDir,
+    pub host: HostPaths,
+    pub online: Fetcher,
+    pub offline: Fetcher,
+    pub mounter: FakeMounter,
+    pub fetch_timeout: Duration,
+}
+
+impl Bench {
+    pub fn new() -> Bench {
+        let root = TempDir::new();
+        let host = HostPaths::new(root.path());
+        Bench {
+            _root: root,
+            host,
+            online: Fetcher::plain(false),
+            offline: Fetcher::plain(true),
+            mounter: FakeMounter::default(),
+            fetch_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub fn env(&self, base: Option<&str>) -> Env<'_> {
+        self.env_with(&self.online, base)
+    }
+
+    pub fn offline_env(&self, base: Option<&str>) -> Env<'_> {
+        self.env_with(&self.offline, base)
+    }
+
+    fn env_with<'a>(&'a self, fetcher: &'a Fetcher, base: Option<&str>) -> Env<'a> {
+        Env {
+            host: &self.host,
+            fetcher,
+            mounter: &self.mounter,
+            fetch_timeout: self.fetch_timeout,
+            metadata_base: base.map(str::to_string),
+        }
+    }
+
+    /// Creates `/dev/disk/by-label/<label>` under the host root and mounts `fixture_dir`
+    /// (relative to `platforms/`) there.
+    pub fn label(&self, label: &str, fixture_dir: &str) -> PathBuf {
+        let dev = self.device(&format!("/dev/disk/by-label/{label}"));
+        self.mounter.add(dev.clone(), fixture_path(fixture_dir));
+        dev
+    }
+
+    /// Creates an empty device node stand-in at the host path `p`.
+    pub fn device(&self, p: &str) -> PathBuf {
+        let dev = self.host.path(p);
+        std::fs::create_dir_all(dev.parent().unwrap()).unwrap();
+        std::fs::write(&dev, b"").unwrap();
+        dev
+    }
+}
