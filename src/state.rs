@@ -28,6 +28,23 @@ pub struct State {
     pub user_config_provided: bool,
     /// Mountpoint directories the mount stage created (relabelled and chowned later).
     pub notated_directories: Vec<String>,
+    /// LUKS volumes the disks stage opened, for the files stage's /etc/crypttab and keyfiles.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub luks: Vec<LuksVolume>,
+}
+
+/// One LUKS volume as /etc/crypttab needs it. The key (a data URL) is present only when no
+/// Clevis binding replaces it; the state file is 0600 on a tmpfs, as Ignition's is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LuksVolume {
+    pub name: String,
+    pub uuid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<String>,
+    /// crypttab options after `luks` (`_netdev`, `discard`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 impl State {

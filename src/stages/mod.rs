@@ -1,12 +1,13 @@
-//! Stage dispatch: one function per stage, given the command-line arguments. Stages not built
-//! yet fail with a clear error rather than pretending to succeed.
+//! Stage dispatch: one function per stage, given the command-line arguments.
 
+pub mod disks;
 pub mod fetch;
 pub mod files;
 pub mod kargs;
+pub mod mount;
 
 use crate::cli::{Stage, StageArgs};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn run(args: &StageArgs) -> Result<()> {
     match args.stage {
@@ -14,9 +15,8 @@ pub fn run(args: &StageArgs) -> Result<()> {
         Stage::Fetch => fetch::run(args, false),
         Stage::Files => files::run(args),
         Stage::Kargs => kargs::run(args),
-        Stage::Disks | Stage::Mount | Stage::Umount => Err(Error::failed(format!(
-            "stage {} is not implemented yet in this build of ignis",
-            args.stage.name()
-        ))),
+        Stage::Disks => disks::run(args),
+        Stage::Mount => mount::run(args, false),
+        Stage::Umount => mount::run(args, true),
     }
 }

@@ -57,6 +57,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     let ids = ids::Ids::load(root)?;
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
+    crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
     result_file(root, st)?;
     relabel(root, &out)?;
     root.syncfs()?;
