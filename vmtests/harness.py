@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import dataclasses
+import gzip
 import hashlib
 import http.server
 import json
@@ -57,6 +58,14 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 # ---------------------------------------------------------------------------------------------
 # Configuration: the pending list and the scenarios.
+
+
+def load_known_failing() -> dict[str, str]:
+    """Scenarios that fail for a known, open reason (vmtests/pending.toml `known_failing`): they
+    still boot and are reported, but neither as passed nor as failed."""
+    with open(VMTESTS / "pending.toml", "rb") as f:
+        data = tomllib.load(f)
+    return dict(data.get("known_failing", {}))
 
 
 def load_not_built() -> list[str]:
@@ -143,9 +152,10 @@ def load_scenarios() -> list[Scenario]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Templates: @HTTP@, @SHA512:relpath@, @SHA512_16:relpath@, @SHA256:relpath@.
+# Templates: @HTTP@, @SHA512:relpath@, @SHA512_16:relpath@, @SHA256:relpath@, and
+# @SHA512_GUNZIP:relpath@ (the hash of a .gz file's contents: Ignition verifies decompressed data).
 
-TOKEN_RE = re.compile(r"@(SHA512|SHA512_16|SHA256):([^@]+)@")
+TOKEN_RE = re.compile(r"@(SHA512_GUNZIP|SHA512_16|SHA512|SHA256):([^@]+)@")
 
 
 def render(text: str, http_base: str, rendered: dict[str, bytes]) -> str:
@@ -158,6 +168,8 @@ def render(text: str, http_base: str, rendered: dict[str, bytes]) -> str:
         if rel not in rendered:
             raise SystemExit(f"template token {m.group(0)}: no file {rel} in the scenario")
         data = rendered[rel]
+        if kind == "SHA512_GUNZIP":
+            return hashlib.sha512(gzip.decompress(data)).hexdigest()
         if kind == "SHA256":
             return hashlib.sha256(data).hexdigest()
         h = hashlib.sha512(data).hexdigest()
@@ -1015,6 +1027,7 @@ def main() -> int:
     if not_built:
         log(f"stages not built yet (vmtests/pending.toml), skipped in test boots: {', '.join(not_built)}")
 
+    known_failing = load_known_failing()
     to_run, pending = [], []
     for s in scenarios:
         (pending if s.waiting_for(not_built) else to_run).append(s)
@@ -1036,6 +1049,8 @@ def main() -> int:
             tag = {"passed": "PASS", "failed": "FAIL"}[res.status]
             if real:
                 tag = f"PENDING-RAN-{tag}"
+            elif res.name in known_failing:
+                tag = "KNOWN-FAIL" if res.status == "failed" else "PASS (remove from known_failing)"
             extra = f" ({res.deferred_checks} check(s) wait for unbuilt stages)" if res.deferred_checks else ""
             print(f"{tag:5} {res.name:34} {res.seconds:6.1f} s{extra}", flush=True)
             for e in res.errors:
@@ -1044,7 +1059,7 @@ def main() -> int:
                 print(f"      console log: {res.log}")
     wall = time.monotonic() - t0
 
-    counted = [r for r in results if not r.waiting_for]
+    counted = [r for r in results if not r.waiting_for and r.name not in known_failing]
     passed = sum(r.status == "passed" for r in counted)
     failed = sum(r.status == "failed" for r in counted)
     summary = {
@@ -1060,6 +1075,11 @@ def main() -> int:
         print(f"PENDING (need stages not built yet, never counted as passed): {len(pending)}")
         for s in pending:
             print(f"  {s.name:34} waits for: {', '.join(s.waiting_for(not_built))}")
+    known = [r for r in results if r.name in known_failing]
+    if known:
+        print(f"KNOWN FAILING (vmtests/pending.toml, never counted as passed): {len(known)}")
+        for r in known:
+            print(f"  {r.name:34} {r.status}: {known_failing[r.name]}")
     print(f"boots took {wall:.1f} s wall clock")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
