@@ -287,6 +287,7 @@ fn decode_data_url(u: &str) -> Result<Vec<u8>> {
 /// For the files stage: writes /etc/luks/<name> (0400) for volumes with a key and one
 /// /etc/crypttab line per volume (`NAME UUID=... KEYFILE|none luks[,options]`), replacing
 /// lines for the same names and keeping the others.
+/// Writes the LUKS keyfiles (0600 in a 0700 /etc/luks) and /etc/crypttab (0600), as Ignition.
 pub fn persist(root: &Root, st: &State) -> Result<()> {
     if st.luks.is_empty() {
         return Ok(());
@@ -297,7 +298,7 @@ pub fn persist(root: &Root, st: &State) -> Result<()> {
             Some(k) => {
                 root.mkdir_all("/etc/luks", 0o700)?;
                 let p = format!("/etc/luks/{}", v.name);
-                root.write_atomic(&p, &decode_data_url(k)?, 0o400, 0, 0)
+                root.write_atomic(&p, &decode_data_url(k)?, 0o600, 0, 0)
                     .context(|| format!("writing {p}"))?;
                 p
             }
@@ -325,6 +326,6 @@ pub fn persist(root: &Root, st: &State) -> Result<()> {
         text.push('\n');
     }
     root.mkdir_all("/etc", 0o755)?;
-    root.write_atomic("/etc/crypttab", text.as_bytes(), 0o644, 0, 0)
+    root.write_atomic("/etc/crypttab", text.as_bytes(), 0o600, 0, 0)
         .context(|| "writing /etc/crypttab")
 }
