@@ -494,7 +494,11 @@ fn luks_argv_state_and_crypttab() {
         .unwrap()
         .permissions()
         .mode();
-    assert_eq!(mode & 0o777, 0o400);
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "keyfiles are 0600, as Ignition writes them"
+    );
 }
 
 #[test]
