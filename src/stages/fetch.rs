@@ -28,10 +28,10 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
     };
     let mut st = State::load(&args.state_file)?;
-    let acquired = match crate::log::op(
-        &format!("{stage}: acquiring config (platform {})", platform.id()),
-        || engine::acquire(&src, offline),
-    ) {
+    // Not wrapped in log::op: in fetch-offline, "needs the network" is the expected handshake,
+    // not a failure, and must not print as one on the console.
+    log::info!("{stage}: acquiring config (platform {})", platform.id());
+    let acquired = match engine::acquire(&src, offline) {
         Ok(a) => a,
         Err(e) if offline && e.kind() == Kind::NeedNet => {
             log::info!("{stage}: {e}; the fetch stage will run with networking");
