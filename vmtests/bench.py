@@ -26,7 +26,9 @@ from harness import REPO, VMTESTS, Build, Machine, Scenario, log  # noqa: E402
 CONFIG = VMTESTS / "bench/config.ign"
 # Debian builds Ignition with SelinuxRelabel=true: its files stage reads /etc/selinux/config of
 # the target root and runs setfiles, and fails when the file is missing. The stub disables
-# SELinux and relabels nothing. ignis ignores both files. Both agents get the same disk.
+# SELinux and relabels nothing, but Ignition still runs setfiles over the written paths; ignis
+# reads the same file and skips the relabel ("SELinux is disabled in the target"). Both agents
+# get the same disk.
 SELINUX_STUB = {
     "/etc/selinux/config": "SELINUX=disabled\nSELINUXTYPE=stub\n",
     "/etc/selinux/stub/contexts/files/file_contexts": "/.*\t<<none>>\n",
