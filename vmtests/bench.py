@@ -130,21 +130,23 @@ def main() -> int:
     summary = {"kernel": kver, "accel": accel, "smp": args.smp, "mem_mib": args.mem, "runs": args.runs,
                "agents": {}}
     print()
-    print("| agent | initramfs | kernel start → files stage done | fetch-offline start → files done "
+    print("| agent | initramfs | kernel start → /init | kernel start → files stage done | fetch-offline start → files done "
           "| QEMU start → poweroff (wall) | boots passed |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for agent in agents:
         size = images[agent].stat().st_size
         ok = [r for r in rows[agent] if r["status"] == "passed"]
         f = med([r["files_done_s"] for r in ok])
         w = med([r["wall_s"] for r in ok])
         sp = med([r.get("stages_s") for r in ok])
+        it = med([r["init_s"] for r in ok])
         summary["agents"][agent] = {"initramfs_bytes": size, "files_done_median_s": f,
-                                    "wall_median_s": w, "stages_median_s": sp, "boots": rows[agent]}
+                                    "wall_median_s": w, "stages_median_s": sp, "init_median_s": it, "boots": rows[agent]}
         fs = f"{f:.1f} s" if f is not None else "n/a"
         ws = f"{w:.1f} s" if w is not None else "n/a"
         sps = f"{sp:.1f} s" if sp is not None else "n/a"
-        print(f"| {agent} | {size / 1e6:.1f} MB | {fs} | {sps} | {ws} | {len(ok)}/{len(rows[agent])} |")
+        its = f"{it:.1f} s" if it is not None else "n/a"
+        print(f"| {agent} | {size / 1e6:.1f} MB | {its} | {fs} | {sps} | {ws} | {len(ok)}/{len(rows[agent])} |")
     print("(medians of the passed boots)")
     print(f"\n{accel.upper()}, -smp {args.smp}, -m {args.mem}, kernel {kver}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
