@@ -288,13 +288,18 @@ def busybox_path() -> str:
     raise SystemExit("vmtests: a static busybox is needed (busybox-static; run scripts/setup-vm-deps)")
 
 
-def make_root_template(out: Path) -> None:
+def make_root_template(out: Path, extra_files: dict[str, str] | None = None) -> None:
     """A 64 MiB GPT disk: partition 1 "root", ext4 labelled vmtest-root, holding the tiny OS
-    (static busybox, vmtests/tinyos/init as /sbin/init, minimal /etc) for the switch-root."""
+    (static busybox, vmtests/tinyos/init as /sbin/init, minimal /etc) for the switch-root.
+    extra_files: more files (absolute path -> contents, mode 0644) in the tiny OS."""
     with tempfile.TemporaryDirectory() as t:
         tree = Path(t)
         for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp", "home", "root", "var"):
             (tree / d).mkdir()
+        for path, contents in (extra_files or {}).items():
+            f = tree / path.lstrip("/")
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(contents)
         shutil.copy(busybox_path(), tree / "bin/busybox")
         shutil.copy(VMTESTS / "tinyos/init", tree / "sbin/init")
         os.chmod(tree / "sbin/init", 0o755)
