@@ -419,3 +419,24 @@ fn users_groups_and_ssh_keys() {
         "ssh-ed25519 AAAA core@a\n"
     );
 }
+
+#[test]
+fn ssh_dir_symlink_is_refused_and_nothing_changes_owner() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("sshlink");
+    std::fs::create_dir_all(t.p("/home/core")).unwrap();
+    std::fs::create_dir_all(t.p("/srv/shared")).unwrap();
+    std::os::unix::fs::symlink("/srv/shared", t.p("/home/core/.ssh")).unwrap();
+    let o = t.apply(r#"{"ignition":{"version":"3.3.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA core@a"]}]}}"#);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not a directory"), "{}", text(&o));
+    assert_eq!(
+        t.owner("/srv/shared"),
+        (0, 0),
+        "the symlink's target kept its owner"
+    );
+    assert!(!t.p("/srv/shared/authorized_keys.d").exists());
+}

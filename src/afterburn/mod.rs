@@ -89,10 +89,21 @@ pub fn write_ssh_keys(root: &Root, user: &str, fragment: &str, keys: &[String]) 
         }
         return Ok(());
     }
+    let ssh = format!("{home}/.ssh");
+    // ~/.ssh and its authorized_keys.d are handed to the user: refuse a symlink there before
+    // creating or chowning anything, or another directory of the target would change owner.
+    for p in [&ssh, &dir] {
+        if let Some(m) = root.lstat(p)? {
+            if m.kind != crate::sys::root::Kind::Dir {
+                return Err(Error::failed(format!(
+                    "{p} exists and is not a directory (a symlink?): not writing {user}'s SSH keys through it"
+                )));
+            }
+        }
+    }
     for d in root.mkdir_all(&dir, 0o700)? {
         root.lchown(&d, u.uid, u.gid)?;
     }
-    let ssh = format!("{home}/.ssh");
     root.chmod(&ssh, 0o700)?;
     root.lchown(&ssh, u.uid, u.gid)?;
     root.chmod(&dir, 0o700)?;
