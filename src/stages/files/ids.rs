@@ -3,6 +3,7 @@
 //! Read through the `Root`, never the host's databases.
 
 use crate::error::{Error, Result};
+use crate::passwd::db::{Entry, GrEnt, PwEnt};
 use crate::sys::root::Root;
 use std::collections::HashMap;
 
@@ -19,32 +20,21 @@ pub struct Ids {
     groups: HashMap<String, u32>,
 }
 
+/// Adds the entries of a passwd file; earlier files win (/etc is read before /usr/lib).
 fn parse_passwd(text: &str, into: &mut HashMap<String, UserEntry>) {
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 7 || f[0].starts_with('#') {
-            continue;
-        }
-        let (Ok(uid), Ok(gid)) = (f[2].parse(), f[3].parse()) else {
-            continue;
-        };
-        into.entry(f[0].to_string()).or_insert(UserEntry {
-            uid,
-            gid,
-            home: f[5].to_string(),
+    for e in text.lines().filter_map(PwEnt::parse) {
+        into.entry(e.name).or_insert(UserEntry {
+            uid: e.uid,
+            gid: e.gid,
+            home: e.dir,
         });
     }
 }
 
+/// Adds the entries of a group file; earlier files win.
 fn parse_group(text: &str, into: &mut HashMap<String, u32>) {
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 3 || f[0].starts_with('#') {
-            continue;
-        }
-        if let Ok(gid) = f[2].parse() {
-            into.entry(f[0].to_string()).or_insert(gid);
-        }
+    for e in text.lines().filter_map(GrEnt::parse) {
+        into.entry(e.name).or_insert(e.gid);
     }
 }
 
