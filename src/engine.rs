@@ -7,6 +7,7 @@ use crate::config::merge::merge;
 use crate::config::types::{Config, Ignition, Resource};
 use crate::config::{self, Failure};
 use crate::error::{Error, Kind, Result};
+use crate::merged::{self, Provenance};
 use crate::providers::{self, Env, HostPaths, Mounter, Platform};
 use crate::resource::{self, hash, Fetcher, Options, Spec};
 use crate::state::FetchedConfig;
@@ -120,6 +121,7 @@ pub fn fetch_options(cfg: &Config) -> Result<Options> {
 struct Renderer<'a> {
     offline: bool,
     fetched: &'a mut Vec<FetchedConfig>,
+    provenance: &'a mut Provenance,
 }
 
 impl Renderer<'_> {
@@ -144,9 +146,10 @@ impl Renderer<'_> {
         });
         log::info!("fetched {what}");
         // A referenced config that is empty is an error, unlike a provider's "no config".
-        parse_checked(&bytes, &what)?
-            .map(Some)
-            .ok_or_else(|| Error::failed(format!("{what}: config is empty")))
+        let cfg = parse_checked(&bytes, &what)?
+            .ok_or_else(|| Error::failed(format!("{what}: config is empty")))?;
+        self.provenance.record(&what, &cfg);
+        Ok(Some(cfg))
     }
 
     /// Renders `cfg`: replace wins over merge; merge children are merged in order.
@@ -338,6 +341,7 @@ fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
 /// anything that needs it fails with `Kind::NeedNet`.
 pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
     let mut fetched = Vec::new();
+    let mut provenance = Provenance::default();
     let none = Ignition::default();
     let mut base = Config::default();
     for (origin, bytes) in base_configs(src)? {
@@ -347,9 +351,11 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
             sha512: hash::sha512_hex(&bytes),
         });
         if let Some(c) = parse_checked(&bytes, &origin)? {
+            provenance.record(&origin, &c);
             let rendered = Renderer {
                 offline,
                 fetched: &mut fetched,
+                provenance: &mut provenance,
             }
             .render(c, &none, 0)?;
             base = merge(base, rendered);
@@ -370,9 +376,11 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
         });
         if let Some(c) = parse_checked(&bytes, &origin)? {
             user_config_provided = true;
+            provenance.record(&origin, &c);
             user = Renderer {
                 offline,
                 fetched: &mut fetched,
+                provenance: &mut provenance,
             }
             .render(c, &none, 0)?;
         } else {
@@ -382,15 +390,19 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
         log::info!("no user config found: using an empty config");
     }
     let mut config = merge(base, user);
-    config.ignition.version = config::Version::NEWEST_STABLE.as_str().to_string();
+    let mut version = config::Version::NEWEST_STABLE;
     if config
         .storage
         .filesystems
         .iter()
         .any(|f| f.format.as_deref() == Some("virtiofs"))
     {
-        config.ignition.version = config::Version::V3_7Exp.as_str().to_string();
+        version = config::Version::V3_7Exp;
     }
+    config.ignition.version = version.as_str().to_string();
+    // Each document was valid alone; together they may not be (a child's link under a
+    // parent's file, a file and a directory on one path): check the whole, as Ignition does.
+    merged::check(&config, version, &provenance)?;
     inline_cas(&mut config, offline)?;
     Ok(Acquired {
         config,

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod kargs;
 pub mod log;
+pub mod merged;
 pub mod passwd;
 pub mod providers;
 pub mod resource;

@@ -278,3 +278,36 @@ fn empty_provider_config_caches_an_empty_config() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(h.cache().unwrap()["ignition"]["version"], "3.6.0");
 }
+
+#[test]
+fn a_merge_that_is_invalid_as_a_whole_is_refused_naming_the_child() {
+    // Each document is valid alone; together the child's link would carry the parent's
+    // overwrite:false file somewhere else. Ignition refuses the merged config; so do we.
+    let child =
+        format!(r#"{{{V}}},"storage":{{"links":[{{"path":"/etc/motd.d","target":"/etc"}}]}}}}"#);
+    let cfg = format!(
+        r#"{{"ignition":{{"version":"3.3.0","config":{{"merge":[{{"source":"data:,{}"}}]}}}},"storage":{{"files":[{{"path":"/etc/motd.d/motd","overwrite":false,"contents":{{"source":"data:,x"}}}}]}}}}"#,
+        percent(&child)
+    );
+    let h = Host::new("merge-invalid");
+    let o = h.stage("file", "fetch-offline", Some(&cfg));
+    assert!(!o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("merging configs resulted in an invalid config"),
+        "{t}"
+    );
+    assert!(t.contains("$.storage.files.0"), "{t}");
+    assert!(t.contains("entry from"), "{t}");
+    assert!(t.contains("link /etc/motd.d from merge config"), "{t}");
+    assert!(h.cache().is_none(), "an invalid merge must not be cached");
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
