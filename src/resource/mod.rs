@@ -462,10 +462,18 @@ pub fn redact(u: &str) -> String {
     if u.len() >= 5 && u[..5].eq_ignore_ascii_case("data:") {
         return format!("data URL ({} bytes)", u.len());
     }
-    match u.split_once('?') {
+    let base = match u.split_once('?') {
         Some((base, _)) => format!("{base}?…"),
         None => u.to_string(),
+    };
+    // `scheme://user:password@host/...`: the userinfo is a credential, never logged.
+    if let Some(i) = base.find("://") {
+        let auth_end = base[i + 3..].find('/').map_or(base.len(), |j| i + 3 + j);
+        if let Some(at) = base[i + 3..auth_end].rfind('@') {
+            return format!("{}***@{}", &base[..i + 3], &base[i + 3 + at + 1..]);
+        }
     }
+    base
 }
 
 #[cfg(test)]
@@ -484,6 +492,18 @@ mod tests {
             hash: hash.map(|h| HashSpec::parse(h).unwrap()),
         };
         Fetcher::plain(true).fetch_bytes(&spec)
+    }
+
+    #[test]
+    fn redact_hides_queries_userinfo_and_data() {
+        assert_eq!(
+            redact("http://user:pass@host:8080/a/b?token=x"),
+            "http://***@host:8080/a/b?…"
+        );
+        assert_eq!(redact("https://u@h"), "https://***@h");
+        assert_eq!(redact("http://h/p@q"), "http://h/p@q");
+        assert_eq!(redact("tftp://h/f"), "tftp://h/f");
+        assert_eq!(redact("data:,secret"), "data URL (12 bytes)");
     }
 
     #[test]

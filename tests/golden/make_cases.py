@@ -105,6 +105,14 @@ BAD = {
     "raid-spares-on-raid0": cfg(storage=st(raid=[{"name": "md", "level": "raid0", "devices": ["/dev/a", "/dev/b"], "spares": 1}])),
     "raid-devices-missing": cfg(storage=st(raid=[{"name": "md", "level": "raid1"}])),
     "virtiofs-with-label": cfg("3.7.0-experimental", storage=st(filesystems=[{"device": "share", "format": "virtiofs", "label": "x"}])),
+    # ignis's own rules: what Ignition accepts and then systemd or the kernel refuses.
+    "unit-name-newline": cfg(systemd={"units": [{"name": "a.service\nenable evil.service", "enabled": True}]}),
+    "unit-name-space": cfg(systemd={"units": [{"name": "my unit.service"}]}),
+    "dropin-name-slash": cfg(systemd={"units": [{"name": "a.service", "dropins": [{"name": "../../evil.conf", "contents": "[Unit]"}]}]}),
+    "directory-root": cfg(storage=st(directories=[{"path": "/"}])),
+    "file-root": cfg(storage=st(files=[{"path": "/"}])),
+    "path-too-long": cfg(storage=st(files=[{"path": "/" + "/".join(["d" * 200] * 21)}])),
+    "path-component-too-long": cfg(storage=st(files=[{"path": "/etc/" + "x" * 256}])),
 }
 RAW_BAD = {
     "empty": "",

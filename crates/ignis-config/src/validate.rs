@@ -63,6 +63,14 @@ pub mod msg {
     pub const PATH_CONFLICTS_SYSTEMD: &str = "path conflicts with systemd unit or dropin";
     pub const INVALID_SYSTEMD_EXT: &str = "invalid systemd unit extension";
     pub const INVALID_DROPIN_EXT: &str = "invalid systemd drop-in extension";
+    // ignis's own rules (Ignition accepts these, then systemd or the kernel refuses them).
+    pub const INVALID_UNIT_NAME: &str = "invalid unit name: systemd allows only ASCII letters, digits and \":-_.\\@\", at most 255 characters";
+    pub const INVALID_DROPIN_NAME: &str =
+        "invalid drop-in name: a file name without \"/\" or control characters";
+    pub const ROOT_NODE: &str = "path cannot be the root directory itself";
+    pub const PATH_TOO_LONG: &str = "path is longer than the kernel's PATH_MAX (4095 bytes)";
+    pub const NAME_TOO_LONG: &str =
+        "path has a component longer than the kernel's NAME_MAX (255 bytes)";
     pub const RAID_LEVEL_REQUIRED: &str = "raid level is required";
     pub const RAID_LEVEL_UNKNOWN: &str = "unrecognized raid level";
     pub const SPARES_UNSUPPORTED: &str = "spares unsupported for linear and raid0 arrays";
@@ -140,9 +148,32 @@ pub fn check_path(p: &str) -> Option<&'static str> {
         Some(msg::PATH_RELATIVE)
     } else if clean_path(p) != p {
         Some(msg::DIRTY_PATH)
+    } else if p.len() > 4095 {
+        Some(msg::PATH_TOO_LONG)
+    } else if p.split('/').any(|c| c.len() > 255) {
+        Some(msg::NAME_TOO_LONG)
     } else {
         None
     }
+}
+
+/// systemd's rule for unit names (unit_name_is_valid): its character set and length; the
+/// suffix is checked separately, with Ignition's message. A newline or space in a name would
+/// otherwise reach the preset file and the unit directory.
+fn unit_name_chars_ok(name: &str) -> bool {
+    name.len() <= 255
+        && !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b))
+}
+
+/// A drop-in is a file in the unit's `.d` directory: a plain name, nothing that walks away.
+fn dropin_name_ok(name: &str) -> bool {
+    name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.bytes().any(|b| b == b'/' || b.is_ascii_control())
 }
 
 fn is_guid(s: &str) -> bool {
@@ -389,6 +420,9 @@ impl Validator {
         for (i, f) in s.files.iter().enumerate() {
             let fp = files.idx(i);
             self.path_rule(&f.path, || fp.key("path"));
+            if f.path == "/" {
+                self.err(fp.key("path"), msg::ROOT_NODE);
+            }
             self.owner(f.user.id, f.user.name.as_deref(), || fp.key("user"));
             self.owner(f.group.id, f.group.name.as_deref(), || fp.key("group"));
             self.mode(f.mode, &fp);
@@ -406,6 +440,9 @@ impl Validator {
         for (i, d) in s.directories.iter().enumerate() {
             let dp = dirs.idx(i);
             self.path_rule(&d.path, || dp.key("path"));
+            if d.path == "/" {
+                self.err(dp.key("path"), msg::ROOT_NODE);
+            }
             self.owner(d.user.id, d.user.name.as_deref(), || dp.key("user"));
             self.owner(d.group.id, d.group.name.as_deref(), || dp.key("group"));
             self.mode(d.mode, &dp);
@@ -414,6 +451,9 @@ impl Validator {
         for (i, l) in s.links.iter().enumerate() {
             let lp = links.idx(i);
             self.path_rule(&l.path, || lp.key("path"));
+            if l.path == "/" {
+                self.err(lp.key("path"), msg::ROOT_NODE);
+            }
             self.owner(l.user.id, l.user.name.as_deref(), || lp.key("user"));
             self.owner(l.group.id, l.group.name.as_deref(), || lp.key("group"));
             // Before 3.3.0 the target was a plain string and not required.
@@ -779,6 +819,8 @@ impl Validator {
             let p = up.idx(i);
             if !unit_ext_ok(&u.name) {
                 self.err(p.key("name"), msg::INVALID_SYSTEMD_EXT);
+            } else if !unit_name_chars_ok(&u.name) {
+                self.err(p.key("name"), msg::INVALID_UNIT_NAME);
             }
             let opts = match u.contents.as_deref().map(unit::parse) {
                 Some(Err(e)) => {
@@ -810,6 +852,8 @@ impl Validator {
                 }
                 if !d.name.ends_with(".conf") || d.name.rfind('.') != d.name.rfind(".conf") {
                     self.err(dp.idx(j).key("name"), msg::INVALID_DROPIN_EXT);
+                } else if !dropin_name_ok(&d.name) {
+                    self.err(dp.idx(j).key("name"), msg::INVALID_DROPIN_NAME);
                 }
             }
             self.dups(u.dropins.iter().map(|d| d.name.as_str()), &dp);
