@@ -86,6 +86,43 @@ impl Sink for Vec<u8> {
     }
 }
 
+/// The most a resource held in memory may grow to once decompressed: configs, merge children,
+/// CA bundles and key files. Files go to disk and have no such cap. A hostile merge child
+/// (a gzip bomb) fails with a clear error instead of taking the machine's memory.
+pub const MAX_IN_MEMORY: usize = 256 << 20;
+
+/// A memory sink that refuses to grow past `limit` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    limit: usize,
+    overflowed: bool,
+}
+
+impl Write for Capped {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + b.len() > self.limit {
+            self.overflowed = true;
+            return Err(io::Error::other(format!(
+                "larger than {} MiB once decompressed",
+                self.limit >> 20
+            )));
+        }
+        self.buf.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for Capped {
+    fn reset(&mut self) -> io::Result<()> {
+        self.buf.clear();
+        Ok(())
+    }
+}
+
 impl Sink for std::fs::File {
     fn reset(&mut self) -> io::Result<()> {
         self.set_len(0)?;
@@ -411,9 +448,26 @@ impl Fetcher {
 
     /// Fetches into memory (configs, CA bundles, key files).
     pub fn fetch_bytes(&self, spec: &Spec) -> Result<Vec<u8>> {
-        let mut v = Vec::new();
-        self.fetch(spec, &mut v)?;
-        Ok(v)
+        self.fetch_bytes_capped(spec, MAX_IN_MEMORY)
+    }
+
+    /// `fetch_bytes` with its own cap on the (decompressed) size.
+    pub fn fetch_bytes_capped(&self, spec: &Spec, limit: usize) -> Result<Vec<u8>> {
+        let mut sink = Capped {
+            buf: Vec::new(),
+            limit,
+            overflowed: false,
+        };
+        match self.fetch(spec, &mut sink) {
+            Err(_) if sink.overflowed => Err(Error::failed(format!(
+                "{}: larger than {} MiB once decompressed, the limit for what is held in memory \
+                 (configs, CA bundles, key files)",
+                redact(&spec.url),
+                limit >> 20
+            ))),
+            Err(e) => Err(e),
+            Ok(_) => Ok(sink.buf),
+        }
     }
 
     /// An HTTP request for a metadata service: `Ok(None)` on 404. `retry_codes` are retried on
@@ -521,6 +575,27 @@ mod tests {
         assert_eq!(fetch(&enc, false, None).unwrap().len(), 300_000);
         let pct = format!("data:,{}", "%41".repeat(100_000));
         assert_eq!(fetch(&pct, false, None).unwrap(), vec![b'A'; 100_000]);
+    }
+
+    #[test]
+    fn in_memory_fetches_are_capped_after_decompression() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 4 << 20]).unwrap();
+        let bomb = gz.finish().unwrap();
+        let spec = Spec {
+            url: format!("data:;base64,{}", crate::engine::base64_encode(&bomb)),
+            headers: vec![],
+            compression: Compression::Gzip,
+            hash: None,
+        };
+        let f = Fetcher::plain(true);
+        let e = f
+            .fetch_bytes_capped(&spec, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 1 MiB once decompressed"), "{e}");
+        assert_eq!(f.fetch_bytes_capped(&spec, 8 << 20).unwrap().len(), 4 << 20);
     }
 
     #[test]
