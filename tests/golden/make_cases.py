@@ -113,6 +113,10 @@ BAD = {
     "file-root": cfg(storage=st(files=[{"path": "/"}])),
     "path-too-long": cfg(storage=st(files=[{"path": "/" + "/".join(["d" * 200] * 21)}])),
     "path-component-too-long": cfg(storage=st(files=[{"path": "/etc/" + "x" * 256}])),
+    # Upstream v2.26.0's rules (#17).
+    "luks-open-options-dup": cfg("3.4.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "openOptions": ["--allow-discards", "--allow-discards"]}])),
+    "luks-cex-with-key-file": cfg("3.5.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "cex": {"enabled": True}, "keyFile": {"source": "data:,k"}}])),
+    "clevis-custom-empty-pin-3.2": cfg("3.2.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "clevis": {"custom": {"config": "{}"}}}])),
 }
 RAW_BAD = {
     "empty": "",
@@ -142,6 +146,9 @@ OK = {
     "warn-unknown-key-suggestion": {"ignition": {"version": "3.3.0"}, "storagee": {}},
     "warn-case-insensitive-key-applied": {"ignition": {"version": "3.3.0"}, "Storage": {"files": [{"path": "/a"}]}},
     "warn-hard-link-owner": cfg(storage=st(links=[{"path": "/l", "target": "/x", "hard": True, "user": {"id": 1}}])),
+    "warn-hard-link-owner-per-field": cfg(storage=st(links=[{"path": "/l", "target": "/x", "hard": True, "user": {"name": "u"}, "group": {"id": 2}}])),
+    "warn-template-unit-without-install": cfg(systemd={"units": [{"name": "t@.service", "contents": "[Service]\nExecStart=/bin/true\n"}, {"name": "t@x.service", "enabled": True}]}),
+    "clevis-custom-needs-network-only-3.2": cfg("3.2.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "clevis": {"custom": {"needsNetwork": True}}}])),
     "warn-enabled-unit-without-install": cfg(systemd={"units": [{"name": "a.service", "enabled": True, "contents": "[Service]\nExecStart=/bin/true\n"}]}),
     "warn-filesystem-on-partitioned-disk": cfg(storage=st(disks=[{"device": "/dev/sda", "partitions": [{"number": 1}]}], filesystems=[{"device": "/dev/sda", "format": "ext4"}])),
     "warn-filesystem-on-wiped-disk": cfg(storage=st(disks=[{"device": "/dev/sda", "wipeTable": True}], filesystems=[{"device": "/dev/sda", "format": "ext4"}])),

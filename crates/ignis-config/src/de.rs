@@ -1,7 +1,7 @@
 //! Decodes a positioned JSON tree into the typed config the way Go's `encoding/json` decodes
 //! Ignition's structs: keys match case-insensitively, `null` leaves a field at its zero value,
 //! `420.0` is not an integer, and the first type error stops the decode. Keys that do not name a
-//! field of the config's spec version become "Unused key" warnings (with a suggestion when a
+//! field of the config's spec version become "unused key" warnings (with a suggestion when a
 //! known key is close); fields newer than the version are dropped.
 
 use super::json::{Member, Node, Value};
@@ -402,10 +402,10 @@ fn suggest<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
 pub fn unused_key_message(key: &str, suggestion: Option<&str>, applied: bool) -> String {
     match (suggestion, applied) {
         (Some(s), true) => {
-            format!("Unused key {key} (applied as \"{s}\"; key names are case-sensitive)")
+            format!("unused key {key} (applied as \"{s}\"; key names are case-sensitive)")
         }
-        (Some(s), false) => format!("Unused key {key} (did you mean \"{s}\"?)"),
-        (None, _) => format!("Unused key {key}"),
+        (Some(s), false) => format!("unused key {key} (did you mean \"{s}\"?)"),
+        (None, _) => format!("unused key {key}"),
     }
 }
 
@@ -719,7 +719,7 @@ mod tests {
         assert_eq!(f[0].path.to_string(), "$.Files");
         assert_eq!(
             f[0].message,
-            "Unused key Files (applied as \"files\"; key names are case-sensitive)"
+            "unused key Files (applied as \"files\"; key names are case-sensitive)"
         );
         assert_eq!(f[1].path.to_string(), "$.files.0.PATH");
     }
@@ -728,8 +728,8 @@ mod tests {
     fn unknown_keys_warn_with_suggestion() {
         let (r, f) = dec(r#"{"filez":[], "zzzzzzzz": 1}"#);
         assert!(r.is_ok());
-        assert_eq!(f[0].message, "Unused key filez (did you mean \"files\"?)");
-        assert_eq!(f[1].message, "Unused key zzzzzzzz");
+        assert_eq!(f[0].message, "unused key filez (did you mean \"files\"?)");
+        assert_eq!(f[1].message, "unused key zzzzzzzz");
     }
 
     #[test]

@@ -330,7 +330,7 @@ mod tests {
         let src = r#"{"ignition":{"version":"3.0.0"},"kernelArguments":{"shouldExist":["a"]}}"#;
         let p = parse(src.as_bytes()).unwrap();
         assert!(p.config.kernel_arguments.should_exist.is_empty());
-        assert_eq!(p.report.entries[0].message, "Unused key kernelArguments");
+        assert_eq!(p.report.entries[0].message, "unused key kernelArguments");
         let src = r#"{"ignition":{"version":"3.3.0"},"kernelArguments":{"shouldExist":["a"]}}"#;
         assert_eq!(
             parse(src.as_bytes())

@@ -83,15 +83,15 @@ pub mod msg {
     pub const CLEVIS_PIN_REQUIRED: &str = "missing required custom clevis pin";
     pub const CLEVIS_CONFIG_REQUIRED: &str = "missing required custom clevis config";
     pub const UNKNOWN_CLEVIS_PIN: &str = "unsupported clevis pin";
-    pub const CEX_WITH_CLEVIS: &str = "cannot use both cex and clevis";
-    pub const CEX_WITH_KEYFILE: &str = "cannot use both cex and key file";
+    pub const CEX_WITH_CLEVIS: &str = "cannot use cex with clevis";
+    pub const CEX_WITH_KEYFILE: &str = "cannot use key file with cex";
     pub const TANG_THUMBPRINT_REQUIRED: &str = "thumbprint is required";
     pub const TANG_ADVERTISEMENT: &str = "advertisement is not valid JSON";
     pub const VIRTIOFS_FIELD: &str =
         "virtiofs does not support label, uuid, options, or wipeFilesystem";
     pub const VIRTIOFS_TAG: &str = "virtiofs tags cannot be longer than 36 bytes";
     pub const SPECIAL_MODE_BITS: &str =
-        "setuid/setgid/sticky bits are not supported in spec versions older than 3.6.0";
+        "setuid/setgid/sticky bits are not supported or functional in spec versions older than 3.6.0";
 }
 
 /// Validates a decoded config of spec `version`.
@@ -460,8 +460,22 @@ impl Validator {
             if self.version >= Version::V3_3 && l.target.as_deref().unwrap_or("").is_empty() {
                 self.err(lp.key("target"), msg::LINK_TARGET_REQUIRED);
             }
-            if l.hard == Some(true) && (!l.user.is_empty() || !l.group.is_empty()) {
-                self.warn(lp.key("hard"), msg::HARD_LINK_OWNER);
+            // From 3.3.0 a link without a target stops at the error above (as upstream).
+            let target_ok =
+                self.version < Version::V3_3 || !l.target.as_deref().unwrap_or("").is_empty();
+            if l.hard == Some(true) && target_ok {
+                // One warning per owner field set, at that field (upstream's paths).
+                let (u, g) = (lp.key("user"), lp.key("group"));
+                for (set, at) in [
+                    (l.user.id.is_some(), u.key("id")),
+                    (l.user.name.is_some(), u.key("name")),
+                    (l.group.id.is_some(), g.key("id")),
+                    (l.group.name.is_some(), g.key("name")),
+                ] {
+                    if set {
+                        self.warn(at, msg::HARD_LINK_OWNER);
+                    }
+                }
             }
         }
         // Files, directories and links share one namespace keyed by path; Ignition walks it
@@ -769,25 +783,41 @@ impl Validator {
             }
         }
         if l.cex.enabled == Some(true) {
-            if !l.clevis.is_empty() {
+            // Clevis counts as present by its pin, tang servers, tpm2 or threshold (an empty
+            // custom object does not); both errors sit at `cex`, as upstream reports them.
+            let clevis_present = !cu.pin.as_deref().unwrap_or("").is_empty()
+                || !c.tang.is_empty()
+                || c.tpm2 == Some(true)
+                || c.threshold.is_some_and(|t| t != 0);
+            if clevis_present {
                 self.err(p.key("cex"), msg::CEX_WITH_CLEVIS);
             }
-            if !l.key_file.is_empty() {
-                self.err(p.key("keyFile"), msg::CEX_WITH_KEYFILE);
+            if !l.key_file.source.as_deref().unwrap_or("").is_empty() {
+                self.err(p.key("cex"), msg::CEX_WITH_KEYFILE);
             }
         }
         let cp = p.key("clevis");
-        if !(cu.pin.as_deref().unwrap_or("").is_empty()
-            && cu.config.as_deref().unwrap_or("").is_empty()
-            && cu.needs_network != Some(true))
-        {
-            match cu.pin.as_deref().unwrap_or("") {
-                "" => self.err(cp.key("custom").key("pin"), msg::CLEVIS_PIN_REQUIRED),
+        let pin = cu.pin.as_deref().unwrap_or("");
+        let config_empty = cu.config.as_deref().unwrap_or("").is_empty();
+        // 3.2.0 had no needsNetwork rule: a custom pin is checked only when pin or config is
+        // set, and an empty pin is an unknown one. 3.3.0 added needsNetwork to the trigger and
+        // "pin required"; 3.6.0 stopped restricting the pin to tpm2/tang/sss.
+        let checked = if self.version <= Version::V3_2 {
+            !(pin.is_empty() && config_empty)
+        } else {
+            !(pin.is_empty() && config_empty && cu.needs_network != Some(true))
+        };
+        if checked {
+            match pin {
                 "tpm2" | "tang" | "sss" => {}
+                _ if self.version <= Version::V3_2 => {
+                    self.err(cp.key("custom").key("pin"), msg::UNKNOWN_CLEVIS_PIN)
+                }
+                "" => self.err(cp.key("custom").key("pin"), msg::CLEVIS_PIN_REQUIRED),
                 _ if self.version >= Version::V3_6 => {}
                 _ => self.err(cp.key("custom").key("pin"), msg::UNKNOWN_CLEVIS_PIN),
             }
-            if cu.config.as_deref().unwrap_or("").is_empty() {
+            if config_empty {
                 self.err(cp.key("custom").key("config"), msg::CLEVIS_CONFIG_REQUIRED);
             }
         }
@@ -810,6 +840,9 @@ impl Validator {
             }
         }
         self.dups(c.tang.iter().map(|t| t.url.as_str()), &cp.key("tang"));
+        // Upstream checks every list for duplicates except luks `options` (and filesystem
+        // options/mountOptions, raid options, file append): openOptions is checked.
+        self.dups(l.open_options.iter(), &p.key("openOptions"));
         self.resource(&l.key_file, &p.key("keyFile"));
     }
 
@@ -859,6 +892,46 @@ impl Validator {
             self.dups(u.dropins.iter().map(|d| d.name.as_str()), &dp);
         }
         self.dups(s.units.iter().map(|u| u.name.as_str()), &up);
+        self.template_install_sections(s, &up);
+    }
+
+    /// An enabled instance `t@x.service` whose template `t@.service` is in the config with
+    /// contents but without an [Install] section: enabling does nothing (upstream's warning).
+    fn template_install_sections(&mut self, s: &Systemd, up: &JsonPath) {
+        for (i, u) in s.units.iter().enumerate() {
+            if u.enabled != Some(true) {
+                continue;
+            }
+            let Some((prefix, instance)) = u
+                .name
+                .strip_suffix(".service")
+                .and_then(|n| n.split_once('@'))
+            else {
+                continue;
+            };
+            if prefix.is_empty() || instance.is_empty() {
+                continue;
+            }
+            let template = format!("{prefix}@.service");
+            // Upstream keeps the last unit of a name when names repeat.
+            let Some(t) = s.units.iter().rev().find(|t| t.name == template) else {
+                continue;
+            };
+            let Some(contents) = t.contents.as_deref().filter(|c| !c.is_empty()) else {
+                continue;
+            };
+            if let Ok(opts) = unit::parse(contents) {
+                if !opts.iter().any(|o| o.section == "Install") {
+                    self.warn(
+                        up.idx(i).key("contents"),
+                        format!(
+                            "template unit \"{template}\" for \"{}\" doesn't have Install section",
+                            u.name
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     /// Files, directories and links must not be where a unit or dropin with contents goes.
