@@ -520,7 +520,11 @@ fn run_shadow(root: &Path, groups: &[PasswdGroup], users: &[PasswdUser]) -> Resu
             args.push(g.name.clone());
             run("groupmod", args)?;
         } else {
-            args.extend([s("--password"), s(hash.unwrap_or("*"))]);
+            // Ignition since v2.25.0 passes --password only when a hash is set, so groupadd
+            // writes its default `!` to gshadow (2.14 passed `*`).
+            if let Some(h) = hash {
+                args.extend([s("--password"), s(h)]);
+            }
             if g.system == Some(true) {
                 args.push(s("--system"));
             }

@@ -187,7 +187,9 @@ impl State {
         if exists {
             self.groupmod(&g.name, gid, non_empty(&g.password_hash))
         } else {
-            let password = non_empty(&g.password_hash).unwrap_or("*");
+            // groupadd's default when no hash is given, as Ignition since v2.25.0 (which stopped
+            // passing `--password *`); users without a hash keep `*` in shadow.
+            let password = non_empty(&g.password_hash).unwrap_or("!");
             self.groupadd(&g.name, gid, password, g.system == Some(true))
         }
     }
@@ -1198,7 +1200,7 @@ mod tests {
         );
         assert_eq!(
             file(&p, DbFile::Gshadow),
-            "root:*::\nusers:*::\nold:!::\na:*::\nb:GH::\n"
+            "root:*::\nusers:*::\nold:!::\na:!::\nb:GH::\n"
         );
         // groupmod --gid moves the users whose primary group it was.
         assert!(file(&p, DbFile::Passwd).contains("old:x:1000:2000:"));
