@@ -389,55 +389,33 @@ impl S3Object {
                 }
             }
             "arn" => {
-                // The ARN is opaque text: its key is used as written, not percent-decoded.
-                let body = u.split(['?', '#']).next().unwrap_or("");
-                let parts: Vec<&str> = body.splitn(6, ':').collect();
-                if parts.len() != 6 || parts[2] != "s3" {
-                    return Err(bad("not an S3 ARN"));
-                }
-                let region_hint = partition_region(parts[1]);
-                if parts[3].is_empty() && parts[4].is_empty() {
-                    let Some((bucket, key)) = parts[5].split_once('/') else {
-                        return Err(bad("no object key"));
-                    };
-                    S3Object {
-                        bucket: bucket.to_string(),
-                        access_point: false,
-                        key: key.as_bytes().to_vec(),
-                        version_id,
-                        region: None,
-                        region_hint,
-                    }
-                } else {
-                    let (region, account) = (parts[3], parts[4]);
-                    let segs: Vec<&str> = parts[5].splitn(4, '/').collect();
-                    let [kind, name, object, key] = segs[..] else {
-                        return Err(bad("expected accesspoint/<name>/object/<key>"));
-                    };
-                    if kind != "accesspoint" || object != "object" || key.is_empty() {
-                        return Err(bad("expected accesspoint/<name>/object/<key>"));
-                    }
-                    let name_ok = !name.is_empty()
-                        && name
-                            .bytes()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-                    if !name_ok
-                        || account.is_empty()
-                        || !account.bytes().all(|c| c.is_ascii_digit())
-                    {
+                // One grammar with validation (config::url::parse_s3_arn).
+                let arn = url::parse_s3_arn(u).map_err(bad)?;
+                let region_hint = partition_region(arn.partition);
+                if arn.access_point {
+                    let name_ok = arn
+                        .bucket
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+                    if !name_ok || !arn.account.bytes().all(|c| c.is_ascii_digit()) {
                         return Err(bad("bad access point name or account"));
                     }
-                    if !is_region(region) {
-                        return Err(bad("bad region"));
-                    }
-                    S3Object {
-                        bucket: format!("{name}-{account}"),
-                        access_point: true,
-                        key: key.as_bytes().to_vec(),
-                        version_id,
-                        region: Some(region.to_string()),
-                        region_hint,
-                    }
+                }
+                // A region in the ARN is the request's region (bucket ARNs may carry one).
+                if !arn.region.is_empty() && !is_region(arn.region) {
+                    return Err(bad("bad region"));
+                }
+                S3Object {
+                    bucket: if arn.access_point {
+                        format!("{}-{}", arn.bucket, arn.account)
+                    } else {
+                        arn.bucket.to_string()
+                    },
+                    access_point: arn.access_point,
+                    key: arn.key.as_bytes().to_vec(),
+                    version_id,
+                    region: (!arn.region.is_empty()).then(|| arn.region.to_string()),
+                    region_hint,
                 }
             }
             _ => return Err(bad("not s3:// or arn:")),
@@ -877,6 +855,25 @@ mod tests {
     }
 
     #[test]
+    fn bucket_arns_with_a_region_sign_for_it_without_a_bucket_lookup() {
+        let (imds, _) = fake_imds(true);
+        let (s3, seen) = serve(|r| match (r.method.as_str(), r.target.as_str()) {
+            ("GET", "/bucket-name/object-key?versionId=abc123") if signature_ok(r, "us-west-2") => {
+                resp(200, CONFIG)
+            }
+            _ => resp(403, ""),
+        });
+        let f = fetcher(Endpoints {
+            aws_metadata: imds,
+            s3: Some(s3),
+            ..Endpoints::default()
+        });
+        let arn = "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=abc123";
+        assert_eq!(f.fetch_bytes(&Spec::url(arn)).unwrap(), CONFIG);
+        assert!(seen.lock().unwrap().iter().all(|r| r.method == "GET"));
+    }
+
+    #[test]
     fn s3_anonymous_without_a_metadata_service() {
         let (s3, seen) = serve(|r| {
             assert!(r.header("authorization").is_none());
@@ -1023,11 +1020,39 @@ mod tests {
         assert_eq!(o.key, b"d/k");
         assert_eq!(o.region.as_deref(), Some("us-west-2"));
         assert_eq!(o.version_id.as_deref(), Some("x"));
+        // Shapes Ignition v2.26.0 accepts and fetches: a bucket ARN with a region and an
+        // account (the bucket is the text after the last ':'), with a versionId, a region
+        // without an account, an empty partition.
+        let o =
+            S3Object::parse("arn:aws:s3:us-west-2:123456789012:bucket-name/object-key").unwrap();
+        assert_eq!(
+            (o.bucket.as_str(), o.key.as_slice(), o.region.as_deref()),
+            ("bucket-name", &b"object-key"[..], Some("us-west-2"))
+        );
+        assert!(!o.access_point);
+        let o = S3Object::parse(
+            "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=abc123",
+        )
+        .unwrap();
+        assert_eq!(o.version_id.as_deref(), Some("abc123"));
+        let o = S3Object::parse("arn:aws:s3:us-west-2::bucket/key").unwrap();
+        assert_eq!(
+            (o.bucket.as_str(), o.region.as_deref()),
+            ("bucket", Some("us-west-2"))
+        );
+        let o = S3Object::parse("arn::s3:::bucket/key").unwrap();
+        assert_eq!(
+            (o.bucket.as_str(), o.region, o.region_hint),
+            ("bucket", None, None)
+        );
         for bad in [
             "s3://bucket",
             "s3://bucket/",
             "s3://bu:cket/k",
             "arn:aws:s3:::bucket",
+            "arn:aws:s3:::bucket/",
+            "arn:aws:s3:us-west-2:123456789012:accesspoint/ap/",
+            "arn:aws:s3:us-west-2:123456789012:accesspoint/ap-name/some/nested/object",
             "arn:aws:iam:::bucket/key",
             "arn:aws:s3:us-west-2::accesspoint/ap/object/k",
             "arn:aws:s3:us-west-2:1234:accesspoint/ap/obj/k",

@@ -116,6 +116,8 @@ BAD = {
     # Upstream v2.26.0's rules (#17).
     "luks-open-options-dup": cfg("3.4.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "openOptions": ["--allow-discards", "--allow-discards"]}])),
     "luks-cex-with-key-file": cfg("3.5.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "cex": {"enabled": True}, "keyFile": {"source": "data:,k"}}])),
+    "arn-bucket-without-key": cfg("3.4.0", ign={"config": {"merge": [{"source": "arn:aws:s3:::bucket/"}]}}),
+    "arn-accesspoint-without-object": cfg("3.4.0", ign={"config": {"merge": [{"source": "arn:aws:s3:us-west-2:123456789012:accesspoint/ap-name/some/nested/object"}]}}),
     "clevis-custom-empty-pin-3.2": cfg("3.2.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "clevis": {"custom": {"config": "{}"}}}])),
 }
 RAW_BAD = {
@@ -148,6 +150,11 @@ OK = {
     "warn-hard-link-owner": cfg(storage=st(links=[{"path": "/l", "target": "/x", "hard": True, "user": {"id": 1}}])),
     "warn-hard-link-owner-per-field": cfg(storage=st(links=[{"path": "/l", "target": "/x", "hard": True, "user": {"name": "u"}, "group": {"id": 2}}])),
     "warn-template-unit-without-install": cfg(systemd={"units": [{"name": "t@.service", "contents": "[Service]\nExecStart=/bin/true\n"}, {"name": "t@x.service", "enabled": True}]}),
+    "s3-arns-ignition-fetches": cfg("3.4.0", ign={"config": {"merge": [
+        {"source": "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key"},
+        {"source": "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=abc123"},
+        {"source": "arn:aws:s3:us-west-2::bucket/key"},
+        {"source": "arn::s3:::bucket/key"}]}}),
     "clevis-custom-needs-network-only-3.2": cfg("3.2.0", storage=st(luks=[{"name": "a", "device": "/dev/sda", "clevis": {"custom": {"needsNetwork": True}}}])),
     "warn-enabled-unit-without-install": cfg(systemd={"units": [{"name": "a.service", "enabled": True, "contents": "[Service]\nExecStart=/bin/true\n"}]}),
     "warn-filesystem-on-partitioned-disk": cfg(storage=st(disks=[{"device": "/dev/sda", "partitions": [{"number": 1}]}], filesystems=[{"device": "/dev/sda", "format": "ext4"}])),

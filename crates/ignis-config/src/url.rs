@@ -221,6 +221,79 @@ fn check_host(hostport: &str) -> Result<(), String> {
     check_escapes(host, true)
 }
 
+/// An S3 object named by an ARN: the one grammar shared by validation and the fetcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Arn<'a> {
+    /// `aws`, `aws-cn`, ... (may be empty, as Go's arn.Parse allows).
+    pub partition: &'a str,
+    /// Empty when the ARN names none (bucket ARNs usually do not).
+    pub region: &'a str,
+    pub account: &'a str,
+    /// The bucket, or the access point's name.
+    pub bucket: &'a str,
+    pub access_point: bool,
+    /// The object key as written (ARNs are opaque: not percent-decoded).
+    pub key: &'a str,
+}
+
+/// Parses `arn:PARTITION:s3:REGION:ACCOUNT:RESOURCE[?query]` naming an object:
+/// - a bucket: `RESOURCE` = `bucket/key`; as Ignition's fetcher does, the bucket is the text
+///   after the last `:` before the first `/`, so `arn:aws:s3:us-west-2:123456789012:b/k`
+///   names bucket `b` (in us-west-2);
+/// - an access point: `accesspoint/NAME/object/KEY` with a region and an account.
+///
+/// The key must not be empty: shapes that upstream's validator accepts but its fetcher then
+/// refuses (`bucket/`, `accesspoint/ap/`, `accesspoint/ap/some/nested/object`) are refused
+/// here, at validation.
+pub fn parse_s3_arn(s: &str) -> Result<S3Arn<'_>, &'static str> {
+    let body = s.split(['?', '#']).next().unwrap_or("");
+    let parts: Vec<&str> = body.splitn(6, ':').collect();
+    if parts.len() != 6 || parts[0] != "arn" {
+        return Err("not an ARN");
+    }
+    if parts[2] != "s3" {
+        return Err("not an S3 ARN");
+    }
+    let (partition, region, account, resource) = (parts[1], parts[3], parts[4], parts[5]);
+    if let Some(rest) = resource.strip_prefix("accesspoint/") {
+        let mut segs = rest.splitn(3, '/');
+        let (name, object, key) = (segs.next(), segs.next(), segs.next());
+        let (Some(name), Some("object"), Some(key)) = (name, object, key) else {
+            return Err("expected accesspoint/NAME/object/KEY");
+        };
+        if name.is_empty() || key.is_empty() {
+            return Err("expected accesspoint/NAME/object/KEY");
+        }
+        if region.is_empty() || account.is_empty() {
+            return Err("an access point ARN needs a region and an account");
+        }
+        return Ok(S3Arn {
+            partition,
+            region,
+            account,
+            bucket: name,
+            access_point: true,
+            key,
+        });
+    }
+    let Some(slash) = body.find('/') else {
+        return Err("no object key");
+    };
+    let (head, key) = (&body[..slash], &body[slash + 1..]);
+    let bucket = head.rsplit(':').next().unwrap_or("");
+    if bucket.is_empty() || key.is_empty() {
+        return Err("expected BUCKET/KEY");
+    }
+    Ok(S3Arn {
+        partition,
+        region,
+        account,
+        bucket,
+        access_point: false,
+        key,
+    })
+}
+
 /// Query parameters, decoded like Go's `url.ParseQuery` (invalid pairs are skipped).
 pub fn query_values(raw: &str, key: &str) -> Vec<String> {
     raw.split('&')

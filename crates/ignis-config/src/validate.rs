@@ -1038,27 +1038,7 @@ fn arn_problem(s: &str, u: &url::Url<'_>) -> Option<String> {
     if !v.is_empty() && v[0].is_empty() {
         return Some(msg::INVALID_S3_VERSION.into());
     }
-    let body = s.split('?').next().unwrap_or("");
-    let parts: Vec<&str> = body.splitn(6, ':').collect();
-    if parts.len() != 6 || parts[2] != "s3" || parts[1].is_empty() {
-        return Some(msg::INVALID_ARN.into());
-    }
-    let resource = parts[5];
-    let ok = if parts[3].is_empty() && parts[4].is_empty() {
-        // arn:aws:s3:::bucket/key
-        resource
-            .split_once('/')
-            .is_some_and(|(b, k)| !b.is_empty() && !k.is_empty())
-    } else {
-        // arn:aws:s3:region:account:accesspoint/name/object/key
-        let segs: Vec<&str> = resource.splitn(4, '/').collect();
-        segs.len() == 4
-            && segs[0] == "accesspoint"
-            && !segs[1].is_empty()
-            && segs[2] == "object"
-            && !segs[3].is_empty()
-    };
-    (!ok).then(|| msg::INVALID_ARN.into())
+    url::parse_s3_arn(s).err().map(|_| msg::INVALID_ARN.into())
 }
 
 #[cfg(test)]
