@@ -51,6 +51,7 @@ impl Meta {
 }
 
 mod tree;
+mod walk;
 
 pub struct Root {
     fd: OwnedFd,
@@ -234,55 +235,6 @@ impl Root {
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(io_err("resolving", dir, e)),
         }
-    }
-
-    /// Creates `p` and its missing parents (0755 unless `mode` says otherwise for `p`, owned
-    /// by root). Returns the directories it created, shallowest first.
-    pub fn mkdir_all(&self, p: &str, mode: u32) -> Result<Vec<String>> {
-        let mut created = Vec::new();
-        let mut cur = String::new();
-        let comps: Vec<&str> = p
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
-        for (i, c) in comps.iter().enumerate() {
-            let parent = if cur.is_empty() {
-                "/".to_string()
-            } else {
-                cur.clone()
-            };
-            cur.push('/');
-            cur.push_str(c);
-            match self.dir_fd(&cur) {
-                Ok(_) => continue,
-                Err(Errno::NOENT) => {}
-                Err(Errno::NOTDIR) => {
-                    return Err(Error::failed(format!(
-                        "{cur} exists and is not a directory"
-                    )))
-                }
-                Err(e) => return Err(io_err("resolving", &cur, e)),
-            }
-            let pfd = self
-                .dir_fd(&parent)
-                .map_err(|e| io_err("resolving", &parent, e))?;
-            let m = if i + 1 == comps.len() { mode } else { 0o755 };
-            match rfs::mkdirat(&pfd, *c, Mode::from_raw_mode(m)) {
-                Ok(()) => {
-                    // mkdir applies the umask; set the mode we mean.
-                    self.chmod(&cur, m)?;
-                    created.push(cur.clone());
-                }
-                Err(Errno::EXIST) => {
-                    // A dangling symlink or a non-directory: not something to descend into.
-                    return Err(Error::failed(format!(
-                        "{cur} exists and is not a directory"
-                    )));
-                }
-                Err(e) => return Err(io_err("creating directory", &cur, e)),
-            }
-        }
-        Ok(created)
     }
 
     /// A new temp file beside `p` (whose parent must exist), to be committed over `p`; open for
@@ -596,10 +548,15 @@ mod tests {
         let (d, r) = tmp_root("escape");
         let outside = std::env::temp_dir().join(format!("ignis-outside-{}", std::process::id()));
         std::fs::create_dir_all(&outside).unwrap();
-        // /etc -> / (absolute) and /up -> ../../.. (relative, climbing): both stay in the root.
+        // /etc -> a host directory (absolute) and /up -> ../../.. (relative, climbing): both
+        // stay in the root, where the missing directories are created.
         std::os::unix::fs::symlink(&outside, d.join("etc")).unwrap();
         std::os::unix::fs::symlink("../../../../../..", d.join("up")).unwrap();
-        r.write_atomic("/etc/x", b"1", 0o644, 0, 0).unwrap_err();
+        r.write_atomic("/etc/x", b"1", 0o644, 0, 0).unwrap();
+        assert!(d
+            .join(outside.strip_prefix("/").unwrap())
+            .join("x")
+            .is_file());
         r.mkdir_all("/up/tmp", 0o755).unwrap();
         r.write_atomic("/up/tmp/y", b"2", 0o644, 0, 0).unwrap();
         assert!(d.join("tmp/y").exists(), "written inside the root");
