@@ -483,7 +483,10 @@ fn network_kargs_from_openstack_network_data_once_a_network_is_up() {
     let o = run(&c);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "ip=dhcp\n");
-    assert!(s.seen.lock().unwrap().is_empty(), "no request without a network");
+    assert!(
+        s.seen.lock().unwrap().is_empty(),
+        "no request without a network"
+    );
     // With a route, the metadata service's network_data.json becomes the kargs.
     std::fs::write(
         c.dir.join("host/proc/net/route"),
