@@ -1,7 +1,9 @@
 //! `Root`: the target filesystem, every path resolved by the kernel inside it (openat2 with
 //! RESOLVE_IN_ROOT: `..` and absolute symlinks cannot leave it; magic links are refused), the
 //! last component never followed. No path string is ever joined onto the root path. Writes go
-//! to a temp file in the destination directory and are renamed into place.
+//! to a temp file in the destination directory and are renamed into place. Walking a path
+//! through links whose targets do not exist yet (`mkdir_all`, `resolve`) is in `walk`; whole
+//! trees (`remove_all`, `reown_tree`, `copy_tree`) in `tree`.
 
 use crate::error::{Error, Result};
 use rustix::fd::{AsFd, OwnedFd};
