@@ -3,12 +3,14 @@
 //! Ignition's retry, timeout, header, proxy and CA semantics. The fetcher decides nothing about
 //! where the bytes go: callers hand it a sink (a temp file, a buffer) and commit on success.
 
+mod forward;
 pub mod hash;
 mod http;
 pub mod proxy;
 pub mod s3;
 pub mod sigv4;
 pub mod tftp;
+mod tls;
 
 use crate::config::types::{Ignition, Resource};
 use crate::config::url;
@@ -30,7 +32,8 @@ pub enum Compression {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub url: String,
-    /// `httpHeaders` (those with a value), sent on http(s) only, dropped on cross-host redirects.
+    /// `httpHeaders` (those with a value), sent on http(s) to the first URL only (every
+    /// redirect drops them, as in Ignition).
     pub headers: Vec<(String, String)>,
     pub compression: Compression,
     /// Checked over the decompressed bytes.
