@@ -33,7 +33,16 @@ pub enum Reply {
         total: usize,
         every: Duration,
     },
+    /// Any status with extra headers and a body.
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
 }
+
+/// Answers requests instead of the route table (`serve_on`).
+pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -162,6 +171,22 @@ fn respond<W: Write>(w: &mut W, reply: &Reply) {
             let _ = w.flush();
             std::thread::sleep(*stall);
         }
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let _ = write!(w, "HTTP/1.1 {status} {}\r\n", reason(*status));
+            for (k, v) in headers {
+                let _ = write!(w, "{k}: {v}\r\n");
+            }
+            let _ = write!(
+                w,
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = w.write_all(body);
+        }
         Reply::Trickle { total, every } => {
             let _ = write!(
                 w,
@@ -195,7 +220,16 @@ fn next_reply(routes: &Routes, seen: &Seen) -> Reply {
 
 /// Starts an HTTP server on 127.0.0.1 (or `tls` on top of it).
 pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_on(TcpListener::bind("127.0.0.1:0").unwrap(), tls, None)
+}
+
+/// Serves on `listener` (a loopback socket the caller bound), answering through `handler`
+/// when given, else through the route table.
+pub fn serve_on(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Option<Handler>,
+) -> Server {
     let port = listener.local_addr().unwrap().port();
     let routes: Routes = Arc::new(Mutex::new(HashMap::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -204,6 +238,12 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         for conn in listener.incoming() {
             let Ok(mut stream) = conn else { continue };
             let (routes, seen, tls) = (r2.clone(), s2.clone(), tls.clone());
+            let handler = handler.clone();
+            let table = routes.clone();
+            let answer = move |req: &Seen| match &handler {
+                Some(h) => h(req),
+                None => next_reply(&table, req),
+            };
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 match tls {
@@ -229,7 +269,7 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
                             req = inner;
                         }
                         seen.lock().unwrap().push(req.clone());
-                        let reply = next_reply(&routes, &req);
+                        let reply = answer(&req);
                         respond(&mut stream, &reply);
                     }
                     Some(cfg) => {
@@ -241,7 +281,7 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
                             return;
                         };
                         seen.lock().unwrap().push(req.clone());
-                        let reply = next_reply(&routes, &req);
+                        let reply = answer(&req);
                         respond(&mut tls, &reply);
                         tls.conn.send_close_notify();
                         let _ = tls.flush();
