@@ -517,8 +517,9 @@ fn split_host_port(host: &str, scheme: &str) -> (String, u16) {
     }
 }
 
-/// Connection-level failures and timeouts are retried; a bad URL or a TLS failure (a refused
-/// certificate does not fix itself) fails at once.
+/// Connection-level failures and timeouts are retried; a bad URL or a failed TLS handshake (a
+/// refused certificate does not fix itself; tls.rs reports handshake failures as
+/// `Error::Rustls`) fails at once. A TLS error in the middle of a body is an I/O error: retried.
 fn classify(e: ureq::Error) -> Attempt {
     let tls_fatal = |r: &dyn std::fmt::Display| {
         Attempt::Fatal(Error::failed(format!(
@@ -531,10 +532,6 @@ fn classify(e: ureq::Error) -> Attempt {
         }
         ureq::Error::Rustls(r) => tls_fatal(&r),
         ureq::Error::Tls(r) => tls_fatal(&r),
-        ureq::Error::Io(io) => match io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            Some(r) => tls_fatal(r),
-            None => Attempt::Retry(io.to_string()),
-        },
         other => Attempt::Retry(other.to_string()),
     }
 }

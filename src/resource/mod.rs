@@ -460,14 +460,25 @@ fn finish(r: Result<u64, DeliverError>) -> Result<u64> {
     }
 }
 
-/// A URL fit for logs: data URLs and query strings (tokens, signatures) are cut.
+/// A URL fit for logs: data URLs, userinfo (`user:password@`) and query strings (tokens,
+/// signatures) are cut.
 pub fn redact(u: &str) -> String {
     if u.len() >= 5 && u[..5].eq_ignore_ascii_case("data:") {
         return format!("data URL ({} bytes)", u.len());
     }
-    match u.split_once('?') {
+    let base = match u.split_once('?') {
         Some((base, _)) => format!("{base}?…"),
         None => u.to_string(),
+    };
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://…{}", &rest[at..]),
+                None => base,
+            }
+        }
+        None => base,
     }
 }
 
@@ -541,5 +552,10 @@ mod tests {
     fn redaction() {
         assert_eq!(redact("data:,secret"), "data URL (12 bytes)");
         assert_eq!(redact("https://x/a?sig=1"), "https://x/a?…");
+        assert_eq!(
+            redact("http://user:pa%40ss@host:8080/a@b?t=1"),
+            "http://…@host:8080/a@b?…"
+        );
+        assert_eq!(redact("http://host/a@b"), "http://host/a@b");
     }
 }
