@@ -182,6 +182,25 @@ fn run_case(case: &Value, work: &Path) -> Outcome {
     if let Err(e) = std::fs::write(wd.join("config.ign"), config) {
         return Outcome::Fail(format!("writing config.ign: {e}"));
     }
+    // The harness' step 3: unless the case says its config is bad, Ignition parses it without
+    // a fatal report. ignis must accept it too, or a negative case could "pass" by refusing a
+    // config Ignition takes.
+    if case["config_should_be_bad"].as_bool() != Some(true) {
+        let v = Command::new(env!("CARGO_BIN_EXE_ignis"))
+            .arg("validate")
+            .arg(wd.join("config.ign"))
+            .output();
+        match v {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return Outcome::Fail(format!(
+                    "ignis validate refuses a config Ignition parses: {}",
+                    String::from_utf8_lossy(&o.stdout).trim()
+                ))
+            }
+            Err(e) => return Outcome::Fail(format!("running ignis validate: {e}")),
+        }
+    }
     let deadline = Instant::now() + CASE_DEADLINE;
     let skip_critical = case["skip_critical_check"].as_bool() == Some(true);
     let negative = case["should_fail"].as_bool() == Some(true);
