@@ -55,7 +55,8 @@ fn unlisted_wrong_name_or_expired_ca_true_certificates_are_refused() {
     let (tls, _) = test_tls_self_signed_ca(&["127.0.0.1"], (2099, 1, 1));
     let (_, other) = test_tls_self_signed_ca(&["127.0.0.1"], (2099, 1, 1));
     let s = serve(Some(tls));
-    refused(&format!("https://127.0.0.1:{}/x", s.port), &other);
+    let e = refused(&format!("https://127.0.0.1:{}/x", s.port), &other);
+    assert!(e.contains("CA:TRUE"), "{e}");
     // Listed, but for another name.
     let (tls, pem) = test_tls_self_signed_ca(&["10.9.8.7", "example.com"], (2099, 1, 1));
     let s = serve(Some(tls));

@@ -55,13 +55,20 @@ impl ServerCertVerifier for Verifier {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-        if !is_ca_used_as_end_entity(&err)
-            || !self
-                .pinned
-                .iter()
-                .any(|p| p.as_ref() == end_entity.as_ref())
-        {
+        if !is_ca_used_as_end_entity(&err) {
             return Err(err);
+        }
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
+            return Err(rustls::Error::General(
+                "the server presents a CA certificate (CA:TRUE) as its own, and that certificate \
+                 is not itself listed in ignition.security.tls.certificateAuthorities (list it \
+                 there to pin it)"
+                    .into(),
+            ));
         }
         // webpki checks the validity period before the basic constraints, so reaching
         // CaUsedAsEndEntity means the certificate is within its validity period. What it has
