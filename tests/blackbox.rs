@@ -5,6 +5,12 @@
 //! for a negative case, a failed stage) checked. Known deviations are listed with their reason
 //! in `tests/blackbox/deviations.txt`; anything else that differs fails the test, and a
 //! deviation that starts passing fails it too (the list must stay true).
+//!
+//! Needs root (the cases set owners; TFTP's port 69). The per-area table and the
+//! `N passed, N failed` line go to stderr in every run. Knobs: `BLACKBOX_FILTER=substring` runs
+//! only the case ids containing it, `BLACKBOX_VERBOSE=1` prints why each deviation differs,
+//! `BLACKBOX_PORT_WAIT=seconds` (300) is how long to wait for another run to free the fixed
+//! ports. Disk cases (partitions, filesystems, LUKS, RAID) are counted as skipped.
 
 mod common;
 #[path = "blackbox/servers.rs"]
