@@ -47,6 +47,10 @@ impl T {
     }
 
     fn run(&self, stage: &str, cfg: &str) -> Output {
+        self.run_env(stage, cfg, &[])
+    }
+
+    fn run_env(&self, stage: &str, cfg: &str, env: &[(&str, &str)]) -> Output {
         let run = self.dir.join("run");
         std::fs::write(self.dir.join("config.ign"), cfg).unwrap();
         Command::new(env!("CARGO_BIN_EXE_ignis"))
@@ -61,6 +65,7 @@ impl T {
             .arg(run.join("state"))
             .env("IGNIS_HOST_ROOT", self.dir.join("host"))
             .env("IGNITION_CONFIG_FILE", self.dir.join("config.ign"))
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
@@ -573,4 +578,43 @@ fn ssh_keys_for_a_user_without_home_on_an_ostree_root() {
     assert_eq!(uid, 1500);
     assert_eq!(t.owner("/var/home/ghost"), (uid, gid));
     assert_eq!((t.owner("/var/home"), t.mode("/var/home")), ((0, 0), 0o755));
+}
+
+#[test]
+fn authorized_keys_file_when_fragments_are_off() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("akfile");
+    std::fs::create_dir_all(t.p("/home/core/.ssh")).unwrap();
+    std::fs::write(
+        t.p("/home/core/.ssh/authorized_keys"),
+        "ssh-rsa OLD old@a\n",
+    )
+    .unwrap();
+    let cfg = r#"{"ignition":{"version":"3.3.0"},"passwd":{"users":[{"name":"core","sshAuthorizedKeys":["ssh-ed25519 AAAA core@a"]}]}}"#;
+    ok(t.run("fetch", cfg));
+    let env = [("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT", "false")];
+    ok(t.run_env("files", cfg, &env));
+    // Replaced, as Ignition truncates it; no fragment written.
+    assert_eq!(
+        t.read("/home/core/.ssh/authorized_keys"),
+        "ssh-ed25519 AAAA core@a\n"
+    );
+    assert_eq!(t.mode("/home/core/.ssh/authorized_keys"), 0o600);
+    assert_eq!(t.owner("/home/core/.ssh/authorized_keys"), (1000, 1000));
+    assert!(!t.p("/home/core/.ssh/authorized_keys.d").exists());
+    // A value Ignition cannot read as a boolean fails the stage.
+    let o = t.run_env(
+        "files",
+        cfg,
+        &[("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT", "maybe")],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT"),
+        "{}",
+        text(&o)
+    );
 }

@@ -1,6 +1,7 @@
 //! The fetcher against loopback servers with injected faults: retries on 5xx and on a body cut
-//! short, slow headers, redirects across hosts (headers dropped), hash mismatches, truncated
-//! gzip, custom CAs over TLS, a forwarding proxy, and the streaming memory bound.
+//! short, slow headers, redirects (config headers dropped on every hop), a forwarding proxy
+//! (absolute form for http, CONNECT for https), hash mismatches, truncated
+//! gzip, custom CAs over TLS, and the streaming memory bound.
 
 mod common;
 
@@ -139,7 +140,7 @@ fn total_timeout_gives_up() {
 }
 
 #[test]
-fn headers_sent_and_dropped_on_cross_host_redirect() {
+fn headers_sent_to_the_first_url_only() {
     let a = serve(None);
     let b = serve(None);
     // localhost and 127.0.0.1 are different hosts to the fetcher.
@@ -164,25 +165,50 @@ fn headers_sent_and_dropped_on_cross_host_redirect() {
         seen_a[0].headers.get("authorization").map(String::as_str),
         Some("Bearer secret")
     );
-    assert!(seen_a[0]
-        .headers
-        .get("user-agent")
-        .unwrap()
-        .starts_with("ignis/"));
+    // Ignition's agent prefix, which config servers key on, with ignis named after it.
+    let ua = seen_a[0].headers.get("user-agent").unwrap();
+    assert!(ua.starts_with("Ignition/") && ua.contains("ignis/"), "{ua}");
     assert!(seen_a[0]
         .headers
         .get("accept")
         .unwrap()
         .contains("vnd.coreos.ignition+json"));
+    // Like Ignition, a redirect to the same host drops config headers too.
     let mut sp = spec(&a.url("/same"));
     sp.headers = vec![("X-Token".into(), "t".into())];
     assert_eq!(f.fetch_bytes(&sp).unwrap(), b"a");
-    let last = a.seen.lock().unwrap().last().unwrap().clone();
+    let seen = a.seen.lock().unwrap().clone();
+    let (first, last) = (&seen[seen.len() - 2], &seen[seen.len() - 1]);
+    assert_eq!(first.headers.get("x-token").map(String::as_str), Some("t"));
     assert_eq!(last.path, "/end");
+    assert!(
+        !last.headers.contains_key("x-token"),
+        "same-host redirect must drop config headers"
+    );
+    assert!(last
+        .headers
+        .get("user-agent")
+        .unwrap()
+        .starts_with("Ignition/"));
+}
+
+#[test]
+fn config_headers_override_the_defaults() {
+    let s = serve(None);
+    s.route("/o", vec![Reply::Body(b"o".to_vec())]);
+    let mut sp = spec(&s.url("/o"));
+    sp.headers = vec![
+        ("User-Agent".into(), "MyUA".into()),
+        ("Accept".into(), "application/json".into()),
+        ("Accept-Encoding".into(), "identity, compress".into()),
+    ];
+    assert_eq!(Fetcher::new(fast(), false).fetch_bytes(&sp).unwrap(), b"o");
+    let seen = s.seen.lock().unwrap()[0].clone();
+    assert_eq!(seen.headers.get("user-agent").unwrap(), "MyUA");
+    assert_eq!(seen.headers.get("accept").unwrap(), "application/json");
     assert_eq!(
-        last.headers.get("x-token").map(String::as_str),
-        Some("t"),
-        "same-host redirect keeps headers"
+        seen.headers.get("accept-encoding").unwrap(),
+        "identity, compress"
     );
 }
 
@@ -242,23 +268,38 @@ fn custom_ca_is_trusted_and_default_trust_is_not() {
 }
 
 #[test]
-fn requests_go_through_the_proxy_unless_excluded() {
-    // The scripted server acts as the proxy: it accepts the CONNECT tunnel and answers inside.
+fn plain_http_goes_to_the_proxy_in_absolute_form() {
+    // The scripted server acts as a proxy that refuses CONNECT (Squid's default for port 80)
+    // and answers absolute-form requests itself.
     let proxy = serve(None);
+    proxy.route("CONNECT", vec![Reply::Status(403)]);
     proxy.route("/cfg", vec![Reply::Body(b"via proxy".to_vec())]);
+    let with_auth = proxy.url("").replace("http://", "http://user:p%40ss@");
     let opts = Options {
-        proxy: ProxyConfig::new(Some(proxy.url("")), None, &[]),
+        proxy: ProxyConfig::new(Some(with_auth), None, &[]),
         ..fast()
     };
-    let got = Fetcher::new(opts, false)
-        .fetch_bytes(&spec("http://example.invalid/cfg"))
-        .unwrap();
-    assert_eq!(got, b"via proxy");
-    let first = proxy.seen.lock().unwrap()[0].clone();
-    assert_eq!(
-        (first.method.as_str(), first.path.as_str()),
-        ("CONNECT", "example.invalid:80")
-    );
+    let mut sp = spec("http://example.invalid:8080/cfg?x=1");
+    sp.headers = vec![("X-Auth".into(), "a".into())];
+    let f = Fetcher::new(opts, false);
+    assert_eq!(f.fetch_bytes(&sp).unwrap(), b"via proxy");
+    // Twice: every request gets its own connection and its own absolute-form line.
+    assert_eq!(f.fetch_bytes(&sp).unwrap(), b"via proxy");
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("GET", "http://example.invalid:8080/cfg?x=1")
+        );
+        assert_eq!(r.headers.get("host").unwrap(), "example.invalid:8080");
+        assert_eq!(r.headers.get("x-auth").unwrap(), "a");
+        // base64("user:p@ss")
+        assert_eq!(
+            r.headers.get("proxy-authorization").unwrap(),
+            "Basic dXNlcjpwQHNz"
+        );
+    }
     let direct = serve(None);
     direct.route("/d", vec![Reply::Body(b"direct".to_vec())]);
     let opts = Options {
@@ -270,6 +311,25 @@ fn requests_go_through_the_proxy_unless_excluded() {
             .fetch_bytes(&spec(&direct.url("/d")))
             .unwrap(),
         b"direct"
+    );
+}
+
+#[test]
+fn https_goes_through_a_connect_tunnel() {
+    let proxy = serve(None);
+    proxy.route("/cfg", vec![Reply::Body(b"tunnelled".to_vec())]);
+    let opts = Options {
+        proxy: ProxyConfig::new(None, Some(proxy.url("")), &[]),
+        total: Some(Duration::from_secs(2)),
+        ..Options::default()
+    };
+    // The scripted proxy answers inside the tunnel in plain text, so the TLS handshake
+    // fails; what matters here is that the proxy was asked for a tunnel.
+    let _ = Fetcher::new(opts, false).fetch_bytes(&spec("https://example.invalid/cfg"));
+    let first = proxy.seen.lock().unwrap()[0].clone();
+    assert_eq!(
+        (first.method.as_str(), first.path.as_str()),
+        ("CONNECT", "example.invalid:443")
     );
 }
 

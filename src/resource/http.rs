@@ -1,30 +1,43 @@
-//! HTTP(S) for the fetcher: ureq with rustls/ring, the system trust store plus the config's
-//! CAs, per-URL proxy choice, manual redirects (custom headers stay on the original host),
-//! Ignition's retry policy (connection errors, 5xx and per-provider codes; backoff from 200 ms
-//! doubling to 5 s with jitter, bounded by `httpTotal`) and progress lines for slow transfers.
+//! HTTP(S) for the fetcher: ureq with rustls/ring (our own verifier and TLS connector,
+//! `tls.rs`), the system trust store plus the config's CAs, per-URL proxy choice (plain http in
+//! absolute form, `forward.rs`; https through CONNECT), manual redirects (config headers are
+//! sent to the first URL only, as Ignition), Ignition's retry policy (connection errors, 5xx
+//! and per-provider codes; backoff from 200 ms doubling to 5 s with jitter) with `httpTotal`
+//! bounding the whole fetch (headers, body, retries) and progress lines for slow transfers.
 
+use super::forward::{self, AbsoluteForm};
+use super::tls::{self, TlsConnector};
 use super::{deliver, redact, DeliverError, Options, Sink, Spec};
 use crate::error::{Error, Kind, Result};
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 use ureq::Agent;
 
-const USER_AGENT: &str = concat!("ignis/", env!("CARGO_PKG_VERSION"));
+/// Config servers key on Ignition's agent (`Ignition/<version>`, Ignition's own test servers
+/// check that prefix), so ignis announces itself as the Ignition release whose behaviour it
+/// follows, and names itself in the comment part so that logs still tell the two apart.
+const USER_AGENT: &str = concat!(
+    "Ignition/2.14.0 (compatible; ignis/",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
 const ACCEPT: &str = "application/vnd.coreos.ignition+json;version=3.6.0, */*;q=0.1";
 const MAX_REDIRECTS: usize = 10;
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Client {
-    roots: OnceLock<RootCerts>,
-    /// One agent per proxy URL ("" = direct), built on first use.
+    tls: OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
+    /// One agent per route ("" = direct, "CONNECT <proxy>", "ABSOLUTE <proxy>"), built on
+    /// first use.
     agents: Mutex<HashMap<String, Agent>>,
 }
 
 enum Attempt {
-    /// Worth retrying: connection failure, 5xx, a retry code, a broken body.
+    /// Worth retrying: connection failure, 5xx, a retry code, a broken or stalled body.
     Retry(String),
     Fatal(Error),
 }
@@ -57,10 +70,17 @@ pub fn backoff(n: u32, jitter: f64) -> Duration {
     Duration::from_millis(base.min(5000)).mul_f64(jitter)
 }
 
-fn host_of(u: &str) -> String {
-    crate::config::url::parse(u)
-        .map(|p| p.host.to_ascii_lowercase())
+fn scheme_of(u: &str) -> String {
+    u.split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default()
+}
+
+/// The `user:password` part of a URL's authority, if any.
+fn userinfo(u: &str) -> Option<&str> {
+    let rest = u.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.rfind('@').map(|i| &authority[..i])
 }
 
 fn resolve_location(base: &str, loc: &str) -> String {
@@ -83,42 +103,54 @@ fn resolve_location(base: &str, loc: &str) -> String {
     format!("{scheme}://{authority}{dir}{loc}")
 }
 
+/// Percent-decoding of a proxy URL's userinfo (Go decodes it before building the header).
+fn unescape(s: &str) -> String {
+    crate::config::url::percent_decode(s, false)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|_| s.to_string())
+}
+
 impl Client {
     pub fn new(_opts: &Options) -> Client {
         Client {
-            roots: OnceLock::new(),
+            tls: OnceLock::new(),
             agents: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The trust store: the system bundle plus the config's CAs.
-    fn roots(&self, opts: &Options) -> RootCerts {
-        self.roots
+    /// The TLS client configuration: the system bundle plus the config's CAs, the latter also
+    /// accepted as pinned self-signed server certificates (`tls.rs`).
+    fn tls(&self, opts: &Options) -> Result<Arc<rustls::ClientConfig>> {
+        self.tls
             .get_or_init(|| {
-                let mut certs: Vec<Certificate<'static>> = Vec::new();
-                let mut add = |pem: &[u8]| {
-                    for item in ureq::tls::parse_pem(pem).flatten() {
-                        if let ureq::tls::PemItem::Certificate(c) = item {
-                            certs.push(c);
-                        }
-                    }
+                let pem_certs = |pem: &[u8]| {
+                    ureq::tls::parse_pem(pem)
+                        .flatten()
+                        .filter_map(|item| match item {
+                            ureq::tls::PemItem::Certificate(c) => {
+                                Some(rustls::pki_types::CertificateDer::from(c.der().to_vec()))
+                            }
+                            _ => None,
+                        })
+                        .collect::<Vec<_>>()
                 };
-                if let Some(bundle) = opts
+                let mut roots = opts
                     .system_ca_files
                     .iter()
                     .find_map(|p| std::fs::read(p).ok())
-                {
-                    add(&bundle);
-                }
-                for b in &opts.ca_bundles {
-                    add(b);
-                }
-                RootCerts::Specific(Arc::new(certs))
+                    .map(|b| pem_certs(&b))
+                    .unwrap_or_default();
+                let pinned: Vec<_> = opts.ca_bundles.iter().flat_map(|b| pem_certs(b)).collect();
+                roots.extend(pinned.iter().cloned());
+                tls::client_config(&roots, pinned)
             })
             .clone()
+            .map_err(|e| Error::failed(format!("TLS setup: {e}")))
     }
 
-    fn agent(&self, url: &str, opts: &Options) -> Result<Agent> {
+    /// The agent for `url`: direct, through a CONNECT tunnel (https via a proxy) or to the
+    /// proxy in absolute form (plain http via a proxy).
+    fn agent(&self, url: &str, opts: &Options) -> Result<(Agent, Option<String>)> {
         let parsed = crate::config::url::parse(url)
             .map_err(|e| Error::failed(format!("invalid URL: {e}")))?;
         let (host, port) = split_host_port(parsed.host, &parsed.scheme);
@@ -126,41 +158,81 @@ impl Client {
             .proxy
             .proxy_for(&parsed.scheme, &host, port)
             .unwrap_or("");
+        let absolute = !proxy.is_empty() && parsed.scheme == "http";
+        // Go sends a proxy URL's credentials as Proxy-Authorization on absolute-form requests.
+        let proxy_auth = if absolute {
+            userinfo(proxy).map(|ui| {
+                let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
+                let pair = format!("{}:{}", unescape(u), unescape(p));
+                format!("Basic {}", crate::engine::base64_encode(pair.as_bytes()))
+            })
+        } else {
+            None
+        };
+        let key = match (proxy.is_empty(), absolute) {
+            (true, _) => String::new(),
+            (false, true) => format!("ABSOLUTE {proxy}"),
+            (false, false) => format!("CONNECT {proxy}"),
+        };
         let mut agents = self
             .agents
             .lock()
             .map_err(|_| Error::failed("HTTP client state poisoned"))?;
-        if let Some(a) = agents.get(proxy) {
-            return Ok(a.clone());
+        if let Some(a) = agents.get(&key) {
+            return Ok((a.clone(), proxy_auth));
         }
-        let tls = TlsConfig::builder().root_certs(self.roots(opts)).build();
-        let proxy_cfg = if proxy.is_empty() {
+        let tls = self.tls(opts)?;
+        let tunnel = if proxy.is_empty() || absolute {
             None
         } else {
             Some(
                 ureq::Proxy::new(proxy)
-                    .map_err(|e| Error::failed(format!("invalid proxy {proxy}: {e}")))?,
+                    .map_err(|e| Error::failed(format!("invalid proxy {}: {e}", redact(proxy))))?,
             )
         };
-        let cfg = Agent::config_builder()
+        let mut cfg = Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(USER_AGENT)
             .accept(ACCEPT)
             .accept_encoding("identity")
-            .tls_config(tls)
-            .proxy(proxy_cfg)
+            .proxy(tunnel)
             .timeout_connect(opts.connect)
             .timeout_recv_response(opts.response_headers)
-            .timeout_recv_body(None)
-            .build();
-        let agent: Agent = cfg.into();
-        agents.insert(proxy.to_string(), agent.clone());
-        Ok(agent)
+            // A body that sends nothing for the response-header timeout is a failed attempt
+            // (retried), never a hang.
+            .timeout_per_read(opts.response_headers)
+            .timeout_recv_body(None);
+        if absolute {
+            // One request per connection: the request-line rewrite happens once per
+            // connection (forward.rs).
+            cfg = cfg.max_idle_connections(0).max_idle_connections_per_host(0);
+        }
+        let agent = if absolute {
+            let resolver = forward::resolver(proxy).map_err(Error::failed)?;
+            Agent::with_parts(
+                cfg.build(),
+                ().chain(TcpConnector::default()).chain(AbsoluteForm),
+                resolver,
+            )
+        } else {
+            Agent::with_parts(
+                cfg.build(),
+                ().chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default())
+                    .chain(TlsConnector(tls)),
+                DefaultResolver::default(),
+            )
+        };
+        agents.insert(key, agent.clone());
+        Ok((agent, proxy_auth))
     }
 
-    /// One request, following redirects unless `follow` is off; custom headers are dropped when
-    /// the host changes.
+    /// One request, following redirects unless `follow` is off. Config headers go to the
+    /// first URL only: like Ignition, every redirect drops them, same host or not. A redirect
+    /// from https to http is refused when the request carries credentials (config headers or
+    /// URL userinfo), so they can never end up in clear text.
+    #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
         method: &str,
@@ -169,21 +241,37 @@ impl Client {
         body: Option<&[u8]>,
         opts: &Options,
         follow: bool,
+        deadline: Option<Instant>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, Attempt> {
-        let origin = host_of(url);
+        let credentials = !headers.is_empty() || userinfo(url).is_some();
         let mut cur = url.to_string();
-        for _ in 0..=MAX_REDIRECTS {
-            let agent = self.agent(&cur, opts).map_err(Attempt::Fatal)?;
-            let same_host = host_of(&cur) == origin;
+        for hop in 0..=MAX_REDIRECTS {
+            let (agent, proxy_auth) = self.agent(&cur, opts).map_err(Attempt::Fatal)?;
             let mut req = ureq::http::Request::builder().method(method).uri(&cur);
-            if same_host {
+            if hop == 0 {
                 for (k, v) in headers {
                     req = req.header(k.as_str(), v.as_str());
                 }
             }
+            if let Some(auth) = &proxy_auth {
+                req = req.header("Proxy-Authorization", auth.as_str());
+            }
+            let remaining = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => return Err(Attempt::Retry("httpTotal reached".into())),
+                },
+                None => None,
+            };
             let result = match body {
-                Some(b) => req.body(b.to_vec()).map(|r| agent.run(r)),
-                None => req.body(()).map(|r| agent.run(r)),
+                Some(b) => req.body(b.to_vec()).map(|r| {
+                    let r = agent.configure_request(r).timeout_global(remaining).build();
+                    agent.run(r)
+                }),
+                None => req.body(()).map(|r| {
+                    let r = agent.configure_request(r).timeout_global(remaining).build();
+                    agent.run(r)
+                }),
             };
             let resp = match result {
                 Err(e) => {
@@ -201,7 +289,18 @@ impl Client {
                         "HTTP {status} without a Location"
                     ))));
                 };
-                cur = resolve_location(&cur, loc);
+                let next = resolve_location(&cur, loc);
+                if scheme_of(&cur) == "https"
+                    && scheme_of(&next) == "http"
+                    && (credentials || userinfo(&next).is_some())
+                {
+                    return Err(Attempt::Fatal(Error::failed(format!(
+                        "refusing to follow a redirect from {} to plain http {}: the request carries credentials",
+                        redact(&cur),
+                        redact(&next)
+                    ))));
+                }
+                cur = next;
                 continue;
             }
             return Ok(resp);
@@ -211,25 +310,27 @@ impl Client {
         ))))
     }
 
-    /// Runs attempts until one succeeds, fails for good, or the total time is spent.
+    /// Runs attempts until one succeeds, fails for good, or `httpTotal` is spent. Each attempt
+    /// gets the deadline (None without httpTotal) to bound its request, body included.
     fn with_retries<T>(
         &self,
         what: &str,
         opts: &Options,
-        mut attempt: impl FnMut(u32) -> std::result::Result<T, Attempt>,
+        mut attempt: impl FnMut(u32, Option<Instant>) -> std::result::Result<T, Attempt>,
     ) -> Result<T> {
         let start = Instant::now();
+        let deadline = opts.total.map(|t| start + t);
         let mut jitter = Jitter::new();
         let mut n = 0u32;
         loop {
             n += 1;
-            match attempt(n) {
+            match attempt(n, deadline) {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retry(reason)) => {
                     let wait = backoff(n, jitter.factor());
-                    if let Some(total) = opts.total {
-                        if start.elapsed() + wait >= total {
+                    if let (Some(total), Some(d)) = (opts.total, deadline) {
+                        if Instant::now() + wait >= d {
                             return Err(Error::failed(format!(
                                 "{what}: giving up after {n} attempts in {:.1} s (httpTotal {} s): {reason}",
                                 start.elapsed().as_secs_f64(),
@@ -255,8 +356,8 @@ impl Client {
     /// Fetches a resource over HTTP(S) into `sink`, streaming.
     pub fn fetch(&self, spec: &Spec, opts: &Options, sink: &mut dyn Sink) -> Result<u64> {
         let what = format!("GET {}", redact(&spec.url));
-        self.with_retries(&what, opts, |n| {
-            let resp = self.send("GET", &spec.url, &spec.headers, None, opts, true)?;
+        self.with_retries(&what, opts, |n, deadline| {
+            let resp = self.send("GET", &spec.url, &spec.headers, None, opts, true, deadline)?;
             let status = resp.status().as_u16();
             match status {
                 200 | 204 => {}
@@ -315,8 +416,8 @@ impl Client {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.with_retries(&what, opts, |_| {
-            let resp = self.send(method, url, &headers, body, opts, true)?;
+        self.with_retries(&what, opts, |_, deadline| {
+            let resp = self.send(method, url, &headers, body, opts, true, deadline)?;
             let status = resp.status().as_u16();
             match status {
                 200..=299 => {}
@@ -373,8 +474,8 @@ impl Client {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.with_retries(&what, opts, |_| {
-            let resp = self.send(method, url, &headers, body, opts, false)?;
+        self.with_retries(&what, opts, |_, deadline| {
+            let resp = self.send(method, url, &headers, body, opts, false, deadline)?;
             let status = resp.status().as_u16();
             if status >= 500 {
                 return Err(Attempt::Retry(format!("HTTP {status}")));
@@ -416,15 +517,21 @@ fn split_host_port(host: &str, scheme: &str) -> (String, u16) {
     }
 }
 
-/// Connection-level failures are retried; a bad URL or TLS trust failure is not.
+/// Connection-level failures and timeouts are retried; a bad URL or a failed TLS handshake (a
+/// refused certificate does not fix itself; tls.rs reports handshake failures as
+/// `Error::Rustls`) fails at once. A TLS error in the middle of a body is an I/O error: retried.
 fn classify(e: ureq::Error) -> Attempt {
+    let tls_fatal = |r: &dyn std::fmt::Display| {
+        Attempt::Fatal(Error::failed(format!(
+            "TLS: {r} (not retried: check the server certificate and ignition.security.tls.certificateAuthorities)"
+        )))
+    };
     match e {
         ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::InvalidProxyUrl => {
             Attempt::Fatal(Error::failed(e.to_string()))
         }
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
-            Attempt::Fatal(Error::failed(format!("TLS: {e}")))
-        }
+        ureq::Error::Rustls(r) => tls_fatal(&r),
+        ureq::Error::Tls(r) => tls_fatal(&r),
         other => Attempt::Retry(other.to_string()),
     }
 }

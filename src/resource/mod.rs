@@ -3,12 +3,14 @@
 //! Ignition's retry, timeout, header, proxy and CA semantics. The fetcher decides nothing about
 //! where the bytes go: callers hand it a sink (a temp file, a buffer) and commit on success.
 
+mod forward;
 pub mod hash;
 mod http;
 pub mod proxy;
 pub mod s3;
 pub mod sigv4;
 pub mod tftp;
+mod tls;
 
 use crate::config::types::{Ignition, Resource};
 use crate::config::url;
@@ -30,7 +32,8 @@ pub enum Compression {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub url: String,
-    /// `httpHeaders` (those with a value), sent on http(s) only, dropped on cross-host redirects.
+    /// `httpHeaders` (those with a value), sent on http(s) to the first URL only (every
+    /// redirect drops them, as in Ignition).
     pub headers: Vec<(String, String)>,
     pub compression: Compression,
     /// Checked over the decompressed bytes.
@@ -511,7 +514,8 @@ fn finish(r: Result<u64, DeliverError>) -> Result<u64> {
     }
 }
 
-/// A URL fit for logs: data URLs and query strings (tokens, signatures) are cut.
+/// A URL fit for logs: data URLs, userinfo (`user:password@`) and query strings (tokens,
+/// signatures) are cut.
 pub fn redact(u: &str) -> String {
     if u.len() >= 5 && u[..5].eq_ignore_ascii_case("data:") {
         return format!("data URL ({} bytes)", u.len());
@@ -522,7 +526,7 @@ pub fn redact(u: &str) -> String {
     };
     // `scheme://user:password@host/...`: the userinfo is a credential, never logged.
     if let Some(i) = base.find("://") {
-        let auth_end = base[i + 3..].find('/').map_or(base.len(), |j| i + 3 + j);
+        let auth_end = base[i + 3..].find(['/', '?', '#']).map_or(base.len(), |j| i + 3 + j);
         if let Some(at) = base[i + 3..auth_end].rfind('@') {
             return format!("{}***@{}", &base[..i + 3], &base[i + 3 + at + 1..]);
         }
@@ -633,5 +637,10 @@ mod tests {
     fn redaction() {
         assert_eq!(redact("data:,secret"), "data URL (12 bytes)");
         assert_eq!(redact("https://x/a?sig=1"), "https://x/a?…");
+        assert_eq!(
+            redact("http://user:pa%40ss@host:8080/a@b?t=1"),
+            "http://***@host:8080/a@b?…"
+        );
+        assert_eq!(redact("http://host/a@b"), "http://host/a@b");
     }
 }

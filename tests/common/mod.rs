@@ -21,7 +21,28 @@ pub enum Reply {
     },
     /// Wait before sending anything.
     Delay(Duration, Box<Reply>),
+    /// Send headers for `total` bytes and `partial` of them, then keep the connection open
+    /// without sending anything for `stall`.
+    Stall {
+        partial: Vec<u8>,
+        total: usize,
+        stall: Duration,
+    },
+    /// Send headers for `total` bytes, then one byte every `every`.
+    Trickle {
+        total: usize,
+        every: Duration,
+    },
+    /// Any status with extra headers and a body.
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
 }
+
+/// Answers requests instead of the route table (`serve_on`).
+pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 
 #[derive(Clone, Debug)]
 pub struct Seen {
@@ -137,13 +158,59 @@ fn respond<W: Write>(w: &mut W, reply: &Reply) {
             std::thread::sleep(*d);
             respond(w, inner);
         }
+        Reply::Stall {
+            partial,
+            total,
+            stall,
+        } => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = w.write_all(partial);
+            let _ = w.flush();
+            std::thread::sleep(*stall);
+        }
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            let _ = write!(w, "HTTP/1.1 {status} {}\r\n", reason(*status));
+            for (k, v) in headers {
+                let _ = write!(w, "{k}: {v}\r\n");
+            }
+            let _ = write!(
+                w,
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = w.write_all(body);
+        }
+        Reply::Trickle { total, every } => {
+            let _ = write!(
+                w,
+                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
+            );
+            for _ in 0..*total {
+                if w.write_all(b"x").and_then(|_| w.flush()).is_err() {
+                    return;
+                }
+                std::thread::sleep(*every);
+            }
+        }
     }
     let _ = w.flush();
 }
 
 fn next_reply(routes: &Routes, seen: &Seen) -> Reply {
     let mut routes = routes.lock().unwrap();
-    let path = seen.path.split('?').next().unwrap_or("").to_string();
+    // An absolute-form request (we are acting as a forwarding proxy) routes by its path.
+    let target = match seen.path.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => seen.path.as_str(),
+    };
+    let path = target.split('?').next().unwrap_or("").to_string();
     match routes.get_mut(&path) {
         Some(v) if v.len() > 1 => v.remove(0),
         Some(v) if v.len() == 1 => v[0].clone(),
@@ -153,7 +220,16 @@ fn next_reply(routes: &Routes, seen: &Seen) -> Reply {
 
 /// Starts an HTTP server on 127.0.0.1 (or `tls` on top of it).
 pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_on(TcpListener::bind("127.0.0.1:0").unwrap(), tls, None)
+}
+
+/// Serves on `listener` (a loopback socket the caller bound), answering through `handler`
+/// when given, else through the route table.
+pub fn serve_on(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Option<Handler>,
+) -> Server {
     let port = listener.local_addr().unwrap().port();
     let routes: Routes = Arc::new(Mutex::new(HashMap::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -162,6 +238,12 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         for conn in listener.incoming() {
             let Ok(mut stream) = conn else { continue };
             let (routes, seen, tls) = (r2.clone(), s2.clone(), tls.clone());
+            let handler = handler.clone();
+            let table = routes.clone();
+            let answer = move |req: &Seen| match &handler {
+                Some(h) => h(req),
+                None => next_reply(&table, req),
+            };
             std::thread::spawn(move || {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
                 match tls {
@@ -171,8 +253,14 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
                         };
                         if req.method == "CONNECT" {
                             // Acting as a forwarding proxy: accept the tunnel and answer the
-                            // request inside it ourselves.
+                            // request inside it ourselves, unless a "CONNECT" route says
+                            // otherwise (a proxy that refuses tunnels).
                             seen.lock().unwrap().push(req.clone());
+                            let refusal = routes.lock().unwrap().get("CONNECT").cloned();
+                            if let Some(r) = refusal {
+                                respond(&mut stream, &r[0]);
+                                return;
+                            }
                             let _ =
                                 stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
                             let Some(inner) = read_request(&mut stream) else {
@@ -181,7 +269,7 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
                             req = inner;
                         }
                         seen.lock().unwrap().push(req.clone());
-                        let reply = next_reply(&routes, &req);
+                        let reply = answer(&req);
                         respond(&mut stream, &reply);
                     }
                     Some(cfg) => {
@@ -193,7 +281,7 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
                             return;
                         };
                         seen.lock().unwrap().push(req.clone());
-                        let reply = next_reply(&routes, &req);
+                        let reply = answer(&req);
                         respond(&mut tls, &reply);
                         tls.conn.send_close_notify();
                         let _ = tls.flush();
@@ -259,4 +347,34 @@ pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
         )
         .unwrap();
     (Arc::new(cfg), ca.pem())
+}
+
+/// A self-signed server certificate for `names` marked CA:TRUE (what `openssl req -x509` makes
+/// with OpenSSL 3), valid until `not_after`; returns (server config, certificate PEM).
+pub fn test_tls_self_signed_ca(
+    names: &[&str],
+    not_after: (i32, u8, u8),
+) -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "self-signed test server");
+    let cert = params.self_signed(&key).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    (Arc::new(cfg), cert.pem())
 }

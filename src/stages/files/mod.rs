@@ -4,6 +4,7 @@
 
 pub mod ids;
 pub mod nodes;
+mod sshkeys;
 pub mod units;
 
 use crate::cli::StageArgs;
@@ -65,7 +66,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
 }
 
 /// Groups, then users (natively, in one write per database), then their SSH keys to
-/// `~/.ssh/authorized_keys.d/ignition`.
+/// `~/.ssh/authorized_keys.d/ignition` (or `authorized_keys`, see sshkeys.rs).
 fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
     let plan = crate::passwd::apply::run(
         root,
@@ -88,7 +89,7 @@ fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> 
         if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
             continue;
         }
-        crate::afterburn::write_ssh_keys(root, &u.name, "ignition", &u.ssh_authorized_keys)
+        sshkeys::write(root, &u.name, &u.ssh_authorized_keys)
             .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
     }
     Ok(())
