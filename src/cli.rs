@@ -113,6 +113,7 @@ pub enum Command {
     Stage(StageArgs),
     Validate(ValidateArgs),
     Afterburn(AfterburnArgs),
+    Rmcfg(crate::rmcfg::RmcfgArgs),
 }
 
 pub const USAGE: &str = "\
@@ -120,6 +121,7 @@ usage: ignis -platform NAME -stage STAGE [-root DIR] [-config-cache PATH] [-need
              [-state-file PATH] [-fetch-timeout DURATION] [-log-to-stdout]
        ignis -version
        ignis validate [--strict] [--print] FILE|-
+       ignis rmcfg --platform=vmware [--log-to-stdout]   (argv[0] `ignition-rmcfg`)
        ignis afterburn hostname (--provider ID | --cmdline) [--root DIR] [--path /etc/hostname]
        ignis afterburn ssh-keys (--provider ID | --cmdline) --user NAME [--root DIR]
        ignis afterburn attributes (--provider ID | --cmdline) [--output /run/metadata/afterburn]
@@ -190,22 +192,24 @@ fn parse_bool(v: &str) -> Result<bool> {
 }
 
 /// Parses argv as invoked: under the name `afterburn` (a symlink to ignis) the arguments are
-/// Afterburn's.
+/// Afterburn's, under `ignition-rmcfg` those of Ignition's config remover.
 pub fn parse_invocation(argv0: &str, args: &[String]) -> Result<Command> {
     let name = std::path::Path::new(argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name == "afterburn" {
-        return parse_afterburn(args);
+    match name.as_str() {
+        "afterburn" => parse_afterburn(args),
+        "ignition-rmcfg" | "ignis-rmcfg" => crate::rmcfg::parse(args),
+        _ => parse(args),
     }
-    parse(args)
 }
 
 pub fn parse(args: &[String]) -> Result<Command> {
     match args.first().map(String::as_str) {
         Some("validate") => return parse_validate(&args[1..]),
         Some("afterburn") => return parse_afterburn(&args[1..]),
+        Some("rmcfg") => return crate::rmcfg::parse(&args[1..]),
         _ => {}
     }
     let mut platform = None;
@@ -220,6 +224,11 @@ pub fn parse(args: &[String]) -> Result<Command> {
     while i < args.len() {
         let arg = &args[i];
         i += 1;
+        // systemd expands an unset `${IGNITION_ARGS}` to one empty argument, and Ignition's
+        // units end with it; Go's flag parser stops there without complaint. Skip it.
+        if arg.is_empty() {
+            continue;
+        }
         let Some((name, inline)) = flag_name(arg) else {
             return Err(Error::usage(format!("unexpected argument {arg:?}")));
         };
@@ -502,6 +511,40 @@ mod tests {
     }
 
     #[test]
+    fn empty_arguments_are_ignored() {
+        let base = args("--root=/sysroot --platform=qemu --stage=fetch-offline");
+        let want = parse(&base).unwrap();
+        // `${IGNITION_ARGS}` unset: one empty trailing argument, or several.
+        for extra in [vec![""], vec!["", ""]] {
+            let mut a = base.clone();
+            a.extend(extra.iter().map(|s| s.to_string()));
+            assert_eq!(parse(&a).unwrap(), want);
+        }
+        // Anywhere between the flags, too, without swallowing a flag's value.
+        let a: Vec<String> = ["", "-platform", "qemu", "", "-stage", "kargs", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let Command::Stage(s) = parse(&a).unwrap() else {
+            panic!()
+        };
+        assert_eq!((s.platform.as_str(), s.stage), ("qemu", Stage::Kargs));
+        // An empty value given to a flag is still that flag's value, not skipped.
+        let a: Vec<String> = ["-platform", "qemu", "-stage", "files", "-root", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let Command::Stage(s) = parse(&a).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.root, PathBuf::new());
+        // A non-empty stray argument is still an error.
+        let mut a = base.clone();
+        a.push("stray".into());
+        assert_eq!(parse(&a).unwrap_err().kind().exit_code(), 2);
+    }
+
+    #[test]
     fn validate_args() {
         assert_eq!(
             parse(&args("validate --strict f.ign")).unwrap(),
@@ -604,6 +647,16 @@ mod tests {
             parse_invocation("ignis", &args("-version")).unwrap(),
             Command::Version
         );
+        // Ignition's config remover, by name and as a subcommand.
+        let rm = Command::Rmcfg(crate::rmcfg::RmcfgArgs {
+            platform: "vmware".into(),
+            log_to_stdout: false,
+        });
+        assert_eq!(
+            parse_invocation("/usr/libexec/ignition-rmcfg", &args("--platform=vmware")).unwrap(),
+            rm
+        );
+        assert_eq!(parse(&args("rmcfg --platform vmware")).unwrap(), rm);
     }
 
     #[test]

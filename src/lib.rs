@@ -14,6 +14,7 @@ pub mod merged;
 pub mod passwd;
 pub mod providers;
 pub mod resource;
+pub mod rmcfg;
 pub mod stages;
 pub mod state;
 pub mod sys;

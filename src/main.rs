@@ -1,7 +1,7 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
 use ignis::error::{self, Result};
-use ignis::{afterburn, cli, log, stages, validate_cmd};
+use ignis::{afterburn, cli, log, rmcfg, stages, validate_cmd};
 
 fn run(argv0: &str, args: &[String]) -> Result<i32> {
     match cli::parse_invocation(argv0, args)? {
@@ -15,7 +15,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
         cli::Command::Afterburn(a) => {
-            log::init(false, false);
+            log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
                 Ok(()) => Ok(0),
                 Err(e) => {
@@ -24,8 +24,19 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
                 }
             }
         }
+        cli::Command::Rmcfg(r) => {
+            log::init_from_env("ignition", None, r.log_to_stdout);
+            match rmcfg::run(&r) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    ::log::error!("rmcfg failed: {e}");
+                    Err(e)
+                }
+            }
+        }
         cli::Command::Stage(s) => {
-            log::init(s.log_to_stdout, false);
+            // Ignition's identifier whatever the binary is called: tools query `-t ignition`.
+            log::init_from_env("ignition", Some(s.stage.name()), s.log_to_stdout);
             match stages::run(&s) {
                 Ok(()) => Ok(0),
                 Err(e) => {

@@ -526,7 +526,9 @@ pub fn redact(u: &str) -> String {
     };
     // `scheme://user:password@host/...`: the userinfo is a credential, never logged.
     if let Some(i) = base.find("://") {
-        let auth_end = base[i + 3..].find(['/', '?', '#']).map_or(base.len(), |j| i + 3 + j);
+        let auth_end = base[i + 3..]
+            .find(['/', '?', '#'])
+            .map_or(base.len(), |j| i + 3 + j);
         if let Some(at) = base[i + 3..auth_end].rfind('@') {
             return format!("{}***@{}", &base[..i + 3], &base[i + 3 + at + 1..]);
         }

@@ -21,7 +21,8 @@ pub fn fragment_wanted(value: Option<&str>) -> Result<bool> {
 
 /// Writes `user`'s keys where the environment says: the fragment, or the whole
 /// `~/.ssh/authorized_keys` (replaced, as Ignition truncates it), owned by the user, 0600.
-pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<()> {
+/// Returns the file written, if any.
+pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<Option<String>> {
     if fragment_wanted(std::env::var(ENV).ok().as_deref())? {
         return crate::afterburn::write_ssh_keys(root, user, "ignition", keys);
     }
@@ -52,7 +53,7 @@ pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<()> {
         "ssh keys: wrote {} key(s) for {user} to {file} ({ENV}=false)",
         keys.len()
     );
-    Ok(())
+    Ok(Some(file))
 }
 
 #[cfg(test)]
