@@ -85,7 +85,7 @@ fn stages_log_as_ignition_with_priorities_and_the_ssh_key_message() {
     assert_eq!(
         warnings,
         [
-            "platform file: warning at $.storage.filez, line 1 col 44: Unused key filez (did you mean \"files\"?)"
+            "platform file: warning at $.storage.filez, line 1 col 44: unused key filez (did you mean \"files\"?)"
         ]
     );
     assert!(entries.iter().any(|e| get(e, "PRIORITY") == Some("6")));
