@@ -338,7 +338,10 @@ impl Client {
                             )));
                         }
                     }
-                    log::warn!(
+                    // Info, as Ignition logs its attempts: a retry that later succeeds is not a
+                    // warning, and `journalctl -t ignition -p warning` (NestOS's issue file)
+                    // must show only what needs a look. A final failure is an error.
+                    log::info!(
                         "{what}: attempt {n} failed: {reason}; retrying in {:.1} s{}",
                         wait.as_secs_f64(),
                         if opts.total.is_none() {
