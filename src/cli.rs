@@ -220,6 +220,11 @@ pub fn parse(args: &[String]) -> Result<Command> {
     while i < args.len() {
         let arg = &args[i];
         i += 1;
+        // systemd expands an unset `${IGNITION_ARGS}` to one empty argument, and Ignition's
+        // units end with it; Go's flag parser stops there without complaint. Skip it.
+        if arg.is_empty() {
+            continue;
+        }
         let Some((name, inline)) = flag_name(arg) else {
             return Err(Error::usage(format!("unexpected argument {arg:?}")));
         };
@@ -499,6 +504,40 @@ mod tests {
         );
         assert_eq!(parse(&args("-version")).unwrap(), Command::Version);
         assert_eq!(parse(&args("--version")).unwrap(), Command::Version);
+    }
+
+    #[test]
+    fn empty_arguments_are_ignored() {
+        let base = args("--root=/sysroot --platform=qemu --stage=fetch-offline");
+        let want = parse(&base).unwrap();
+        // `${IGNITION_ARGS}` unset: one empty trailing argument, or several.
+        for extra in [vec![""], vec!["", ""]] {
+            let mut a = base.clone();
+            a.extend(extra.iter().map(|s| s.to_string()));
+            assert_eq!(parse(&a).unwrap(), want);
+        }
+        // Anywhere between the flags, too, without swallowing a flag's value.
+        let a: Vec<String> = ["", "-platform", "qemu", "", "-stage", "kargs", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let Command::Stage(s) = parse(&a).unwrap() else {
+            panic!()
+        };
+        assert_eq!((s.platform.as_str(), s.stage), ("qemu", Stage::Kargs));
+        // An empty value given to a flag is still that flag's value, not skipped.
+        let a: Vec<String> = ["-platform", "qemu", "-stage", "files", "-root", ""]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let Command::Stage(s) = parse(&a).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.root, PathBuf::new());
+        // A non-empty stray argument is still an error.
+        let mut a = base.clone();
+        a.push("stray".into());
+        assert_eq!(parse(&a).unwrap_err().kind().exit_code(), 2);
     }
 
     #[test]

@@ -1,18 +1,27 @@
 //! The kargs stage: `kernelArguments` applied to the boot loader. When the distro ships
-//! Ignition's `ignition-kargs-helper`, it is called with Ignition's argv (its contract: edit the
-//! boot loader, reboot if something changed). Otherwise ignis edits the `options` line of the
-//! BLS entries itself (the target's /boot, or the filesystem labelled `boot`), and requests a
-//! reboot only when an entry changed.
+//! Ignition's `ignition-kargs-helper` (found in PATH, as Ignition runs it by name, then in
+//! /usr/libexec), it is called with Ignition's argv; its contract: edit the boot loader, reboot
+//! if something changed, exit non-zero on failure. Otherwise ignis edits the `options` line of
+//! the BLS entries itself (the target's /boot, or the filesystem labelled `boot`), and requests
+//! a reboot only when an entry changed. Commands run through the `Runner` seam.
 
 use super::files::load_cache;
 use crate::cli::StageArgs;
+use crate::config::types::KernelArguments;
 use crate::error::{Context, Error, Result};
 use crate::providers::HostPaths;
+use crate::sys::cmd::{Cmd, RealRunner, Runner};
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const HELPER: &str = "/usr/libexec/ignition-kargs-helper";
+/// The helper's name; Ignition runs it through a PATH lookup (NestOS installs it in /usr/sbin).
+const HELPER_NAME: &str = "ignition-kargs-helper";
+/// Where ignis looked for it before PATH was searched; kept as the second choice.
+const LIBEXEC_HELPER: &str = "/usr/libexec/ignition-kargs-helper";
 const ENTRIES: &str = "loader/entries";
+/// PATH when the environment has none: systemd's default for services.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 pub fn run(args: &StageArgs) -> Result<()> {
     let cfg = load_cache(args)?;
@@ -22,29 +31,33 @@ pub fn run(args: &StageArgs) -> Result<()> {
         return Ok(());
     }
     let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
-    let helper = host.path(HELPER);
-    if helper.exists() {
-        let mut argv: Vec<String> = Vec::new();
-        for a in &k.should_exist {
-            argv.push("--should-exist".into());
-            argv.push(a.clone());
-        }
-        for a in &k.should_not_exist {
-            argv.push("--should-not-exist".into());
-            argv.push(a.clone());
-        }
-        let st = Command::new(&helper)
-            .args(&argv)
-            .status()
-            .map_err(|e| Error::failed(format!("running {HELPER}: {e}")))?;
-        if !st.success() {
-            return Err(Error::failed(format!("{HELPER} failed ({st})")));
+    let path = std::env::var_os("PATH");
+    apply(args, k, &host, path.as_deref(), &RealRunner)
+}
+
+/// Applies `k` with the helper if there is one, else natively. `path` is the PATH to search.
+pub fn apply(
+    args: &StageArgs,
+    k: &KernelArguments,
+    host: &HostPaths,
+    path: Option<&OsStr>,
+    runner: &dyn Runner,
+) -> Result<()> {
+    if let Some(helper) = find_helper(path, host) {
+        log::info!("kargs: updating kernel arguments with {}", helper.display());
+        let out = runner
+            .run(&helper_cmd(&helper, k))
+            .context(|| "adding kernel arguments")?;
+        let out = String::from_utf8_lossy(&out);
+        for line in out.lines().filter(|l| !l.trim().is_empty()) {
+            log::info!("kargs: {HELPER_NAME}: {line}");
         }
         return Ok(());
     }
-    let changed = match boot_dir(args, &host)? {
+    log::info!("kargs: no {HELPER_NAME} in PATH or /usr/libexec; editing the BLS entries");
+    let changed = match boot_dir(args, host)? {
         BootDir::InRoot(dir) => edit_entries(&dir, &k.should_exist, &k.should_not_exist)?,
-        BootDir::Device(dev) => with_mounted_rw(&dev, |dir| {
+        BootDir::Device(dev) => with_mounted_rw(runner, &dev, |dir| {
             edit_entries(dir, &k.should_exist, &k.should_not_exist)
         })?,
     };
@@ -58,15 +71,39 @@ pub fn run(args: &StageArgs) -> Result<()> {
     );
     crate::state::touch(&host.path("/run/ignition/kargs-reboot"))?;
     if host.path("/run/systemd/system").exists() {
-        let st = Command::new("systemctl")
-            .args(["reboot", "--force"])
-            .status()
-            .map_err(|e| Error::failed(format!("requesting a reboot: {e}")))?;
-        if !st.success() {
-            return Err(Error::failed(format!("systemctl reboot failed ({st})")));
-        }
+        runner
+            .run(&Cmd::new("systemctl").args(["reboot", "--force"]))
+            .context(|| "requesting a reboot")?;
     }
     Ok(())
+}
+
+/// Ignition's argv for the helper: every `--should-exist` first, then `--should-not-exist`.
+fn helper_cmd(helper: &Path, k: &KernelArguments) -> Cmd {
+    let mut cmd = Cmd::new(&helper.to_string_lossy());
+    for a in &k.should_exist {
+        cmd = cmd.arg("--should-exist").arg(a);
+    }
+    for a in &k.should_not_exist {
+        cmd = cmd.arg("--should-not-exist").arg(a);
+    }
+    cmd
+}
+
+/// The helper: the first executable `ignition-kargs-helper` in `path` (an empty entry is the
+/// working directory in a shell but is skipped here, as a boot has none worth trusting), then
+/// `/usr/libexec/ignition-kargs-helper` on the host.
+pub fn find_helper(path: Option<&OsStr>, host: &HostPaths) -> Option<PathBuf> {
+    let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
+    std::env::split_paths(path)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(HELPER_NAME))
+        .chain(std::iter::once(host.path(LIBEXEC_HELPER)))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 enum BootDir {
@@ -88,24 +125,23 @@ fn boot_dir(args: &StageArgs, host: &HostPaths) -> Result<BootDir> {
     ))
 }
 
-fn with_mounted_rw<T>(dev: &Path, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+fn with_mounted_rw<T>(
+    runner: &dyn Runner,
+    dev: &Path,
+    f: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
     let dir = std::env::temp_dir().join(format!("ignis-boot-{}", std::process::id()));
     std::fs::create_dir_all(&dir)
         .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
-    let st = Command::new("mount")
-        .arg(dev)
-        .arg(&dir)
-        .status()
-        .map_err(|e| Error::failed(format!("running mount: {e}")))?;
-    if !st.success() {
+    if let Err(e) = runner.run(&Cmd::new("mount").arg(dev).arg(&dir)) {
         let _ = std::fs::remove_dir(&dir);
-        return Err(Error::failed(format!(
-            "mounting {} failed ({st})",
-            dev.display()
-        )));
+        return Err(e.context(format!("mounting {}", dev.display())));
     }
     let r = f(&dir);
-    let _ = Command::new("umount").arg(&dir).status();
+    // The unit's MountFlags=slave drops the mount anyway; a failed umount only leaks it here.
+    if let Err(e) = runner.run(&Cmd::new("umount").arg(&dir)) {
+        log::warn!("kargs: {e}");
+    }
     let _ = std::fs::remove_dir(&dir);
     r
 }
@@ -140,4 +176,132 @@ fn edit_entries(
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sys::cmd::RecordingRunner;
+    use std::ffi::OsString;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ignis-kargs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn exe(p: &Path, mode: u32) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn stage_args(d: &Path) -> StageArgs {
+        match crate::cli::parse(&[
+            "-platform".into(),
+            "file".into(),
+            "-stage".into(),
+            "kargs".into(),
+        ])
+        .unwrap()
+        {
+            crate::cli::Command::Stage(mut s) => {
+                s.root = d.join("root");
+                s
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    fn karg(yes: &[&str], no: &[&str]) -> KernelArguments {
+        KernelArguments {
+            should_exist: yes.iter().map(|s| s.to_string()).collect(),
+            should_not_exist: no.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn helper_from_path_before_libexec() {
+        let d = tmp("find");
+        let host = HostPaths::new(d.join("host"));
+        let (sbin, bin) = (d.join("sbin"), d.join("bin"));
+        std::fs::create_dir_all(&sbin).unwrap();
+        let path = std::env::join_paths([&bin, &sbin]).unwrap();
+        assert_eq!(find_helper(Some(&path), &host), None);
+        exe(&host.path(LIBEXEC_HELPER), 0o755);
+        assert_eq!(
+            find_helper(Some(&path), &host),
+            Some(host.path(LIBEXEC_HELPER))
+        );
+        // Not executable: skipped, as a PATH lookup would.
+        exe(&bin.join(HELPER_NAME), 0o644);
+        exe(&sbin.join(HELPER_NAME), 0o755);
+        assert_eq!(
+            find_helper(Some(&path), &host),
+            Some(sbin.join(HELPER_NAME))
+        );
+        exe(&bin.join(HELPER_NAME), 0o755);
+        assert_eq!(find_helper(Some(&path), &host), Some(bin.join(HELPER_NAME)));
+        // Relative and empty PATH entries are never searched.
+        let rel = OsString::from("::sbin");
+        assert_eq!(
+            find_helper(Some(&rel), &host),
+            Some(host.path(LIBEXEC_HELPER))
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn helper_gets_ignitions_argv_and_its_failure_fails_the_stage() {
+        let d = tmp("argv");
+        let host = HostPaths::new(d.join("host"));
+        let helper = d.join("sbin").join(HELPER_NAME);
+        exe(&helper, 0o755);
+        let path = d.join("sbin").into_os_string();
+        let k = karg(&["console=ttyS0,115200", "a=b c"], &["quiet"]);
+        let r = RecordingRunner::new();
+        apply(&stage_args(&d), &k, &host, Some(&path), &r).unwrap();
+        let h = helper.to_string_lossy().into_owned();
+        assert_eq!(
+            r.argvs(),
+            [vec![
+                h.as_str(),
+                "--should-exist",
+                "console=ttyS0,115200",
+                "--should-exist",
+                "a=b c",
+                "--should-not-exist",
+                "quiet"
+            ]]
+        );
+        // The helper reboots by itself: ignis neither flags nor requests one.
+        assert!(!host.path("/run/ignition/kargs-reboot").exists());
+        let r = RecordingRunner::new();
+        r.reply(&[h.as_str()], Err("exit status: 1"));
+        let e = apply(&stage_args(&d), &k, &host, Some(&path), &r).unwrap_err();
+        assert!(e.to_string().contains("adding kernel arguments"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn native_fallback_edits_entries_and_reboots_through_the_runner() {
+        let d = tmp("native");
+        let host = HostPaths::new(d.join("host"));
+        std::fs::create_dir_all(host.path("/run/systemd/system")).unwrap();
+        let entries = d.join("root/boot/loader/entries");
+        std::fs::create_dir_all(&entries).unwrap();
+        std::fs::write(entries.join("a.conf"), "options root=x quiet\n").unwrap();
+        let path = d.join("empty").into_os_string();
+        let r = RecordingRunner::new();
+        let k = karg(&["foo"], &["quiet"]);
+        apply(&stage_args(&d), &k, &host, Some(&path), &r).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(entries.join("a.conf")).unwrap(),
+            "options root=x foo\n"
+        );
+        assert_eq!(r.argvs(), [["systemctl", "reboot", "--force"]]);
+        assert!(host.path("/run/ignition/kargs-reboot").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }
