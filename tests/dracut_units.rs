@@ -270,10 +270,14 @@ fn network_kargs_takes_the_distros_default_from_the_environment() {
         network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "ip=dhcp rd.neednet=1")]),
         ["exp", "rd-network-kargs", "--cmdline", "--default-value", "ip=dhcp rd.neednet=1"]
     );
-    // No default set: only the platform's kargs, no empty --default-value.
+    // No default set (no distro drop-in): afterburn is not run at all, and the unit succeeds.
     assert_eq!(
         network_kargs_argv(&[]),
-        ["exp", "rd-network-kargs", "--cmdline"]
+        ["afterburn-network-kargs: AFTERBURN_NETWORK_KARGS_DEFAULT is not set (no distro default): nothing to do"]
+    );
+    assert_eq!(
+        network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "")]).len(),
+        1
     );
 }
 

@@ -1029,6 +1029,29 @@ def selftest() -> int:
             else:
                 failures.append(f"cryptsetup luksFormat on an image file failed: {r.stderr!r}")
 
+    # The nestos flavour's root disk: the ostree links into an empty /var, the groups, the boot
+    # partition, and a config put on it.
+    with tempfile.TemporaryDirectory() as t:
+        t = Path(t)
+        img = t / "nestos.raw"
+        make_nestos_root_template(img)
+        ctx = Context("", {"root": img}, {}, [], {}, "http://10.0.2.2:1")
+        for link, target in OSTREE_LINKS.items():
+            expect(f"nestos link {link}", check_file(ctx, {"path": "/" + link, "node": "symlink",
+                                                          "target": target}), False)
+        expect("nestos link wrong", check_file(ctx, {"path": "/home", "node": "symlink",
+                                                     "target": "home"}), True)
+        expect("nestos var empty", check_file(ctx, {"path": "/var/home", "absent": True}), False)
+        expect("nestos groups", check_file(ctx, {"path": "/etc/group",
+                                                  "regex": ["^wheel:x:10:$", "^docker:x:989:$"]}), False)
+        expect("nestos boot fs", check_fs(ctx, {"part": 2, "fstype": "ext4", "label": "boot"}), False)
+        expect("nestos boot empty", check_file(ctx, {"part": 2, "path": "/ignition", "absent": True}), False)
+        (t / "c.ign").write_text("{}\n")
+        make_boot_fs(img, t / "c.ign")
+        expect("nestos boot config", check_file(ctx, {"part": 2, "path": "/ignition/config.ign",
+                                                      "contents": "{}\n"}), False)
+        expect("nestos root kept", check_fs(ctx, {"part": 1, "label": ROOT_LABEL}), False)
+
     # Templates.
     got = render("@HTTP@/a @SHA256:x@", "http://h", {"x": b"abc"})
     if got != "http://h/a " + hashlib.sha256(b"abc").hexdigest():
