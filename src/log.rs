@@ -1,18 +1,151 @@
-//! The process logger: `log` records to stderr (or stdout with `-log-to-stdout`), one line each,
-//! plus the `[started]`/`[finished]`/`[failed]` op lines the stages print. Callers must never
-//! pass config bodies, password hashes or key material to it.
+//! The process logger: each `log` record goes to journald natively (identifier `ignition` for
+//! the stages, real priorities, extra fields such as `MESSAGE_ID`) when its socket is there,
+//! and one readable line to the console (stderr, or stdout with `-log-to-stdout`). Without
+//! journald but with systemd's journal stream as output, lines carry sd-daemon `<N>` priority
+//! prefixes instead. Also the `[started]`/`[finished]`/`[failed]` op lines the stages print.
+//! Callers must never pass config bodies, password hashes or key material to it.
 
+use crate::providers::HostPaths;
+use crate::sys::journal::{self, Journal};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
-struct Logger {
-    to_stdout: AtomicBool,
+/// How the process logs.
+pub struct Options<'a> {
+    /// `SYSLOG_IDENTIFIER` of the journal entries: `ignition` for the stages (whatever the
+    /// binary is called: NestOS reads `journalctl -t ignition`), `afterburn` for its commands.
+    pub ident: &'a str,
+    pub to_stdout: bool,
+    /// Debug lines too.
+    pub verbose: bool,
+    /// Where the journal socket and /dev/console are (a fixture tree in tests).
+    pub host: &'a HostPaths,
+    /// `$JOURNAL_STREAM`, systemd's mark on a service's output stream.
+    pub journal_stream: Option<&'a str>,
+    /// The stage being run, sent as `IGNIS_STAGE` with every entry: journald may not learn
+    /// the unit of an entry sent just before the process exits, so a reader that wants one
+    /// stage's lines matches this field rather than `-u`.
+    pub stage: Option<&'a str>,
 }
 
-static LOGGER: Logger = Logger {
-    to_stdout: AtomicBool::new(false),
-};
+enum Console {
+    Stdout,
+    Stderr,
+    File(std::fs::File),
+}
+
+/// Where records go; one per process, built once by `init`.
+pub struct Sink {
+    ident: String,
+    stage: Option<String>,
+    journal: Option<Journal>,
+    console: Console,
+    /// The console is journald's stream and there is no native socket: `<N>` prefixes.
+    prefix: bool,
+}
+
+/// The syslog priority of a level. Errors are `crit`, as Ignition logs its failures.
+pub fn priority(l: Level) -> u8 {
+    match l {
+        Level::Error => 2,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+fn tag(l: Level) -> &'static str {
+    match l {
+        Level::Error => "CRITICAL",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug | Level::Trace => "DEBUG",
+    }
+}
+
+impl Sink {
+    pub fn new(o: &Options) -> Sink {
+        let journal = Journal::connect(&o.host.path(journal::SOCKET));
+        let stream = if o.to_stdout {
+            journal::is_journal_stream(std::io::stdout(), o.journal_stream)
+        } else {
+            journal::is_journal_stream(std::io::stderr(), o.journal_stream)
+        };
+        let fd = if o.to_stdout {
+            Console::Stdout
+        } else {
+            Console::Stderr
+        };
+        // Native entries plus a copy on the journal stream would put every line in the
+        // journal twice; the stream's only other job is the console, so write there instead.
+        let console = if journal.is_some() && stream {
+            open_console(o.host).map_or(fd, Console::File)
+        } else {
+            fd
+        };
+        Sink {
+            ident: o.ident.to_string(),
+            stage: o.stage.map(str::to_string),
+            prefix: journal.is_none() && stream,
+            journal,
+            console,
+        }
+    }
+
+    /// Logs one record, with extra journal fields (`MESSAGE_ID`, ...).
+    pub fn emit(&self, level: Level, msg: &str, fields: &[(&str, &str)]) {
+        if let Some(j) = &self.journal {
+            let prio = priority(level).to_string();
+            let mut all = vec![
+                ("MESSAGE", msg),
+                ("PRIORITY", prio.as_str()),
+                ("SYSLOG_IDENTIFIER", self.ident.as_str()),
+            ];
+            if let Some(st) = &self.stage {
+                all.push(("IGNIS_STAGE", st));
+            }
+            all.extend_from_slice(fields);
+            // A lost entry still reaches the console below; there is nowhere else to report it.
+            let _ = j.send(&all);
+        }
+        let line = self.console_line(level, msg);
+        // A failed write to the console has nowhere better to be reported.
+        let _ = match &self.console {
+            Console::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
+            Console::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
+            Console::File(f) => (&*f).write_all(line.as_bytes()),
+        };
+    }
+}
+
+impl Sink {
+    /// The console text of a record: `WARNING  : msg`, or `<4>msg` for journald's stream.
+    fn console_line(&self, level: Level, msg: &str) -> String {
+        if self.prefix {
+            let p = priority(level);
+            msg.lines().map(|l| format!("<{p}>{l}\n")).collect()
+        } else {
+            format!("{:<8} : {msg}\n", tag(level))
+        }
+    }
+}
+
+fn open_console(host: &HostPaths) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(rustix::fs::OFlags::NOCTTY.bits() as i32)
+        .open(host.path("/dev/console"))
+        .ok()
+}
+
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+struct Logger;
+
+static LOGGER: Logger = Logger;
 
 impl Log for Logger {
     fn enabled(&self, _: &Metadata) -> bool {
@@ -20,33 +153,47 @@ impl Log for Logger {
     }
 
     fn log(&self, r: &Record) {
-        let tag = match r.level() {
-            Level::Error => "CRITICAL",
-            Level::Warn => "WARNING",
-            Level::Info => "INFO",
-            Level::Debug | Level::Trace => "DEBUG",
-        };
-        let line = format!("{tag:<8} : {}\n", r.args());
-        // A failed write to the console has nowhere better to be reported.
-        let _ = if self.to_stdout.load(Ordering::Relaxed) {
-            std::io::stdout().lock().write_all(line.as_bytes())
-        } else {
-            std::io::stderr().lock().write_all(line.as_bytes())
-        };
+        if let Some(s) = SINK.get() {
+            s.emit(r.level(), &r.args().to_string(), &[]);
+        }
     }
 
     fn flush(&self) {}
 }
 
-/// Installs the logger once per process; `verbose` enables debug lines.
-pub fn init(to_stdout: bool, verbose: bool) {
-    LOGGER.to_stdout.store(to_stdout, Ordering::Relaxed);
+/// Installs the logger once per process.
+pub fn init(o: &Options) {
+    let _ = SINK.set(Sink::new(o));
     if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(if verbose {
+        log::set_max_level(if o.verbose {
             LevelFilter::Debug
         } else {
             LevelFilter::Info
         });
+    }
+}
+
+/// The usual options: the host from `IGNIS_HOST_ROOT`, `$JOURNAL_STREAM` from the environment.
+pub fn init_from_env(ident: &str, stage: Option<&str>, to_stdout: bool) {
+    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let js = std::env::var("JOURNAL_STREAM").ok();
+    init(&Options {
+        ident,
+        to_stdout,
+        verbose: false,
+        host: &host,
+        journal_stream: js.as_deref(),
+        stage,
+    });
+}
+
+/// Logs a structured event: `msg` like any record, plus `fields` in its journal entry (a
+/// `MESSAGE_ID` other tools search for). Before `init` (unit tests) it is a plain record.
+pub fn event(level: Level, msg: &str, fields: &[(&str, &str)]) {
+    match SINK.get() {
+        Some(s) if log::log_enabled!(level) => s.emit(level, msg, fields),
+        Some(_) => {}
+        None => log::log!(level, "{msg}"),
     }
 }
 
@@ -84,6 +231,89 @@ pub fn civil_utc(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn journal_entries_and_console_lines() {
+        let d = std::env::temp_dir().join(format!("ignis-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("run/systemd/journal")).unwrap();
+        std::fs::create_dir_all(d.join("dev")).unwrap();
+        let host = HostPaths::new(&d);
+        let server = UnixDatagram::bind(host.path(journal::SOCKET)).unwrap();
+        server.set_nonblocking(true).unwrap();
+        // The output is journald's stream (as under systemd): with native entries the console
+        // copy goes to /dev/console (a plain file here), readable and not into the journal.
+        std::fs::write(d.join("dev/console"), "").unwrap();
+        let st = rustix::fs::fstat(std::io::stderr()).unwrap();
+        let js = format!("{}:{}", st.st_dev, st.st_ino);
+        let o = Options {
+            ident: "ignition",
+            to_stdout: false,
+            verbose: false,
+            host: &host,
+            journal_stream: Some(&js),
+            stage: Some("files"),
+        };
+        let s = Sink::new(&o);
+        s.emit(Level::Warn, "warning at $.a: w", &[]);
+        s.emit(
+            Level::Info,
+            "two\nlines",
+            &[("MESSAGE_ID", "abc"), ("IGNITION_USER_NAME", "nest")],
+        );
+        let mut buf = vec![0u8; 65536];
+        let n = server.recv(&mut buf).unwrap();
+        assert_eq!(
+            journal::decode(&buf[..n]).unwrap(),
+            [
+                ("MESSAGE".to_string(), "warning at $.a: w".to_string()),
+                ("PRIORITY".into(), "4".into()),
+                ("SYSLOG_IDENTIFIER".into(), "ignition".into()),
+                ("IGNIS_STAGE".into(), "files".into()),
+            ]
+        );
+        let n = server.recv(&mut buf).unwrap();
+        let e = journal::decode(&buf[..n]).unwrap();
+        let get = |k: &str| e.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("MESSAGE"), Some("two\nlines"));
+        assert_eq!(get("PRIORITY"), Some("6"));
+        assert_eq!(get("MESSAGE_ID"), Some("abc"));
+        assert_eq!(get("IGNITION_USER_NAME"), Some("nest"));
+        assert!(server.recv(&mut buf).is_err(), "one datagram per record");
+        assert_eq!(
+            std::fs::read_to_string(d.join("dev/console")).unwrap(),
+            "WARNING  : warning at $.a: w\nINFO     : two\nlines\n"
+        );
+
+        // No journald: the stream gets sd-daemon prefixes, one per line.
+        drop(server);
+        std::fs::remove_file(host.path(journal::SOCKET)).unwrap();
+        let s = Sink::new(&o);
+        assert!(s.journal.is_none() && s.prefix);
+        assert!(matches!(s.console, Console::Stderr));
+        assert_eq!(
+            s.console_line(Level::Error, "failed: a\nb"),
+            "<2>failed: a\n<2>b\n"
+        );
+        // Not the journal stream (a terminal, a pipe): plain readable lines, no prefixes.
+        let s = Sink::new(&Options {
+            journal_stream: None,
+            ..o
+        });
+        assert!(!s.prefix && matches!(s.console, Console::Stderr));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn priorities() {
+        assert_eq!(priority(Level::Error), 2);
+        assert_eq!(priority(Level::Warn), 4);
+        assert_eq!(priority(Level::Info), 6);
+        assert_eq!(priority(Level::Debug), 7);
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_utc(0), (1970, 1, 1, 0, 0, 0));

@@ -15,7 +15,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
         cli::Command::Afterburn(a) => {
-            log::init(false, false);
+            log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
                 Ok(()) => Ok(0),
                 Err(e) => {
@@ -25,7 +25,8 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
             }
         }
         cli::Command::Stage(s) => {
-            log::init(s.log_to_stdout, false);
+            // Ignition's identifier whatever the binary is called: tools query `-t ignition`.
+            log::init_from_env("ignition", Some(s.stage.name()), s.log_to_stdout);
             match stages::run(&s) {
                 Ok(()) => Ok(0),
                 Err(e) => {

@@ -39,12 +39,20 @@ for unit in "${failed[@]}"; do
     out "first boot FAILED in stage $stage ($unit: ${result:-unknown}, exit status ${status:-?})"
     # ignis's error lines, last $max_lines of them, each cut at $max_width characters
     # (plain bash: sed/tail/cut are not in every initramfs).
+    # ignis sends its lines to journald natively (identifier ignition, errors at priority
+    # crit, the stage in IGNIS_STAGE: an entry sent just before exiting may lack the unit);
+    # without journald's socket they came through the unit's output as `CRITICAL : ...`.
     reason=()
     while IFS= read -r line; do
-        if [[ $line =~ ^CRITICAL\ *:\ *(.*)$ ]]; then
-            reason+=("${BASH_REMATCH[1]:0:max_width}")
-        fi
-    done < <(journalctl -b -u "$unit" -o cat --no-pager 2>/dev/null)
+        reason+=("${line:0:max_width}")
+    done < <(journalctl -b -o cat --no-pager -p crit SYSLOG_IDENTIFIER=ignition "IGNIS_STAGE=$stage" 2>/dev/null)
+    if [[ ${#reason[@]} -eq 0 ]]; then
+        while IFS= read -r line; do
+            if [[ $line =~ ^CRITICAL\ *:\ *(.*)$ ]]; then
+                reason+=("${BASH_REMATCH[1]:0:max_width}")
+            fi
+        done < <(journalctl -b -u "$unit" -o cat --no-pager 2>/dev/null)
+    fi
     if [[ ${#reason[@]} -eq 0 ]]; then
         # No error line from ignis itself (it did not start, or was killed): systemd's own
         # messages about the unit say why.

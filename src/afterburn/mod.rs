@@ -75,8 +75,14 @@ pub fn write_hostname(root: &Root, path: &str, md: &Metadata) -> Result<bool> {
 
 /// Writes `~user/.ssh/authorized_keys.d/<fragment>` in the target (dir 0700, file 0600, owned
 /// by the user), resolving the home through the target's databases; removes the fragment when
-/// there are no keys. A home that is a symlink cannot lead out of the root.
-pub fn write_ssh_keys(root: &Root, user: &str, fragment: &str, keys: &[String]) -> Result<()> {
+/// there are no keys. A home that is a symlink cannot lead out of the root. Returns the
+/// fragment's path in the target when it wrote one.
+pub fn write_ssh_keys(
+    root: &Root,
+    user: &str,
+    fragment: &str,
+    keys: &[String],
+) -> Result<Option<String>> {
     let ids = crate::stages::files::ids::Ids::load(root)?;
     let u = ids.user(user)?.clone();
     let home = u.home.trim_end_matches('/');
@@ -87,7 +93,7 @@ pub fn write_ssh_keys(root: &Root, user: &str, fragment: &str, keys: &[String]) 
             root.unlink(&file)?;
             log::info!("ssh keys: removed {file} (no keys)");
         }
-        return Ok(());
+        return Ok(None);
     }
     let ssh = format!("{home}/.ssh");
     // ~/.ssh and its authorized_keys.d are handed to the user: refuse a symlink there before
@@ -112,7 +118,7 @@ pub fn write_ssh_keys(root: &Root, user: &str, fragment: &str, keys: &[String]) 
     body.push('\n');
     root.write_atomic(&file, body.as_bytes(), 0o600, u.uid, u.gid)?;
     log::info!("ssh keys: wrote {} key(s) for {user} to {file}", keys.len());
-    Ok(())
+    Ok(Some(file))
 }
 
 /// The initrd network kargs decision: nothing when the command line already has `ip=`;

@@ -5,6 +5,7 @@
 
 pub mod blockdev;
 pub mod cmd;
+pub mod journal;
 pub mod mount;
 pub mod probe;
 pub mod root;

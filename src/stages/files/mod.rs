@@ -88,10 +88,32 @@ fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> 
         if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
             continue;
         }
-        crate::afterburn::write_ssh_keys(root, &u.name, "ignition", &u.ssh_authorized_keys)
-            .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+        let file =
+            crate::afterburn::write_ssh_keys(root, &u.name, "ignition", &u.ssh_authorized_keys)
+                .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+        if let Some(file) = file {
+            ssh_keys_event(root, &u.name, &file);
+        }
     }
     Ok(())
+}
+
+/// The journal entry Ignition sends after writing a user's keys: distro scripts
+/// (`nestos-check-ssh-keys`, console issue helpers) find it by `MESSAGE_ID` and read the user
+/// from `IGNITION_USER_NAME`. `IGNITION_PATH` is the file as seen from the initrd, as Ignition
+/// gives it. The message text is kept as Ignition words it, since those tools show it as is.
+fn ssh_keys_event(root: &Root, user: &str, file: &str) {
+    const SSH_KEYS_MESSAGE_ID: &str = "225067b87bbd4a0cb6ab151f82fa364b";
+    let path = root.path().join(file.trim_start_matches('/'));
+    crate::log::event(
+        log::Level::Info,
+        &format!("wrote ssh authorized keys file for user: {user}"),
+        &[
+            ("MESSAGE_ID", SSH_KEYS_MESSAGE_ID),
+            ("IGNITION_USER_NAME", user),
+            ("IGNITION_PATH", &path.to_string_lossy()),
+        ],
+    );
 }
 
 /// /etc/.ignition-result.json, which existing tools read after first boot.
