@@ -266,12 +266,14 @@ fn hostile_layouts_stay_inside_the_root() {
     ],"links":[{"path":"/etc/abs","target":"/etc/../../../../x"}]}"#)));
     assert_eq!(t.read("/via-root-link"), "a");
     assert_eq!(t.read("/tmp/via-dotdot"), "b");
-    let o = t.apply(&cfg(
+    // As with Ignition, the link's target is created inside the root, never on the host.
+    ok(t.apply(&cfg(
         r#"{"files":[{"path":"/esc/pwned","contents":{"source":"data:,c"}}]}"#,
-    ));
-    assert!(
-        !o.status.success(),
-        "a path through a link to a host dir must not be created there"
+    )));
+    assert_eq!(
+        t.read(&format!("{}/pwned", outside.display())),
+        "c",
+        "written inside the root"
     );
     assert!(
         std::fs::read_dir(&outside).unwrap().next().is_none(),
@@ -439,4 +441,111 @@ fn ssh_dir_symlink_is_refused_and_nothing_changes_owner() {
         "the symlink's target kept its owner"
     );
     assert!(!t.p("/srv/shared/authorized_keys.d").exists());
+}
+
+/// NestOS's root: /home, /opt, /srv, /mnt, /root and /usr/local are links into /var, which is
+/// empty at first boot.
+fn ostree_shaped(t: &T) {
+    std::fs::create_dir_all(t.p("/var")).unwrap();
+    std::fs::create_dir_all(t.p("/usr")).unwrap();
+    for (l, target) in [
+        ("/home", "var/home"),
+        ("/opt", "var/opt"),
+        ("/srv", "var/srv"),
+        ("/mnt", "var/mnt"),
+        ("/root", "var/roothome"),
+        ("/usr/local", "../var/usrlocal"),
+    ] {
+        std::os::unix::fs::symlink(target, t.p(l)).unwrap();
+    }
+}
+
+#[test]
+fn ostree_shaped_root_creates_what_the_var_links_lead_to() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("ostree");
+    ostree_shaped(&t);
+    std::fs::write(t.p("/etc/shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
+    std::fs::write(t.p("/etc/gshadow"), "root:*::\n").unwrap();
+    std::fs::write(
+        t.p("/etc/login.defs"),
+        "UID_MIN 1000\nUID_MAX 60000\nGID_MIN 1000\nGID_MAX 60000\nUSERGROUPS_ENAB yes\n",
+    )
+    .unwrap();
+    // Two entries on one node through a dangling link: refused before anything is written.
+    let o = t.apply(&cfg(r#"{"files":[
+        {"path":"/home/nest/x","contents":{"source":"data:,a"}},
+        {"path":"/var/home/nest/x","contents":{"source":"data:,b"}}]}"#));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("resolve to the same path in the target (/var/home/nest/x)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_dir(t.p("/var")).unwrap().count(), 0);
+
+    let s = serve(None);
+    s.route("/conf", vec![Reply::Body(b"remote\n".to_vec())]);
+    // The remote file is fetched first, beside its destination: /opt still dangles then.
+    ok(t.apply(&r#"{"ignition":{"version":"3.3.0"},
+        "passwd":{"users":[{"name":"nest","sshAuthorizedKeys":["ssh-ed25519 AAAA nest@a"]}]},
+        "storage":{
+          "files":[
+            {"path":"/opt/remote.conf","contents":{"source":"@URL@"}},
+            {"path":"/home/nest/.ssh/config","contents":{"source":"data:,Host%20*"},"mode":384,"user":{"name":"nest"}},
+            {"path":"/root/.bashrc","contents":{"source":"data:,alias%20l=ls"}},
+            {"path":"/usr/local/bin/tool","contents":{"source":"data:,%23!/bin/sh"},"mode":493}],
+          "directories":[{"path":"/opt/app/data","mode":488},{"path":"/srv/www"}],
+          "links":[
+            {"path":"/usr/local/bin/t2","target":"tool"},
+            {"path":"/mnt/hard","target":"/usr/local/bin/tool","hard":true}]}}"#
+        .replace("@URL@", &s.url("/conf"))));
+    assert_eq!(t.read("/var/opt/remote.conf"), "remote\n");
+    for l in ["/home", "/opt", "/srv", "/mnt", "/root", "/usr/local"] {
+        assert!(
+            std::fs::symlink_metadata(t.p(l))
+                .unwrap()
+                .file_type()
+                .is_symlink(),
+            "{l} is still a link"
+        );
+    }
+    assert!(
+        t.read("/etc/passwd")
+            .contains("nest:x:1001:1001::/home/nest:/bin/bash"),
+        "{}",
+        t.read("/etc/passwd")
+    );
+    assert_eq!(t.owner("/var/home"), (0, 0));
+    assert_eq!(t.mode("/var/home"), 0o755);
+    assert_eq!(t.owner("/var/home/nest"), (1001, 1001));
+    // useradd's default without HOME_MODE (umask 022).
+    assert_eq!(t.mode("/var/home/nest"), 0o755);
+    assert_eq!(
+        t.read("/var/home/nest/.ssh/authorized_keys.d/ignition"),
+        "ssh-ed25519 AAAA nest@a\n"
+    );
+    assert_eq!(t.owner("/var/home/nest/.ssh"), (1001, 1001));
+    assert_eq!(t.read("/var/home/nest/.ssh/config"), "Host *");
+    assert_eq!(t.mode("/var/home/nest/.ssh/config"), 0o600);
+    assert_eq!(t.read("/var/roothome/.bashrc"), "alias l=ls");
+    assert_eq!(t.read("/var/usrlocal/bin/tool"), "#!/bin/sh");
+    assert_eq!(t.mode("/var/usrlocal/bin/tool"), 0o755);
+    assert_eq!(t.mode("/var/usrlocal"), 0o755);
+    assert_eq!(t.mode("/var/opt/app/data"), 0o750);
+    assert_eq!(t.mode("/var/opt/app"), 0o755);
+    assert!(t.p("/var/srv/www").is_dir());
+    assert_eq!(
+        std::fs::read_link(t.p("/var/usrlocal/bin/t2")).unwrap(),
+        Path::new("tool")
+    );
+    assert_eq!(
+        std::fs::metadata(t.p("/var/mnt/hard")).unwrap().ino(),
+        std::fs::metadata(t.p("/var/usrlocal/bin/tool"))
+            .unwrap()
+            .ino()
+    );
 }

@@ -7,11 +7,9 @@ use crate::error::{Error, Result};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
-use std::collections::HashMap;
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 /// What kind of node a path is (without following a final symlink).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +49,9 @@ impl Meta {
         }
     }
 }
+
+mod tree;
+mod walk;
 
 pub struct Root {
     fd: OwnedFd,
@@ -236,55 +237,6 @@ impl Root {
         }
     }
 
-    /// Creates `p` and its missing parents (0755 unless `mode` says otherwise for `p`, owned
-    /// by root). Returns the directories it created, shallowest first.
-    pub fn mkdir_all(&self, p: &str, mode: u32) -> Result<Vec<String>> {
-        let mut created = Vec::new();
-        let mut cur = String::new();
-        let comps: Vec<&str> = p
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
-        for (i, c) in comps.iter().enumerate() {
-            let parent = if cur.is_empty() {
-                "/".to_string()
-            } else {
-                cur.clone()
-            };
-            cur.push('/');
-            cur.push_str(c);
-            match self.dir_fd(&cur) {
-                Ok(_) => continue,
-                Err(Errno::NOENT) => {}
-                Err(Errno::NOTDIR) => {
-                    return Err(Error::failed(format!(
-                        "{cur} exists and is not a directory"
-                    )))
-                }
-                Err(e) => return Err(io_err("resolving", &cur, e)),
-            }
-            let pfd = self
-                .dir_fd(&parent)
-                .map_err(|e| io_err("resolving", &parent, e))?;
-            let m = if i + 1 == comps.len() { mode } else { 0o755 };
-            match rfs::mkdirat(&pfd, *c, Mode::from_raw_mode(m)) {
-                Ok(()) => {
-                    // mkdir applies the umask; set the mode we mean.
-                    self.chmod(&cur, m)?;
-                    created.push(cur.clone());
-                }
-                Err(Errno::EXIST) => {
-                    // A dangling symlink or a non-directory: not something to descend into.
-                    return Err(Error::failed(format!(
-                        "{cur} exists and is not a directory"
-                    )));
-                }
-                Err(e) => return Err(io_err("creating directory", &cur, e)),
-            }
-        }
-        Ok(created)
-    }
-
     /// A new temp file beside `p` (whose parent must exist), to be committed over `p`; open for
     /// reading too, so that it can also serve as a staging buffer.
     pub fn create_temp(&self, p: &str) -> Result<TempFile> {
@@ -407,16 +359,6 @@ impl Root {
         rfs::unlinkat(&parent, name, AtFlags::empty()).map_err(|e| io_err("removing", p, e))
     }
 
-    /// `rm -rf` inside the root; symlinks are removed, never followed. Missing is fine.
-    pub fn remove_all(&self, p: &str) -> Result<()> {
-        let (parent, name) = match self.parent(p) {
-            Ok(x) => x,
-            Err(_) if self.lstat(p)?.is_none() => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        remove_entry(&parent, name).map_err(|e| io_err("removing", p, e))
-    }
-
     /// Names in directory `p` (not following a final symlink into another directory).
     pub fn list_dir(&self, p: &str) -> Result<Vec<String>> {
         let fd = match self.open_at(p, OFlags::RDONLY | OFlags::DIRECTORY) {
@@ -496,46 +438,6 @@ impl Root {
             Err(Errno::XDEV) => Ok(false),
             Err(e) => Err(io_err("renaming", &format!("{from} to {to}"), e)),
         }
-    }
-
-    /// Re-owns the tree at `p` depth first, the entry `p` names last: `map(uid, gid)` says the
-    /// new owner and group of each node (`None` keeps it). Symlinks are re-owned themselves
-    /// and never followed, `p` included.
-    pub fn reown_tree(
-        &self,
-        p: &str,
-        map: &mut dyn FnMut(u32, u32) -> (Option<u32>, Option<u32>),
-    ) -> Result<()> {
-        let (parent, name) = self.parent(p)?;
-        let name = CString::new(name)
-            .map_err(|_| Error::failed(format!("path {p:?} contains a NUL byte")))?;
-        reown_entry(&parent, &name, p, map)
-    }
-
-    /// Copies the contents of directory `from` (resolved inside the root) into the existing
-    /// directory `to` (whose final component must not be a symlink): regular files,
-    /// directories and symlinks (copied as symlinks, never followed), with modes including
-    /// set-id bits, access and modification times, and hard links between files of the tree.
-    /// Each copy is owned by `owner`, or by the source's owner when `None`. Sockets, FIFOs and
-    /// device nodes are skipped with a warning.
-    pub fn copy_tree(&self, from: &str, to: &str, owner: Option<(u32, u32)>) -> Result<()> {
-        let src = self
-            .open_at(from, OFlags::RDONLY | OFlags::DIRECTORY)
-            .map_err(|e| io_err("opening", from, e))?;
-        let dst = if split(to).is_ok() {
-            let (parent, name) = self.parent(to)?;
-            rfs::openat(
-                &parent,
-                name,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-        } else {
-            self.open_at(to, OFlags::RDONLY | OFlags::DIRECTORY)
-        }
-        .map_err(|e| io_err("opening", to, e))?;
-        let mut links = HashMap::new();
-        copy_dir(&src, from, &Rc::new(dst), to, owner, &mut links)
     }
 
     /// Where the entry `p` names really is in the root: its directories resolved (symlinks
@@ -621,216 +523,11 @@ fn set_owner_mode(fd: &impl AsFd, uid: u32, gid: u32, mode: u32) -> std::result:
     rfs::fchmod(fd, Mode::from_raw_mode(mode))
 }
 
-/// The names in an open (readable) directory, without "." and "..", as raw bytes.
-fn dir_names(fd: &impl AsFd) -> std::result::Result<Vec<CString>, Errno> {
-    let mut names = Vec::new();
-    for ent in rfs::Dir::read_from(fd)? {
-        let ent = ent?;
-        let n = ent.file_name();
-        if n.to_bytes() != b"." && n.to_bytes() != b".." {
-            names.push(n.to_owned());
-        }
-    }
-    Ok(names)
-}
-
-fn child(path: &str, name: &CStr) -> String {
-    format!("{}/{}", path.trim_end_matches('/'), name.to_string_lossy())
-}
-
-/// Access and modification times of a stat, for utimensat/futimens.
-#[allow(clippy::unnecessary_cast, clippy::useless_conversion)] // field types vary by architecture
-fn times_of(st: &rfs::Stat) -> rfs::Timestamps {
-    rfs::Timestamps {
-        last_access: rfs::Timespec {
-            tv_sec: st.st_atime as i64,
-            tv_nsec: st.st_atime_nsec as _,
-        },
-        last_modification: rfs::Timespec {
-            tv_sec: st.st_mtime as i64,
-            tv_nsec: st.st_mtime_nsec as _,
-        },
-    }
-}
-
-fn reown_entry(
-    parent: &impl AsFd,
-    name: &CStr,
-    path: &str,
-    map: &mut dyn FnMut(u32, u32) -> (Option<u32>, Option<u32>),
-) -> Result<()> {
-    let st = rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| io_err("stat", path, e))?;
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let fd = rfs::openat(
-            parent,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io_err("opening", path, e))?;
-        for n in dir_names(&fd).map_err(|e| io_err("listing", path, e))? {
-            reown_entry(&fd, &n, &child(path, &n), map)?;
-        }
-    }
-    let (uid, gid) = map(st.st_uid, st.st_gid);
-    if uid.is_some() || gid.is_some() {
-        rfs::chownat(
-            parent,
-            name,
-            uid.map(rfs::Uid::from_raw),
-            gid.map(rfs::Gid::from_raw),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| io_err("chown", path, e))?;
-    }
-    Ok(())
-}
-
-/// Copies of multiply-linked source files, by source (dev, ino): destination directory and name.
-type LinkMap = HashMap<(u64, u64), (Rc<OwnedFd>, CString)>;
-
-fn copy_dir(
-    src: &OwnedFd,
-    src_path: &str,
-    dst: &Rc<OwnedFd>,
-    dst_path: &str,
-    owner: Option<(u32, u32)>,
-    links: &mut LinkMap,
-) -> Result<()> {
-    for name in dir_names(src).map_err(|e| io_err("listing", src_path, e))? {
-        let (sp, dp) = (child(src_path, &name), child(dst_path, &name));
-        let st = rfs::statat(src, &name, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| io_err("stat", &sp, e))?;
-        let (uid, gid) = owner.unwrap_or((st.st_uid, st.st_gid));
-        let mode = st.st_mode & 0o7777;
-        let times = times_of(&st);
-        match FileType::from_raw_mode(st.st_mode) {
-            FileType::Symlink => {
-                let target = rfs::readlinkat(src, &name, Vec::new())
-                    .map_err(|e| io_err("readlink", &sp, e))?;
-                rfs::symlinkat(&target, &**dst, &name)
-                    .map_err(|e| io_err("creating symlink", &dp, e))?;
-                rfs::chownat(
-                    &**dst,
-                    &name,
-                    Some(rfs::Uid::from_raw(uid)),
-                    Some(rfs::Gid::from_raw(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                )
-                .map_err(|e| io_err("chown", &dp, e))?;
-                rfs::utimensat(&**dst, &name, &times, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| io_err("setting times of", &dp, e))?;
-            }
-            FileType::Directory => {
-                let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                let sfd = rfs::openat(src, &name, dir, Mode::empty())
-                    .map_err(|e| io_err("opening", &sp, e))?;
-                rfs::mkdirat(&**dst, &name, Mode::from_raw_mode(0o700))
-                    .map_err(|e| io_err("creating directory", &dp, e))?;
-                let dfd = rfs::openat(&**dst, &name, dir, Mode::empty())
-                    .map_err(|e| io_err("opening", &dp, e))?;
-                rfs::fchown(
-                    &dfd,
-                    Some(rfs::Uid::from_raw(uid)),
-                    Some(rfs::Gid::from_raw(gid)),
-                )
-                .map_err(|e| io_err("chown", &dp, e))?;
-                let dfd = Rc::new(dfd);
-                copy_dir(&sfd, &sp, &dfd, &dp, owner, links)?;
-                rfs::fchmod(&*dfd, Mode::from_raw_mode(mode))
-                    .map_err(|e| io_err("chmod", &dp, e))?;
-                rfs::futimens(&*dfd, &times).map_err(|e| io_err("setting times of", &dp, e))?;
-            }
-            FileType::RegularFile => {
-                let key = (st.st_dev, st.st_ino);
-                if st.st_nlink > 1 {
-                    if let Some((first_dir, first_name)) = links.get(&key) {
-                        rfs::linkat(&**first_dir, first_name, &**dst, &name, AtFlags::empty())
-                            .map_err(|e| io_err("creating hard link", &dp, e))?;
-                        continue;
-                    }
-                }
-                copy_file(src, &name, &sp, dst, &dp, &st, uid, gid)?;
-                if st.st_nlink > 1 {
-                    links.insert(key, (Rc::clone(dst), name));
-                }
-            }
-            _ => log::warn!("not copying {sp}: special files are not supported"),
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn copy_file(
-    src: &OwnedFd,
-    name: &CStr,
-    sp: &str,
-    dst: &OwnedFd,
-    dp: &str,
-    st: &rfs::Stat,
-    uid: u32,
-    gid: u32,
-) -> Result<()> {
-    // NONBLOCK: should the entry have become a FIFO since the stat, opening must not hang.
-    let sfd = rfs::openat(
-        src,
-        name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io_err("opening", sp, e))?;
-    let now = rfs::fstat(&sfd).map_err(|e| io_err("stat", sp, e))?;
-    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
-        return Err(Error::failed(format!("{sp} changed while being copied")));
-    }
-    let dfd = rfs::openat(
-        dst,
-        name,
-        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| io_err("creating", dp, e))?;
-    let (mut sf, mut df) = (std::fs::File::from(sfd), std::fs::File::from(dfd));
-    std::io::copy(&mut sf, &mut df)
-        .map_err(|e| Error::failed(format!("copying {sp} to {dp}: {e}")))?;
-    set_owner_mode(&df, uid, gid, st.st_mode & 0o7777).map_err(|e| io_err("setting up", dp, e))?;
-    rfs::futimens(&df, &times_of(st)).map_err(|e| io_err("setting times of", dp, e))
-}
-
-fn remove_entry(parent: &impl AsFd, name: &str) -> std::result::Result<(), Errno> {
-    let st = match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(st) => st,
-        Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-        let fd = rfs::openat(
-            parent,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        let names: Vec<String> = rfs::Dir::read_from(&fd)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "." && n != "..")
-            .collect();
-        for n in names {
-            remove_entry(&fd, &n)?;
-        }
-        rfs::unlinkat(parent, name, AtFlags::REMOVEDIR)
-    } else {
-        rfs::unlinkat(parent, name, AtFlags::empty())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tmp_root(name: &str) -> (PathBuf, Root) {
+    pub(super) fn tmp_root(name: &str) -> (PathBuf, Root) {
         let d = std::env::temp_dir().join(format!("ignis-root-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
@@ -851,10 +548,15 @@ mod tests {
         let (d, r) = tmp_root("escape");
         let outside = std::env::temp_dir().join(format!("ignis-outside-{}", std::process::id()));
         std::fs::create_dir_all(&outside).unwrap();
-        // /etc -> / (absolute) and /up -> ../../.. (relative, climbing): both stay in the root.
+        // /etc -> a host directory (absolute) and /up -> ../../.. (relative, climbing): both
+        // stay in the root, where the missing directories are created.
         std::os::unix::fs::symlink(&outside, d.join("etc")).unwrap();
         std::os::unix::fs::symlink("../../../../../..", d.join("up")).unwrap();
-        r.write_atomic("/etc/x", b"1", 0o644, 0, 0).unwrap_err();
+        r.write_atomic("/etc/x", b"1", 0o644, 0, 0).unwrap();
+        assert!(d
+            .join(outside.strip_prefix("/").unwrap())
+            .join("x")
+            .is_file());
         r.mkdir_all("/up/tmp", 0o755).unwrap();
         r.write_atomic("/up/tmp/y", b"2", 0o644, 0, 0).unwrap();
         assert!(d.join("tmp/y").exists(), "written inside the root");
@@ -896,22 +598,6 @@ mod tests {
         assert_eq!(r.list_dir("/").unwrap(), vec!["a"]);
         assert_eq!(r.read("/a").unwrap().unwrap(), b"hi");
         std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn remove_all_does_not_follow_symlinks() {
-        let (d, r) = tmp_root("rm");
-        let keep = std::env::temp_dir().join(format!("ignis-keep-{}", std::process::id()));
-        std::fs::create_dir_all(&keep).unwrap();
-        std::fs::write(keep.join("precious"), b"x").unwrap();
-        r.mkdir_all("/t/sub", 0o755).unwrap();
-        std::os::unix::fs::symlink(&keep, d.join("t/sub/l")).unwrap();
-        r.remove_all("/t").unwrap();
-        assert!(r.lstat("/t").unwrap().is_none());
-        assert!(keep.join("precious").exists());
-        r.remove_all("/missing/x").unwrap();
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::remove_dir_all(&keep).unwrap();
     }
 
     #[test]
@@ -994,7 +680,7 @@ mod tests {
         assert!(r.mkdir_all("/f/x", 0o755).is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
-    fn outside_dir(name: &str) -> PathBuf {
+    pub(super) fn outside_dir(name: &str) -> PathBuf {
         let o = std::env::temp_dir().join(format!("ignis-out-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&o);
         std::fs::create_dir_all(&o).unwrap();
@@ -1003,7 +689,7 @@ mod tests {
     }
 
     /// Everything under `d`: relative path, mode, owner, content or link target, mtime.
-    fn snapshot(d: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>, i64)> {
+    pub(super) fn snapshot(d: &Path) -> Vec<(PathBuf, u32, u32, u32, Vec<u8>, i64)> {
         use std::os::unix::fs::MetadataExt;
         let mut out = Vec::new();
         let mut todo = vec![d.to_path_buf()];
@@ -1157,137 +843,5 @@ mod tests {
         assert!(r.lstat("/a").unwrap().is_some(), "nothing moved");
         drop(mnt);
         std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn reown_tree_maps_ids_and_never_follows_symlinks() {
-        let (d, r) = tmp_root("reown");
-        let out = outside_dir("reown");
-        std::os::unix::fs::chown(out.join("keep"), Some(1000), Some(1000)).unwrap();
-        let before = snapshot(&out);
-        r.mkdir("/h", 0o700, 1000, 1000).unwrap();
-        r.mkdir("/h/sub", 0o755, 1000, 50).unwrap();
-        r.write_atomic("/h/sub/f", b"x", 0o4755, 1000, 1000)
-            .unwrap();
-        r.write_atomic("/h/other", b"x", 0o644, 7, 1000).unwrap();
-        std::os::unix::fs::symlink(&out, d.join("h/out")).unwrap();
-        std::os::unix::fs::symlink("../../../../../..", d.join("h/up")).unwrap();
-        std::os::unix::fs::lchown(d.join("h/out"), Some(1000), Some(1000)).unwrap();
-        let mut seen = 0;
-        r.reown_tree("/h", &mut |u, g| {
-            seen += 1;
-            ((u == 1000).then_some(2000), (g == 1000).then_some(3000))
-        })
-        .unwrap();
-        assert_eq!(seen, 6, "h, sub, f, other, out, up");
-        let ids = |p: &str| {
-            let m = r.lstat(p).unwrap().unwrap();
-            (m.uid, m.gid)
-        };
-        assert_eq!(ids("/h"), (2000, 3000));
-        assert_eq!(ids("/h/sub"), (2000, 50));
-        assert_eq!(ids("/h/sub/f"), (2000, 3000));
-        assert_eq!(ids("/h/other"), (7, 3000));
-        assert_eq!(ids("/h/out"), (2000, 3000), "the symlink itself");
-        assert_eq!(snapshot(&out), before, "nothing changed outside");
-        // A tree that is itself a symlink: only the link is re-owned.
-        std::os::unix::fs::symlink(&out, d.join("top")).unwrap();
-        r.reown_tree("/top", &mut |_, _| (Some(5), Some(5)))
-            .unwrap();
-        assert_eq!(ids("/top"), (5, 5));
-        assert_eq!(snapshot(&out), before, "nothing changed outside");
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::remove_dir_all(&out).unwrap();
-    }
-
-    #[test]
-    fn copy_tree_keeps_modes_times_links_and_never_follows() {
-        use std::os::unix::ffi::OsStrExt;
-        let (d, r) = tmp_root("copy");
-        let out = outside_dir("copy");
-        let before = snapshot(&out);
-        r.mkdir_all("/skel/sub", 0o710).unwrap();
-        r.write_atomic("/skel/sub/f", b"data", 0o600, 1, 2).unwrap();
-        r.write_atomic("/skel/suid", b"#!", 0o4755, 0, 0).unwrap();
-        r.hard_link("/skel/sub/f", "/skel/h").unwrap();
-        r.symlink("sub/f", "/skel/rel").unwrap();
-        std::os::unix::fs::symlink(&out, d.join("skel/abs")).unwrap();
-        std::os::unix::fs::symlink("../../../../../../..", d.join("skel/up")).unwrap();
-        std::fs::write(
-            d.join("skel").join(std::ffi::OsStr::from_bytes(b"n\xffu")),
-            b"raw",
-        )
-        .unwrap();
-        let skel = r
-            .open_at("/skel", OFlags::RDONLY | OFlags::DIRECTORY)
-            .unwrap();
-        rfs::mknodat(&skel, "fifo", FileType::Fifo, Mode::from_raw_mode(0o644), 0).unwrap();
-        let old = rfs::Timestamps {
-            last_access: rfs::Timespec {
-                tv_sec: 1_000_000,
-                tv_nsec: 5,
-            },
-            last_modification: rfs::Timespec {
-                tv_sec: 2_000_000,
-                tv_nsec: 7,
-            },
-        };
-        for p in ["skel/sub/f", "skel/sub", "skel/abs"] {
-            rfs::utimensat(
-                rfs::CWD,
-                d.join(p).as_path(),
-                &old,
-                AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .unwrap();
-        }
-        r.mkdir("/home", 0o700, 1000, 1000).unwrap();
-        r.copy_tree("/skel", "/home", Some((1000, 1000))).unwrap();
-        // Times first: reading a copy below may update its access time.
-        for p in ["home/sub/f", "home/sub", "home/abs"] {
-            let st = rfs::lstat(d.join(p).as_path()).unwrap();
-            assert_eq!(times_of(&st).last_modification.tv_sec, 2_000_000, "{p}");
-            assert_eq!(times_of(&st).last_modification.tv_nsec, 7, "{p}");
-            assert_eq!(times_of(&st).last_access.tv_sec, 1_000_000, "{p}");
-        }
-
-        let m = r.lstat("/home/sub").unwrap().unwrap();
-        assert_eq!(
-            (m.kind, m.mode, m.uid, m.gid),
-            (Kind::Dir, 0o710, 1000, 1000)
-        );
-        let f = r.lstat("/home/sub/f").unwrap().unwrap();
-        assert_eq!((f.mode, f.uid, f.gid), (0o600, 1000, 1000));
-        assert_eq!(r.read("/home/sub/f").unwrap().unwrap(), b"data");
-        assert_eq!(
-            r.lstat("/home/h").unwrap().unwrap().ino,
-            f.ino,
-            "hard link kept"
-        );
-        assert_eq!(r.lstat("/home/suid").unwrap().unwrap().mode, 0o4755);
-        assert_eq!(r.readlink("/home/rel").unwrap(), "sub/f");
-        assert_eq!(r.lstat("/home/abs").unwrap().unwrap().kind, Kind::Symlink);
-        assert_eq!(r.readlink("/home/abs").unwrap(), out.to_string_lossy());
-        assert_eq!(r.lstat("/home/abs").unwrap().unwrap().uid, 1000);
-        assert_eq!(r.lstat("/home/up").unwrap().unwrap().kind, Kind::Symlink);
-        assert!(
-            r.lstat("/home/fifo").unwrap().is_none(),
-            "special files skipped"
-        );
-        let raw = d.join("home").join(std::ffi::OsStr::from_bytes(b"n\xffu"));
-        assert_eq!(std::fs::read(raw).unwrap(), b"raw", "non-UTF-8 names kept");
-
-        // Owners kept when asked.
-        r.mkdir("/copy", 0o755, 0, 0).unwrap();
-        r.copy_tree("/skel", "/copy", None).unwrap();
-        let f = r.lstat("/copy/sub/f").unwrap().unwrap();
-        assert_eq!((f.uid, f.gid), (1, 2));
-
-        // The destination's last component is never followed.
-        std::os::unix::fs::symlink("/home", d.join("dst")).unwrap();
-        assert!(r.copy_tree("/skel", "/dst", None).is_err());
-        assert_eq!(snapshot(&out), before, "nothing written outside");
-        std::fs::remove_dir_all(&d).unwrap();
-        std::fs::remove_dir_all(&out).unwrap();
     }
 }

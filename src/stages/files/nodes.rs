@@ -40,10 +40,6 @@ impl Node<'_> {
     fn is_hard_link(&self) -> bool {
         matches!(self, Node::Link(_, l) if l.hard == Some(true))
     }
-
-    fn depth(&self) -> usize {
-        self.path().split('/').filter(|c| !c.is_empty()).count()
-    }
 }
 
 fn kind_name(k: Kind) -> &'static str {
@@ -98,20 +94,6 @@ impl Sink for AppendSink<'_> {
     }
 }
 
-/// The kernel's idea of where `p` lands: the deepest existing directory above it and the rest.
-fn landing(root: &Root, p: &str) -> Result<(u64, u64, String)> {
-    let comps: Vec<&str> = p.split('/').filter(|c| !c.is_empty()).collect();
-    for cut in (0..comps.len()).rev() {
-        let dir = format!("/{}", comps[..cut].join("/"));
-        if let Some(m) = root.stat(&dir)? {
-            if m.kind == Kind::Dir {
-                return Ok((m.dev, m.ino, comps[cut..].join("/")));
-            }
-        }
-    }
-    Ok((0, 0, p.to_string()))
-}
-
 pub fn apply(
     root: &Root,
     cfg: &Config,
@@ -128,17 +110,31 @@ pub fn apply(
         .chain(s.files.iter().enumerate().map(|(i, f)| Node::File(i, f)))
         .chain(s.links.iter().enumerate().map(|(i, l)| Node::Link(i, l)))
         .collect();
-    // Shallow before deep; hard links after everything they may point at.
-    nodes.sort_by_key(|n| (n.is_hard_link(), n.depth()));
+    // Where each entry lands, its directories resolved inside the root as they will be when
+    // written (symlinks followed, dangling ones too): Ignition plans on these paths.
+    let mut resolved = HashMap::new();
+    for n in &nodes {
+        let r = root
+            .resolve(n.path())
+            .context(|| format!("{} {:?}", n.json_path(), n.path()))?;
+        resolved.insert(n.json_path(), r);
+    }
+    let depth = |n: &Node| {
+        resolved
+            .get(&n.json_path())
+            .map_or(0, |r| r.split('/').filter(|c| !c.is_empty()).count())
+    };
+    // Shallow before deep (where they land); hard links after everything they may point at.
+    nodes.sort_by_key(|n| (n.is_hard_link(), depth(n)));
 
     // Two entries that resolve to one node (through a symlinked directory) would silently
     // fight: refuse before writing anything.
-    let mut seen: HashMap<(u64, u64, String), String> = HashMap::new();
+    let mut seen: HashMap<&str, String> = HashMap::new();
     for n in &nodes {
-        let key = landing(root, n.path())?;
+        let key = resolved.get(&n.json_path()).map_or("", String::as_str);
         if let Some(other) = seen.insert(key, n.json_path()) {
             return Err(Error::failed(format!(
-                "{} {:?} and {other} resolve to the same path in the target",
+                "{} {:?} and {other} resolve to the same path in the target ({key})",
                 n.json_path(),
                 n.path()
             )));
@@ -248,7 +244,7 @@ fn prefetch(
         {
             continue;
         }
-        if root.lstat(parent_of(&f.path))?.is_none() {
+        if root.stat(parent_of(&f.path))?.is_none() {
             out.created
                 .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
         }
