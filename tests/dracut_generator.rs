@@ -130,9 +130,15 @@ fn diskful_unless_live() {
     let r = run_generator("ignition.firstboot", true);
     assert!(!r.requires("ignition-complete.target", "ignition-diskful.target"));
     let r = run_generator("quiet", false);
-    assert!(r.requires("ignition-subsequent.target", "ignition-diskful-subsequent.target"));
+    assert!(r.requires(
+        "ignition-subsequent.target",
+        "ignition-diskful-subsequent.target"
+    ));
     let r = run_generator("quiet", true);
-    assert!(!r.requires("ignition-subsequent.target", "ignition-diskful-subsequent.target"));
+    assert!(!r.requires(
+        "ignition-subsequent.target",
+        "ignition-diskful-subsequent.target"
+    ));
 }
 
 #[test]

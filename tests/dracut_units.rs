@@ -31,7 +31,10 @@ fn unit_files(dir: &Path) -> Vec<(String, String)> {
 
 fn units() -> Vec<(String, String)> {
     let out = unit_files(&module_dir());
-    assert!(out.len() >= 15, "expected the module's units, found {out:?}");
+    assert!(
+        out.len() >= 15,
+        "expected the module's units, found {out:?}"
+    );
     out
 }
 
@@ -108,9 +111,11 @@ fn stage_units_keep_the_invariants() {
     }
     // The umount stage is the mount unit's ExecStop, with the same extra arguments.
     let mount = unit("ignition-mount.service");
-    assert!(mount.lines().any(|l| l.starts_with("ExecStop=/usr/bin/ignition ")
-        && l.contains("--stage=umount")
-        && l.ends_with(" ${IGNITION_ARGS}")));
+    assert!(mount
+        .lines()
+        .any(|l| l.starts_with("ExecStop=/usr/bin/ignition ")
+            && l.contains("--stage=umount")
+            && l.ends_with(" ${IGNITION_ARGS}")));
 }
 
 #[test]
@@ -118,8 +123,16 @@ fn no_unit_or_script_keeps_an_old_ignis_stage_name() {
     // The stages and targets carry Ignition's names only; ignis-* is left for ignis's own extras
     // (ignis-neednet, ignis-failure).
     let old = [
-        "ignis-complete", "ignis-subsequent", "ignis-diskful", "ignis-fetch", "ignis-kargs",
-        "ignis-disks", "ignis-mount", "ignis-files", "ignis-remount", "ignis-generator",
+        "ignis-complete",
+        "ignis-subsequent",
+        "ignis-diskful",
+        "ignis-fetch",
+        "ignis-kargs",
+        "ignis-disks",
+        "ignis-mount",
+        "ignis-files",
+        "ignis-remount",
+        "ignis-generator",
         "/usr/bin/ignis --",
     ];
     for e in std::fs::read_dir(module_dir()).unwrap().flatten() {
@@ -167,7 +180,10 @@ fn every_name_nestos_relies_on_exists_and_is_installed() {
         "afterburn-hostname.service",
     ] {
         unit(name);
-        assert!(setup.contains(name), "module-setup.sh does not install {name}");
+        assert!(
+            setup.contains(name),
+            "module-setup.sh does not install {name}"
+        );
     }
     assert!(setup.contains("system-generators/ignition-generator"));
     assert!(setup.contains("inst_simple \"$bin\" /usr/bin/ignition"));
@@ -202,7 +218,11 @@ fn the_ignis_module_is_an_alias_holding_no_unit() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, ["module-setup.sh"], "30ignis must hold nothing of its own");
+    assert_eq!(
+        names,
+        ["module-setup.sh"],
+        "30ignis must hold nothing of its own"
+    );
     let setup = std::fs::read_to_string(dir.join("module-setup.sh")).unwrap();
     assert!(setup.contains("echo ignition"));
 }
@@ -242,20 +262,35 @@ fn network_kargs_argv(env: &[(&str, &str)]) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("ignis-ab-{}-{}", std::process::id(), env.len()));
     std::fs::create_dir_all(&dir).unwrap();
     let fake = dir.join("afterburn");
-    std::fs::write(&fake, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n").unwrap();
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n",
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let script = exec.replace("/usr/bin/afterburn", fake.to_str().unwrap());
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(&script).env_clear().env("PATH", "/usr/bin:/bin");
+    cmd.arg("-c")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
     cmd.env("AFTERBURN_OPT_PROVIDER", "--cmdline");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(String::from).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -263,12 +298,24 @@ fn network_kargs_takes_the_distros_default_from_the_environment() {
     // NestOS's drop-in: Environment=AFTERBURN_NETWORK_KARGS_DEFAULT='ip=dhcp'.
     assert_eq!(
         network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "ip=dhcp")]),
-        ["exp", "rd-network-kargs", "--cmdline", "--default-value", "ip=dhcp"]
+        [
+            "exp",
+            "rd-network-kargs",
+            "--cmdline",
+            "--default-value",
+            "ip=dhcp"
+        ]
     );
     // Several arguments stay one value.
     assert_eq!(
         network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "ip=dhcp rd.neednet=1")]),
-        ["exp", "rd-network-kargs", "--cmdline", "--default-value", "ip=dhcp rd.neednet=1"]
+        [
+            "exp",
+            "rd-network-kargs",
+            "--cmdline",
+            "--default-value",
+            "ip=dhcp rd.neednet=1"
+        ]
     );
     // No default set (no distro drop-in): afterburn is not run at all, and the unit succeeds.
     assert_eq!(

@@ -47,6 +47,12 @@ for unit in "${failed[@]}"; do
         reason+=("${line:0:max_width}")
     done < <(journalctl -b -o cat --no-pager -p crit SYSLOG_IDENTIFIER=ignition "IGNIS_STAGE=$stage" 2>/dev/null)
     if [[ ${#reason[@]} -eq 0 ]]; then
+        # Not a stage (the Afterburn units log as "afterburn"): the unit's own crit entries.
+        while IFS= read -r line; do
+            reason+=("${line:0:max_width}")
+        done < <(journalctl -b -o cat --no-pager -p crit -u "$unit" 2>/dev/null)
+    fi
+    if [[ ${#reason[@]} -eq 0 ]]; then
         while IFS= read -r line; do
             if [[ $line =~ ^CRITICAL\ *:\ *(.*)$ ]]; then
                 reason+=("${BASH_REMATCH[1]:0:max_width}")
