@@ -422,7 +422,7 @@ fn network_kargs_default_cmdline_ip_and_validation() {
 fn network_kargs_without_a_drive_or_off_vmware_use_the_default() {
     let real_vmware =
         std::fs::read_to_string("/sys/class/dmi/id/sys_vendor").is_ok_and(|v| v.contains("VMware"));
-    let mut ids = vec!["proxmoxve", "kubevirt", "aws"];
+    let mut ids = vec!["proxmoxve", "kubevirt", "aws", "openstack", "huaweicloud"];
     if !real_vmware {
         // On a real VMware host this would read the host's actual guestinfo.
         ids.push("vmware");
@@ -451,6 +451,55 @@ fn network_kargs_without_a_drive_or_off_vmware_use_the_default() {
             "{id}"
         );
     }
+}
+
+#[test]
+fn network_kargs_from_openstack_network_data_once_a_network_is_up() {
+    let s = tree_server("openstack/metadata");
+    let c = Case::new(
+        "netkargs-openstack-svc",
+        "quiet ignition.platform.id=openstack",
+    );
+    let out = c.dir.join("kargs.conf");
+    let run = |c: &Case| {
+        c.run(
+            &[
+                "afterburn",
+                "network-kargs",
+                "--cmdline",
+                "--default-value",
+                "ip=dhcp",
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            Some(&s),
+        )
+    };
+    // In the initrd before networking the main table is empty: the service is not asked.
+    std::fs::create_dir_all(c.dir.join("host/proc/net")).unwrap();
+    let header =
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n";
+    std::fs::write(c.dir.join("host/proc/net/route"), header).unwrap();
+    let o = run(&c);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "ip=dhcp\n");
+    assert!(
+        s.seen.lock().unwrap().is_empty(),
+        "no request without a network"
+    );
+    // With a route, the metadata service's network_data.json becomes the kargs.
+    std::fs::write(
+        c.dir.join("host/proc/net/route"),
+        format!("{header}eth0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"),
+    )
+    .unwrap();
+    let o = run(&c);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "ifname=net0:fa:16:3e:3c:1d:9e ip=203.0.113.77::203.0.113.1:255.255.255.0:nestos-svc:net0:off \
+         nameserver=203.0.113.53\n"
+    );
 }
 
 #[test]

@@ -549,3 +549,28 @@ fn ostree_shaped_root_creates_what_the_var_links_lead_to() {
             .ino()
     );
 }
+
+#[test]
+fn ssh_keys_for_a_user_without_home_on_an_ostree_root() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("ostree-nohome");
+    ostree_shaped(&t);
+    std::fs::write(t.p("/etc/shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
+    std::fs::write(t.p("/etc/gshadow"), "root:*::\n").unwrap();
+    ok(t.apply(
+        r#"{"ignition":{"version":"3.3.0"},"passwd":{"users":[
+            {"name":"ghost","uid":1500,"noCreateHome":true,"sshAuthorizedKeys":["ssh-ed25519 AAAA ghost@a"]}]}}"#,
+    ));
+    assert_eq!(
+        t.read("/var/home/ghost/.ssh/authorized_keys.d/ignition"),
+        "ssh-ed25519 AAAA ghost@a\n"
+    );
+    // The missing home and what is in it go to the user; /var/home above it stays root's.
+    let (uid, gid) = t.owner("/var/home/ghost/.ssh");
+    assert_eq!(uid, 1500);
+    assert_eq!(t.owner("/var/home/ghost"), (uid, gid));
+    assert_eq!((t.owner("/var/home"), t.mode("/var/home")), ((0, 0), 0o755));
+}

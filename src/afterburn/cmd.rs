@@ -111,8 +111,7 @@ fn network_kargs(env: &Env, id: &str, default: Option<&str>, output: &Path) -> R
         log::info!("network kargs: the command line already configures ip=, nothing to add");
         return Ok(());
     }
-    let platform = platform_for_id(id)?;
-    let from_platform = crate::providers::network_kargs(platform, env)?;
+    let from_platform = crate::providers::metadata::network_kargs_for_id(id, env)?;
     let Some(body) = network_kargs_file(&cmdline, from_platform.as_deref(), default)? else {
         return Ok(());
     };

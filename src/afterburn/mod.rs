@@ -107,8 +107,14 @@ pub fn write_ssh_keys(
             }
         }
     }
+    // The home and what is created in it go to the user; directories created above a missing
+    // home (a dangling /home -> var/home at first boot) stay root's.
+    let real_ssh = root.resolve(&ssh)?;
+    let real_home = real_ssh.rsplit_once('/').map_or("", |(h, _)| h).to_string();
     for d in root.mkdir_all(&dir, 0o700)? {
-        root.lchown(&d, u.uid, u.gid)?;
+        if d == real_home || d.starts_with(&format!("{}/", real_home.trim_end_matches('/'))) {
+            root.lchown(&d, u.uid, u.gid)?;
+        }
     }
     root.chmod(&ssh, 0o700)?;
     root.lchown(&ssh, u.uid, u.gid)?;

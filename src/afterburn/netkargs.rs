@@ -156,13 +156,33 @@ fn ip_value(i: &str) -> IResult<&str, ()> {
     .parse(i)
 }
 
+/// An IPv6 network with its prefix inside the brackets (`[2001:db8::/48]`), dracut's form.
+fn ipv6_net(i: &str) -> IResult<&str, ()> {
+    map_res(
+        delimited(
+            char('['),
+            take_while1(|c: char| c.is_ascii_hexdigit() || ":./".contains(c)),
+            char(']'),
+        ),
+        |s: &str| {
+            let (a, p) = s.split_once('/').ok_or("no prefix")?;
+            a.parse::<Ipv6Addr>().map_err(|_| "bad address")?;
+            match p.parse::<u8>() {
+                Ok(n) if n <= 128 => Ok(()),
+                _ => Err("bad prefix"),
+            }
+        },
+    )
+    .parse(i)
+}
+
+/// `<net>/<prefix>:[<gateway>][:<iface>]`, the network IPv4, bracketed IPv6 (prefix inside,
+/// as dracut documents) or bracketed IPv6 followed by `/<prefix>`.
 fn route_value(i: &str) -> IResult<&str, ()> {
     (
-        ip,
-        char('/'),
-        digit1,
+        alt((ipv6_net, (ip, char('/'), digit1).map(|_| ()))),
         char(':'),
-        ip,
+        opt(ip),
         opt(preceded(char(':'), iface)),
     )
         .map(|_| ())
@@ -245,6 +265,9 @@ mod tests {
             "nameserver=1.1.1.1",
             "nameserver=[2606:4700::1111]",
             "rd.route=10.1.0.0/16:10.0.0.1:ens192",
+            "rd.route=10.1.0.0/16::ens192",
+            "rd.route=[2001:db8:3::/8]:[2001:db8:2::1]:ens10",
+            "rd.route=[2001:db8:3::]/48:[2001:db8:2::1]",
             "ifname=net0:52:54:00:12:34:56",
             "vlan=vlan100:ens192",
             "bond=bond0:ens192,ens224:mode=active-backup",
@@ -268,6 +291,8 @@ mod tests {
             "quiet",
             "ip=10.0.0.5::10.0.0.1:24:h:eth0:none;reboot",
             "ifname=net0:zz",
+            "rd.route=[2001:db8::/129]:[2001:db8::1]",
+            "rd.route=10.0.0.0:10.0.0.1",
         ] {
             assert!(check_arg(a).is_err(), "{a}");
         }

@@ -18,6 +18,16 @@ pub struct Interface {
     pub dhcp4: bool,
     pub dhcp6: bool,
     pub nameservers: Vec<IpAddr>,
+    /// Routes other than the default one.
+    pub routes: Vec<Route>,
+}
+
+/// A static route: `net/prefix` through `gateway`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub net: IpAddr,
+    pub prefix: u8,
+    pub gateway: IpAddr,
 }
 
 /// Whether `ip=` arguments name the interface. Names from cloud-init data are the guest's
@@ -27,6 +37,11 @@ pub struct Interface {
 pub enum Naming {
     Named,
     Unnamed,
+    /// Each interface with a MAC address gets a name of ours (`net0`, `net1`, ... in document
+    /// order) bound to its MAC with `ifname=`: OpenStack's `network_data.json` names links by
+    /// their host-side port (`tap...`), never by what the guest calls them. dracut warns
+    /// against kernel-style names (`ethN`) in `ifname=`, hence `net`.
+    ByMac,
 }
 
 /// An address as dracut writes it: IPv6 in brackets.
@@ -78,19 +93,54 @@ pub fn parse_cidr(addr: &str, mask: Option<&str>) -> Option<(IpAddr, u8)> {
 }
 
 /// The dracut kargs for `ifaces`: one static `ip=` per address (with the interface's default
-/// gateway of the same family, autoconf `off`), one `ip=` per DHCP interface, then one
-/// `nameserver=` per distinct server. `None` unless some interface has a static address:
-/// without one the distribution's default (`ip=auto`) does the same job.
+/// gateway of the same family, autoconf `off`), one `ip=` per DHCP interface, one `rd.route=`
+/// per other route, then one `nameserver=` per distinct server, and with [`Naming::ByMac`]
+/// the `ifname=` arguments first. `None` unless some interface has a static address: without
+/// one the distribution's default (`ip=auto`) does the same job.
 pub fn render_kargs(ifaces: &[Interface], naming: Naming) -> Option<String> {
+    render_kargs_with(ifaces, naming, None)
+}
+
+/// [`render_kargs`], with `hostname` (when dracut's grammar takes it) in each static `ip=`:
+/// the initrd's network stack records it, and without DHCP nothing else names the machine
+/// that early.
+pub fn render_kargs_with(
+    ifaces: &[Interface],
+    naming: Naming,
+    hostname: Option<&str>,
+) -> Option<String> {
     if ifaces.iter().all(|i| i.addresses.is_empty()) {
         return None;
     }
+    let host = hostname.filter(|h| {
+        let ok = h.len() <= 253
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !ok {
+            log::info!("network kargs: the hostname does not fit dracut's ip= grammar; left out");
+        }
+        ok
+    });
+    let host = host.unwrap_or("");
+    let mut names = Vec::new();
     let mut args = Vec::new();
     let mut servers: Vec<IpAddr> = Vec::new();
+    let mut next = 0;
     for i in ifaces {
         let id = match naming {
-            Naming::Named => i.name.as_deref().unwrap_or(""),
-            Naming::Unnamed => "",
+            Naming::Named => i.name.clone().unwrap_or_default(),
+            Naming::Unnamed => String::new(),
+            Naming::ByMac => match &i.mac {
+                Some(mac) => {
+                    let name = format!("net{next}");
+                    next += 1;
+                    if !i.addresses.is_empty() || i.dhcp4 || i.dhcp6 || !i.routes.is_empty() {
+                        names.push(format!("ifname={name}:{}", mac.to_ascii_lowercase()));
+                    }
+                    name
+                }
+                None => String::new(),
+            },
         };
         for (addr, prefix) in &i.addresses {
             let gw = i
@@ -104,7 +154,10 @@ pub fn render_kargs(ifaces: &[Interface], naming: Naming) -> Option<String> {
             } else {
                 prefix.to_string()
             };
-            args.push(format!("ip={}::{gw}:{mask}::{id}:off", dracut_addr(addr)));
+            args.push(format!(
+                "ip={}::{gw}:{mask}:{host}:{id}:off",
+                dracut_addr(addr)
+            ));
         }
         let dhcp = match (i.dhcp4, i.dhcp6) {
             (true, true) => Some("any"),
@@ -119,6 +172,9 @@ pub fn render_kargs(ifaces: &[Interface], naming: Naming) -> Option<String> {
                 format!("ip={id}:{d}")
             });
         }
+        for r in &i.routes {
+            args.push(route_arg(r, &id));
+        }
         for s in &i.nameservers {
             if !servers.contains(s) {
                 servers.push(*s);
@@ -130,7 +186,24 @@ pub fn render_kargs(ifaces: &[Interface], naming: Naming) -> Option<String> {
             .iter()
             .map(|s| format!("nameserver={}", dracut_addr(s))),
     );
-    Some(args.join(" "))
+    names.extend(args);
+    Some(names.join(" "))
+}
+
+/// `rd.route=<net>/<prefix>:<gateway>[:<iface>]`; an IPv6 network goes in brackets with its
+/// prefix (`[2001:db8::/48]`), as dracut documents it and NetworkManager's initrd generator
+/// reads it.
+fn route_arg(r: &Route, iface: &str) -> String {
+    let net = match r.net {
+        IpAddr::V4(v) => format!("{v}/{}", r.prefix),
+        IpAddr::V6(v) => format!("[{v}/{}]", r.prefix),
+    };
+    let mut a = format!("rd.route={net}:{}", dracut_addr(&r.gateway));
+    if !iface.is_empty() {
+        a.push(':');
+        a.push_str(iface);
+    }
+    a
 }
 
 #[cfg(test)]
@@ -201,5 +274,68 @@ mod tests {
         }];
         assert_eq!(render_kargs(&ifaces, Naming::Named), None);
         assert_eq!(render_kargs(&[], Naming::Named), None);
+    }
+
+    #[test]
+    fn by_mac_names_routes_and_hostname() {
+        let ifaces = [
+            Interface {
+                name: Some("tap0".into()),
+                mac: Some("FA:16:3E:00:00:01".into()),
+                addresses: vec![(ip("192.0.2.10"), 24), (ip("2001:db8::10"), 64)],
+                gateways: vec![ip("192.0.2.1"), ip("2001:db8::1")],
+                nameservers: vec![ip("192.0.2.53")],
+                routes: vec![
+                    Route {
+                        net: ip("198.51.100.0"),
+                        prefix: 24,
+                        gateway: ip("192.0.2.254"),
+                    },
+                    Route {
+                        net: ip("2001:db8:1::"),
+                        prefix: 48,
+                        gateway: ip("2001:db8::fe"),
+                    },
+                ],
+                ..Default::default()
+            },
+            Interface {
+                mac: Some("fa:16:3e:00:00:02".into()),
+                dhcp4: true,
+                ..Default::default()
+            },
+            // Nothing to configure: no ifname= either, but it still takes its number.
+            Interface {
+                mac: Some("fa:16:3e:00:00:03".into()),
+                ..Default::default()
+            },
+            Interface {
+                mac: Some("fa:16:3e:00:00:04".into()),
+                dhcp6: true,
+                ..Default::default()
+            },
+        ];
+        let k = render_kargs_with(&ifaces, Naming::ByMac, Some("node-1.example")).unwrap();
+        assert_eq!(
+            k,
+            "ifname=net0:fa:16:3e:00:00:01 ifname=net1:fa:16:3e:00:00:02 \
+             ifname=net3:fa:16:3e:00:00:04 \
+             ip=192.0.2.10::192.0.2.1:255.255.255.0:node-1.example:net0:off \
+             ip=[2001:db8::10]::[2001:db8::1]:64:node-1.example:net0:off \
+             rd.route=198.51.100.0/24:192.0.2.254:net0 \
+             rd.route=[2001:db8:1::/48]:[2001:db8::fe]:net0 ip=net1:dhcp ip=net3:dhcp6 \
+             nameserver=192.0.2.53"
+        );
+        netkargs::validate(&k).unwrap();
+        // A hostname dracut cannot take is left out; the rest stays.
+        let k = render_kargs_with(&ifaces[..1], Naming::ByMac, Some("bad name")).unwrap();
+        assert!(
+            k.contains("ip=192.0.2.10::192.0.2.1:255.255.255.0::net0:off"),
+            "{k}"
+        );
+        // Unnamed routes carry no interface.
+        let k = render_kargs(&ifaces[..1], Naming::Unnamed).unwrap();
+        assert!(k.contains("rd.route=198.51.100.0/24:192.0.2.254 "), "{k}");
+        netkargs::validate(&k).unwrap();
     }
 }

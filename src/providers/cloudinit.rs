@@ -4,7 +4,7 @@
 //! providers decide where the bytes come from.
 
 use super::yaml;
-use crate::afterburn::network::{parse_cidr, Interface};
+use crate::afterburn::network::{parse_cidr, Interface, Route};
 use crate::error::{Error, Result};
 use serde_json::Value;
 use std::net::IpAddr;
@@ -263,6 +263,13 @@ pub fn network_data(v: &Value) -> Vec<Interface> {
     let mut ifaces = Vec::new();
     for l in &links {
         let id = field(l, &["id"]).unwrap_or_default();
+        let ty = field(l, &["type"]).unwrap_or_default();
+        if ty == "vlan" || ty == "bond" {
+            // A VLAN or bond needs vlan=/bond= kargs naming the physical links; their
+            // addresses must not land on a plain interface instead.
+            log::info!("network_data.json: {ty} link {id:?} left to the real root");
+            continue;
+        }
         let mut i = Interface {
             name: field(l, &["name"]),
             mac: field(l, &["ethernet_mac_address"]),
@@ -293,10 +300,21 @@ pub fn network_data(v: &Value) -> Vec<Interface> {
                         let mask = field(r, &["netmask"]).unwrap_or_default();
                         let default = is_default_route(&net)
                             && (mask.is_empty() || matches!(mask.as_str(), "0.0.0.0" | "::" | "0"));
+                        let gw = field(r, &["gateway"]).and_then(|g| g.parse::<IpAddr>().ok());
                         if default {
-                            if let Some(g) = field(r, &["gateway"]).and_then(|g| g.parse().ok()) {
-                                i.gateways.push(g);
-                            }
+                            i.gateways.extend(gw);
+                            continue;
+                        }
+                        let m = (!mask.is_empty()).then_some(mask.as_str());
+                        match (parse_cidr(&net, m), gw) {
+                            (Some((net, prefix)), Some(gateway)) => i.routes.push(Route {
+                                net,
+                                prefix,
+                                gateway,
+                            }),
+                            _ => log::warn!(
+                                "network_data.json: skipping a route without a usable network or gateway on link {id}"
+                            ),
                         }
                     }
                     for s in n

@@ -64,15 +64,34 @@ pub fn metadata(p: Platform, env: &Env) -> Result<Metadata> {
 }
 
 /// The initrd network kargs alone, as early as the initrd needs them: before networking, so
-/// only platforms whose source is local answer (VMware guestinfo, KubeVirt and Proxmox VE
-/// config drives); every other platform has none and does no I/O.
+/// platforms answer from local sources (VMware guestinfo; KubeVirt, Proxmox VE, OpenStack and
+/// Huawei Cloud config drives), OpenStack and Huawei Cloud from their metadata service only
+/// when a network is already up; every other platform has none and does no I/O.
 pub fn network_kargs(p: Platform, env: &Env) -> Result<Option<String>> {
+    network_kargs_from(p, env, Sources::Both)
+}
+
+fn network_kargs_from(p: Platform, env: &Env, sources: Sources) -> Result<Option<String>> {
     match p {
         Platform::Vmware => super::vmware::network_kargs(env),
         Platform::KubeVirt | Platform::ProxmoxVe => super::drives::network_kargs(env, p),
+        Platform::OpenStack | Platform::HuaweiCloud => {
+            super::openstack_net::network_kargs(env, p, sources)
+        }
         _ => Ok(None),
     }
     .map_err(|e| e.context(format!("{}: reading initrd network kargs", p.id())))
+}
+
+/// [`network_kargs`] for an id as Afterburn spells it (`openstack-metadata` pins the
+/// metadata service).
+pub fn network_kargs_for_id(id: &str, env: &Env) -> Result<Option<String>> {
+    let sources = if id == "openstack-metadata" {
+        Sources::ServiceOnly
+    } else {
+        Sources::Both
+    };
+    network_kargs_from(platform_for_id(id)?, env, sources)
 }
 
 /// Which source a provider with two (a config drive and a metadata service) may use:

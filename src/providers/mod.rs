@@ -20,6 +20,7 @@ pub mod label;
 pub mod metadata;
 pub mod mounter;
 pub mod openstack;
+pub mod openstack_net;
 pub mod oraclecloud;
 pub mod packet;
 pub mod qemu;
