@@ -113,6 +113,7 @@ pub enum Command {
     Stage(StageArgs),
     Validate(ValidateArgs),
     Afterburn(AfterburnArgs),
+    Rmcfg(crate::rmcfg::RmcfgArgs),
 }
 
 pub const USAGE: &str = "\
@@ -120,6 +121,7 @@ usage: ignis -platform NAME -stage STAGE [-root DIR] [-config-cache PATH] [-need
              [-state-file PATH] [-fetch-timeout DURATION] [-log-to-stdout]
        ignis -version
        ignis validate [--strict] [--print] FILE|-
+       ignis rmcfg --platform=vmware [--log-to-stdout]   (argv[0] `ignition-rmcfg`)
        ignis afterburn hostname (--provider ID | --cmdline) [--root DIR] [--path /etc/hostname]
        ignis afterburn ssh-keys (--provider ID | --cmdline) --user NAME [--root DIR]
        ignis afterburn attributes (--provider ID | --cmdline) [--output /run/metadata/afterburn]
@@ -190,22 +192,24 @@ fn parse_bool(v: &str) -> Result<bool> {
 }
 
 /// Parses argv as invoked: under the name `afterburn` (a symlink to ignis) the arguments are
-/// Afterburn's.
+/// Afterburn's, under `ignition-rmcfg` those of Ignition's config remover.
 pub fn parse_invocation(argv0: &str, args: &[String]) -> Result<Command> {
     let name = std::path::Path::new(argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if name == "afterburn" {
-        return parse_afterburn(args);
+    match name.as_str() {
+        "afterburn" => parse_afterburn(args),
+        "ignition-rmcfg" | "ignis-rmcfg" => crate::rmcfg::parse(args),
+        _ => parse(args),
     }
-    parse(args)
 }
 
 pub fn parse(args: &[String]) -> Result<Command> {
     match args.first().map(String::as_str) {
         Some("validate") => return parse_validate(&args[1..]),
         Some("afterburn") => return parse_afterburn(&args[1..]),
+        Some("rmcfg") => return crate::rmcfg::parse(&args[1..]),
         _ => {}
     }
     let mut platform = None;
@@ -643,6 +647,16 @@ mod tests {
             parse_invocation("ignis", &args("-version")).unwrap(),
             Command::Version
         );
+        // Ignition's config remover, by name and as a subcommand.
+        let rm = Command::Rmcfg(crate::rmcfg::RmcfgArgs {
+            platform: "vmware".into(),
+            log_to_stdout: false,
+        });
+        assert_eq!(
+            parse_invocation("/usr/libexec/ignition-rmcfg", &args("--platform=vmware")).unwrap(),
+            rm
+        );
+        assert_eq!(parse(&args("rmcfg --platform vmware")).unwrap(), rm);
     }
 
     #[test]

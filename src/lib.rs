@@ -13,6 +13,7 @@ pub mod log;
 pub mod passwd;
 pub mod providers;
 pub mod resource;
+pub mod rmcfg;
 pub mod stages;
 pub mod state;
 pub mod sys;

@@ -1,7 +1,7 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
 use ignis::error::{self, Result};
-use ignis::{afterburn, cli, log, stages, validate_cmd};
+use ignis::{afterburn, cli, log, rmcfg, stages, validate_cmd};
 
 fn run(argv0: &str, args: &[String]) -> Result<i32> {
     match cli::parse_invocation(argv0, args)? {
@@ -20,6 +20,16 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
                 Ok(()) => Ok(0),
                 Err(e) => {
                     ::log::error!("afterburn failed: {e}");
+                    Err(e)
+                }
+            }
+        }
+        cli::Command::Rmcfg(r) => {
+            log::init_from_env("ignition", None, r.log_to_stdout);
+            match rmcfg::run(&r) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    ::log::error!("rmcfg failed: {e}");
                     Err(e)
                 }
             }

@@ -7,7 +7,9 @@
 //!
 //! Not part of the contract, so not compared: the timestamps and boot id inside
 //! `/etc/.ignition-result.json`, shadow's last-change day, shadow-utils' `-` backups and
-//! `.pwd.lock` in /etc, SELinux xattrs (both agents relabel with the same stub policy), the
+//! `.pwd.lock` in /etc, ignis's `/etc/.ignition-in-progress.json` (the marker a failed or cut-off
+//! files stage leaves on purpose, so the next boot can say the first boot was interrupted;
+//! Ignition has none), SELinux xattrs (both agents relabel with the same stub policy), the
 //! order of the preset file's lines (Go map order in 2.14, sorted by newer Ignition and ignis)
 //! and the state/cache files (kept outside the roots). Failing cases are compared too: what each
 //! agent left behind must agree unless the case is in `KNOWN`. Every case also states the
@@ -1600,11 +1602,13 @@ impl Entry {
     }
 }
 
-/// shadow-utils' by-products in /etc that are not part of the contract.
+/// shadow-utils' by-products in /etc that are not part of the contract, and ignis's
+/// in-progress marker (see the top of the file).
 fn ignored(rel: &str) -> bool {
     matches!(
         rel,
-        "/etc/passwd-"
+        "/etc/.ignition-in-progress.json"
+            | "/etc/passwd-"
             | "/etc/shadow-"
             | "/etc/group-"
             | "/etc/gshadow-"

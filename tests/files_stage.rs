@@ -22,6 +22,12 @@ impl T {
         std::fs::create_dir_all(dir.join("run")).unwrap();
         std::fs::create_dir_all(dir.join("host/proc")).unwrap();
         std::fs::write(dir.join("host/proc/cmdline"), "ignition.firstboot\n").unwrap();
+        std::fs::create_dir_all(dir.join("host/proc/sys/kernel/random")).unwrap();
+        std::fs::write(
+            dir.join("host/proc/sys/kernel/random/boot_id"),
+            "0b8e0f3c-1f6e-4d39-a8f7-4f2b3f0d9c11\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.join("root/etc/passwd"),
             "root:x:0:0:root:/root:/bin/sh\ncore:x:1000:1000::/home/core:/bin/sh\n",
@@ -573,4 +579,48 @@ fn ssh_keys_for_a_user_without_home_on_an_ostree_root() {
     assert_eq!(uid, 1500);
     assert_eq!(t.owner("/var/home/ghost"), (uid, gid));
     assert_eq!((t.owner("/var/home"), t.mode("/var/home")), ((0, 0), 0o755));
+}
+
+#[test]
+fn result_file_previous_report_and_an_interrupted_first_boot() {
+    let t = T::new("result");
+    let c =
+        cfg(r#"{"files":[{"path":"/etc/a","contents":{"source":"data:,a"},"overwrite":true}]}"#);
+    ok(t.apply(&c));
+    let first: serde_json::Value =
+        serde_json::from_str(&t.read("/etc/.ignition-result.json")).unwrap();
+    assert_eq!(
+        first["provisioningBootID"],
+        "0b8e0f3c-1f6e-4d39-a8f7-4f2b3f0d9c11"
+    );
+    assert_eq!(first["userConfigProvided"], true);
+    assert!(first.get("previousReport").is_none());
+    assert_eq!(t.mode("/etc/.ignition-result.json"), 0o600);
+    assert!(!t.p("/etc/.ignition-in-progress.json").exists());
+    // A later boot whose files stage was cut off (the marker of boot "b-cut" is still there)
+    // runs the stages again: a warning says so and the result file records it, next to the
+    // report of the run that did finish.
+    std::fs::write(
+        t.p("/etc/.ignition-in-progress.json"),
+        r#"{"bootID":"b-cut","startDate":"2026-12-06T01:00:00Z"}"#,
+    )
+    .unwrap();
+    let o = t.apply(&c);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "WARNING  : first boot interrupted and restarted: a files stage started in boot b-cut"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("WARNING  : Ignition already ran on this system"),
+        "{out}"
+    );
+    let second: serde_json::Value =
+        serde_json::from_str(&t.read("/etc/.ignition-result.json")).unwrap();
+    assert_eq!(second["interruptedRun"]["bootID"], "b-cut");
+    assert_eq!(second["previousReport"], first);
+    assert!(!t.p("/etc/.ignition-in-progress.json").exists());
 }

@@ -27,6 +27,8 @@ fn stages_log_as_ignition_with_priorities_and_the_ssh_key_message() {
     std::fs::create_dir_all(host.join("proc")).unwrap();
     std::fs::create_dir_all(host.join("run/systemd/journal")).unwrap();
     std::fs::write(host.join("proc/cmdline"), "ignition.firstboot\n").unwrap();
+    std::fs::create_dir_all(host.join("proc/sys/kernel/random")).unwrap();
+    std::fs::write(host.join("proc/sys/kernel/random/boot_id"), "b-1\n").unwrap();
     let root = d.join("root");
     std::fs::create_dir_all(root.join("etc")).unwrap();
     std::fs::write(

@@ -5,6 +5,7 @@
 //! [`network_kargs`] reach the real backdoor, and only after `sys::vmware_backdoor::open` has
 //! said this is VMware. Config bodies and karg values are never logged.
 
+pub mod delete;
 mod ovf;
 pub mod rpci;
 
@@ -28,11 +29,20 @@ pub const KEY_NETWORK_KARGS: &str = "guestinfo.afterburn.initrd.network-kargs";
 /// text: Ignition's `gz` encoding carries raw gzip, which is not UTF-8.
 pub trait GuestInfo {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Sets a variable (only `ignition-rmcfg` writes); read-only sources refuse.
+    fn set(&mut self, key: &str, _value: &str) -> Result<()> {
+        Err(Error::failed(format!("setting {key}: read-only guestinfo")))
+    }
 }
 
 impl<P: PortIo> GuestInfo for Rpci<P> {
     fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         self.info_get_bytes(key)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        self.info_set(key, value)
     }
 }
 

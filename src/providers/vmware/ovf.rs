@@ -6,12 +6,46 @@
 
 /// The properties in document order. Errors describe the first malformed spot.
 pub fn properties(doc: &str) -> Result<Vec<(String, String)>, String> {
-    let mut props = Vec::new();
-    let mut stack: Vec<&str> = Vec::new();
+    Ok(walk(doc)?.into_iter().map(|p| (p.key, p.value)).collect())
+}
+
+/// `doc` without the `Property` elements whose key is in `keys` (the ones `properties` would
+/// read), or `None` when it has none of them. Everything else is kept byte for byte.
+pub fn remove_properties(doc: &str, keys: &[&str]) -> Result<Option<String>, String> {
+    let drop: Vec<Prop> = walk(doc)?
+        .into_iter()
+        .filter(|p| keys.contains(&p.key.as_str()))
+        .collect();
+    if drop.is_empty() {
+        return Ok(None);
+    }
+    let mut out = String::with_capacity(doc.len());
+    let mut at = 0;
+    for p in drop {
+        out.push_str(&doc[at..p.span.start]);
+        at = p.span.end;
+    }
+    out.push_str(&doc[at..]);
+    Ok(Some(out))
+}
+
+/// A property and where its element is in the document (bytes, end tag included).
+struct Prop {
+    key: String,
+    value: String,
+    span: std::ops::Range<usize>,
+}
+
+fn walk(doc: &str) -> Result<Vec<Prop>, String> {
+    let mut props: Vec<Prop> = Vec::new();
+    // Open elements; a Property being read carries the index of its entry in `props`, whose
+    // span ends at its end tag.
+    let mut stack: Vec<(&str, Option<usize>)> = Vec::new();
     let mut rest = doc.strip_prefix('\u{feff}').unwrap_or(doc);
+    let pos = |rest: &str| doc.len() - rest.len();
     loop {
         let Some(lt) = rest.find('<') else {
-            if let Some(open) = stack.last() {
+            if let Some((open, _)) = stack.last() {
                 return Err(format!("unexpected end of document inside <{open}>"));
             }
             return Err("no root element".into());
@@ -30,8 +64,12 @@ pub fn properties(doc: &str) -> Result<Vec<(String, String)>, String> {
             let end = r.find('>').ok_or("unterminated end tag")?;
             let name = r[..end].trim_end();
             match stack.pop() {
-                Some(open) if open == name => {}
-                Some(open) => return Err(format!("</{name}> closes <{open}>")),
+                Some((open, prop)) if open == name => {
+                    if let Some(i) = prop {
+                        props[i].span.end = pos(&r[end + 1..]);
+                    }
+                }
+                Some((open, _)) => return Err(format!("</{name}> closes <{open}>")),
                 None => return Err(format!("unexpected </{name}>")),
             }
             rest = &r[end + 1..];
@@ -40,9 +78,11 @@ pub fn properties(doc: &str) -> Result<Vec<(String, String)>, String> {
                 return Ok(props);
             }
         } else {
+            let start = pos(rest);
             let tag = parse_start_tag(&rest[1..])?;
             rest = tag.rest;
-            let in_section = stack.len() == 2 && local(stack[1]) == "PropertySection";
+            let in_section = stack.len() == 2 && local(stack[1].0) == "PropertySection";
+            let mut prop = None;
             if in_section && local(tag.name) == "Property" {
                 let attr = |want: &str| {
                     tag.attrs
@@ -52,10 +92,15 @@ pub fn properties(doc: &str) -> Result<Vec<(String, String)>, String> {
                         .map(|(_, v)| v.clone())
                         .unwrap_or_default()
                 };
-                props.push((attr("key"), attr("value")));
+                prop = Some(props.len());
+                props.push(Prop {
+                    key: attr("key"),
+                    value: attr("value"),
+                    span: start..pos(rest),
+                });
             }
             if !tag.empty {
-                stack.push(tag.name);
+                stack.push((tag.name, prop));
             } else if stack.is_empty() {
                 return Ok(props);
             }
@@ -246,6 +291,42 @@ mod tests {
         let p = properties(doc).unwrap();
         assert_eq!(lookup(&p, "a"), Some("2"));
         assert_eq!(lookup(&p, "b"), Some(""));
+    }
+
+    #[test]
+    fn removes_only_the_named_properties() {
+        let keys = [
+            "guestinfo.ignition.config.data",
+            "guestinfo.ignition.config.data.encoding",
+        ];
+        let out = remove_properties(FIXTURE, &keys).unwrap().unwrap();
+        let p = properties(&out).unwrap();
+        for k in keys {
+            assert_eq!(lookup(&p, k), None, "{k}");
+        }
+        let before = properties(FIXTURE).unwrap();
+        let kept: Vec<_> = before
+            .iter()
+            .filter(|(k, _)| !keys.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(p, kept);
+        // Nothing to remove: nothing to rewrite.
+        assert_eq!(remove_properties(&out, &keys).unwrap(), None);
+        // Both element forms, prefixes, and a Property outside the section left alone.
+        let doc = concat!(
+            "<Environment><PropertySection><Property key='k' value='1'/>\n ",
+            "<oe:Property oe:key=\"k\" oe:value=\"2\"></oe:Property><Property key='x'/>",
+            "</PropertySection><Other><Property key='k'/></Other></Environment>"
+        );
+        assert_eq!(
+            remove_properties(doc, &["k"]).unwrap().unwrap(),
+            concat!(
+                "<Environment><PropertySection>\n <Property key='x'/>",
+                "</PropertySection><Other><Property key='k'/></Other></Environment>"
+            )
+        );
+        assert!(remove_properties("<Environment>", &["k"]).is_err());
     }
 
     #[test]

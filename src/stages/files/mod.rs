@@ -4,13 +4,16 @@
 
 pub mod ids;
 pub mod nodes;
+pub mod result;
 pub mod units;
 
 use crate::cli::StageArgs;
 use crate::config::types::Config;
 use crate::error::{Context, Error, Result};
+use crate::providers::HostPaths;
 use crate::resource::Fetcher;
 use crate::state::State;
+use crate::sys::cmd::RealRunner;
 use crate::sys::root::Root;
 use std::process::{Command, Stdio};
 
@@ -43,12 +46,15 @@ pub fn run(args: &StageArgs) -> Result<()> {
     let cfg = load_cache(args)?;
     let st = State::load(&args.state_file)?;
     let root = Root::open(&args.root)?;
-    apply(&root, &cfg, &st)?;
+    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let boot = result::Boot::current(&host, &RealRunner)?;
+    apply(&root, &cfg, &st, &boot)?;
     Ok(())
 }
 
-/// Applies the config's files-stage parts to `root`.
-pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
+/// Applies the config's files-stage parts to `root`, in boot `boot`.
+pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Result<Applied> {
+    let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();
     let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
@@ -58,7 +64,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State) -> Result<Applied> {
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
-    result_file(root, st)?;
+    result::finish(root, boot, st, &earlier)?;
     relabel(root, &out)?;
     root.syncfs()?;
     Ok(out)
@@ -114,26 +120,6 @@ fn ssh_keys_event(root: &Root, user: &str, file: &str) {
             ("IGNITION_PATH", &path.to_string_lossy()),
         ],
     );
-}
-
-/// /etc/.ignition-result.json, which existing tools read after first boot.
-fn result_file(root: &Root, st: &State) -> Result<()> {
-    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default();
-    let body = serde_json::json!({
-        "provisioningBootID": boot_id,
-        "provisioningDate": rfc3339_now(),
-        "userConfigProvided": st.user_config_provided,
-    });
-    root.write_atomic(
-        "/etc/.ignition-result.json",
-        body.to_string().as_bytes(),
-        0o600,
-        0,
-        0,
-    )
-    .context(|| "writing /etc/.ignition-result.json")
 }
 
 /// UTC now as RFC 3339.
