@@ -829,7 +829,9 @@ def run_scenario(sc: Scenario, b: Build, out: Path, keep: bool, real_stages: boo
             with open(p, "wb") as f:
                 f.truncate(d.get("size_mib", 256) << 20)
             if "prepare" in d:
-                r = run(["bash", str(sc.dir / d["prepare"]), str(p)])
+                # VMTEST_RENDERED: the scenario's files with their templates filled in.
+                r = run(["bash", str(sc.dir / d["prepare"]), str(p)],
+                        env=dict(os.environ, VMTEST_RENDERED=str(work / "rendered")))
                 if r.returncode != 0:
                     res.errors.append(f"preparing disk {d['name']}: {r.stdout}{r.stderr}")
                     return res

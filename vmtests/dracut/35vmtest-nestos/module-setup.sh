@@ -23,7 +23,7 @@ glue_unit() {
 }
 
 install() {
-    inst_multiple mount umount cp mkdir sed sort journalctl
+    inst_multiple mount umount cp mkdir sed sort journalctl ip tr
     inst_script "$moddir/vmtest-nestos-setup-user.sh" /usr/sbin/vmtest-nestos-setup-user
     inst_script "$moddir/vmtest-nestos-enable-network.sh" /usr/sbin/vmtest-nestos-enable-network
     inst_script "$moddir/vmtest-nestos-write-issues.sh" /usr/sbin/vmtest-nestos-write-issues

@@ -23,4 +23,6 @@ mkdir -p "${out%/*}"
         sed -E 's/, line [0-9]+ col [0-9]+//g' | sort -u | sed 's/^/Ignition: /'
 } > "$out.tmp"
 mv "$out.tmp" "$out"
+# For the tests: the addresses the initrd's network stack configured (static or DHCP).
+echo "vmtest-nestos: initrd IPv4: $(ip -4 -br addr show 2>/dev/null | tr -s ' ' | tr '\n' ';')"
 echo "vmtest-nestos: wrote ${out#/sysroot}"
