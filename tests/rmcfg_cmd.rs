@@ -61,5 +61,9 @@ fn alias_subcommand_and_refusals() {
     }
     let o = run(&alias, &["--platform=vmware", ""]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("this machine is not VMware"), "{}", text(&o));
+    assert!(
+        text(&o).contains("this machine is not VMware"),
+        "{}",
+        text(&o)
+    );
 }

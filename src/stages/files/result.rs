@@ -271,9 +271,9 @@ mod tests {
         let d = tmp("boot");
         let host = HostPaths::new(d.join("host"));
         let r = RecordingRunner::new();
+        r.without("is-live-image");
         assert_eq!(Boot::current(&host, &r).unwrap().id, "", "no boot ID");
         std::fs::write(host.path("/proc/sys/kernel/random/boot_id"), "abc-def\n").unwrap();
-        r.without("is-live-image");
         let b = Boot::current(&host, &r).unwrap();
         assert_eq!(b.id, "abc-def");
         assert!(!b.live && r.argvs().is_empty());
