@@ -338,6 +338,8 @@ fn delete_config_is_a_oneshot_running_rmcfg() {
         "ExecStart=/usr/libexec/ignition-rmcfg --platform=${PLATFORM_ID}",
         "ConditionFirstBoot=true",
         "WantedBy=sysinit.target",
+        // Only where ignition-rmcfg can do it: it refuses every platform but vmware.
+        "ConditionKernelCommandLine=ignition.platform.id=vmware",
     ] {
         assert!(text.lines().any(|l| l == want), "missing {want:?}");
     }
