@@ -1,4 +1,4 @@
-//! The dracut module's systemd generator (dracut/30ignis/ignis-generator), run with bash on a
+//! The dracut module's systemd generator (dracut/30ignition/ignition-generator), run with bash on a
 //! fake command line: which target a boot pulls in, and the /run/ignition.env it writes. The VM
 //! tests (vmtests/) check the same in a real initramfs; these catch mistakes without a VM.
 
@@ -20,7 +20,7 @@ impl Drop for TempDir {
 }
 
 fn generator() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut/30ignis/ignis-generator")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut/30ignition/ignition-generator")
 }
 
 fn run_generator(cmdline: &str, live: bool) -> Run {
@@ -81,8 +81,8 @@ impl Run {
     }
 
     fn first_boot(&self) -> bool {
-        let fb = self.requires("initrd.target", "ignis-complete.target");
-        let later = self.requires("initrd.target", "ignis-subsequent.target");
+        let fb = self.requires("initrd.target", "ignition-complete.target");
+        let later = self.requires("initrd.target", "ignition-subsequent.target");
         assert!(
             fb != later,
             "exactly one of first boot / later boot must be pulled in"
@@ -126,13 +126,19 @@ fn firstboot_flag_values() {
 #[test]
 fn diskful_unless_live() {
     let r = run_generator("ignition.firstboot", false);
-    assert!(r.requires("ignis-complete.target", "ignis-diskful.target"));
+    assert!(r.requires("ignition-complete.target", "ignition-diskful.target"));
     let r = run_generator("ignition.firstboot", true);
-    assert!(!r.requires("ignis-complete.target", "ignis-diskful.target"));
+    assert!(!r.requires("ignition-complete.target", "ignition-diskful.target"));
     let r = run_generator("quiet", false);
-    assert!(r.requires("ignis-subsequent.target", "ignis-diskful-subsequent.target"));
+    assert!(r.requires(
+        "ignition-subsequent.target",
+        "ignition-diskful-subsequent.target"
+    ));
     let r = run_generator("quiet", true);
-    assert!(!r.requires("ignis-subsequent.target", "ignis-diskful-subsequent.target"));
+    assert!(!r.requires(
+        "ignition-subsequent.target",
+        "ignition-diskful-subsequent.target"
+    ));
 }
 
 #[test]

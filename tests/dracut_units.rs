@@ -1,15 +1,22 @@
-//! The dracut module's unit files (dracut/30ignis): the project rule that every After=/Before=
-//! line says why it is there, and the invariants every stage unit must keep (its own stage, the
-//! initrd only, emergency mode on failure, part of the first-boot target).
+//! The dracut module's unit files (dracut/30ignition, and the real-root units in systemd/): the
+//! project rule that every After=/Before= line says why it is there, the invariants every stage
+//! unit must keep (its own stage, Ignition's names and command line, the initrd only, emergency
+//! mode on failure, part of the first-boot target), the names NestOS's glue relies on, and that
+//! the module is the one source of its units (30ignis is an alias holding none).
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
-fn module_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut/30ignis")
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn units() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::fs::read_dir(module_dir())
+fn module_dir() -> PathBuf {
+    repo().join("dracut/30ignition")
+}
+
+fn unit_files(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .filter_map(|e| {
@@ -19,16 +26,36 @@ fn units() -> Vec<(String, String)> {
         })
         .collect();
     out.sort();
+    out
+}
+
+fn units() -> Vec<(String, String)> {
+    let out = unit_files(&module_dir());
     assert!(
-        out.len() >= 13,
+        out.len() >= 15,
         "expected the module's units, found {out:?}"
     );
     out
 }
 
+fn unit(name: &str) -> String {
+    units()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .1
+}
+
+fn module_setup() -> String {
+    std::fs::read_to_string(module_dir().join("module-setup.sh")).unwrap()
+}
+
 #[test]
 fn every_ordering_line_says_why() {
-    for (name, text) in units() {
+    let mut all = units();
+    all.extend(unit_files(&repo().join("systemd")));
+    all.extend(unit_files(&repo().join("vmtests/dracut/35vmtest-nestos")));
+    for (name, text) in all {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if !(line.starts_with("After=") || line.starts_with("Before=")) {
@@ -55,14 +82,9 @@ const STAGES: &[&str] = &["fetch-offline", "fetch", "kargs", "disks", "mount", "
 
 #[test]
 fn stage_units_keep_the_invariants() {
-    let all = units();
     for stage in STAGES {
-        let name = format!("ignis-{stage}.service");
-        let text = &all
-            .iter()
-            .find(|(n, _)| *n == name)
-            .unwrap_or_else(|| panic!("{name} missing"))
-            .1;
+        let name = format!("ignition-{stage}.service");
+        let text = unit(&name);
         for want in [
             "ConditionPathExists=/etc/initrd-release",
             "DefaultDependencies=no",
@@ -71,7 +93,7 @@ fn stage_units_keep_the_invariants() {
             "Type=oneshot",
             "RemainAfterExit=yes",
             "EnvironmentFile=/run/ignition.env",
-            "Before=ignis-complete.target",
+            "Before=ignition-complete.target",
         ] {
             assert!(text.lines().any(|l| l == want), "{name}: missing {want:?}");
         }
@@ -80,35 +102,245 @@ fn stage_units_keep_the_invariants() {
             .find(|l| l.starts_with("ExecStart="))
             .unwrap_or_else(|| panic!("{name}: no ExecStart"));
         assert!(
-            exec.starts_with("ExecStart=/usr/bin/ignis --root=/sysroot --platform=${PLATFORM_ID} ")
-                && exec.contains(&format!("--stage={stage}"))
-                && !exec.contains(&format!("--stage={stage}-")),
-            "{name}: {exec:?} does not run its own stage"
+            exec.starts_with(
+                "ExecStart=/usr/bin/ignition --root=/sysroot --platform=${PLATFORM_ID} "
+            ) && exec.contains(&format!("--stage={stage} "))
+                && exec.ends_with(" ${IGNITION_ARGS}"),
+            "{name}: {exec:?} does not run its own stage the way Ignition's unit does"
         );
     }
-    // The umount stage is the mount unit's ExecStop.
-    let mount = &all
-        .iter()
-        .find(|(n, _)| n == "ignis-mount.service")
-        .unwrap()
-        .1;
+    // The umount stage is the mount unit's ExecStop, with the same extra arguments.
+    let mount = unit("ignition-mount.service");
     assert!(mount
         .lines()
-        .any(|l| l.starts_with("ExecStop=") && l.contains("--stage=umount")));
+        .any(|l| l.starts_with("ExecStop=/usr/bin/ignition ")
+            && l.contains("--stage=umount")
+            && l.ends_with(" ${IGNITION_ARGS}")));
+}
+
+#[test]
+fn no_unit_or_script_keeps_an_old_ignis_stage_name() {
+    // The stages and targets carry Ignition's names only; ignis-* is left for ignis's own extras
+    // (ignis-neednet, ignis-failure).
+    let old = [
+        "ignis-complete",
+        "ignis-subsequent",
+        "ignis-diskful",
+        "ignis-fetch",
+        "ignis-kargs",
+        "ignis-disks",
+        "ignis-mount",
+        "ignis-files",
+        "ignis-remount",
+        "ignis-generator",
+        "/usr/bin/ignis --",
+    ];
+    for e in std::fs::read_dir(module_dir()).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        for o in old {
+            assert!(!text.contains(o), "{:?} still says {o:?}", e.file_name());
+        }
+    }
 }
 
 #[test]
 fn the_module_requires_every_stage_from_the_first_boot_target() {
-    let setup = std::fs::read_to_string(module_dir().join("module-setup.sh")).unwrap();
+    let setup = module_setup();
     let loop_start = setup
-        .find("add-requires ignis-complete.target")
-        .expect("module-setup.sh adds the stages to ignis-complete.target");
+        .find("add-requires ignition-complete.target \"$u\"")
+        .expect("module-setup.sh adds the stages to ignition-complete.target");
     let block = &setup[..loop_start];
     let last_for = block.rfind("for u in").unwrap();
     for stage in STAGES {
         assert!(
-            block[last_for..].contains(&format!("ignis-{stage}.service")),
-            "ignis-{stage}.service is not required by ignis-complete.target"
+            block[last_for..].contains(&format!("ignition-{stage}.service")),
+            "ignition-{stage}.service is not required by ignition-complete.target"
         );
+    }
+}
+
+/// What NestOS's dracut modules (35nestos-ignition, 35nestos-network, 40ignition-ostree, ...)
+/// order against, add requirements to or drop files into, by name.
+#[test]
+fn every_name_nestos_relies_on_exists_and_is_installed() {
+    let setup = module_setup();
+    for name in [
+        "ignition-complete.target",
+        "ignition-diskful.target",
+        "ignition-subsequent.target",
+        "ignition-diskful-subsequent.target",
+        "ignition-fetch-offline.service",
+        "ignition-fetch.service",
+        "ignition-kargs.service",
+        "ignition-disks.service",
+        "ignition-mount.service",
+        "ignition-files.service",
+        "ignition-remount-sysroot.service",
+        "afterburn-network-kargs.service",
+        "afterburn-hostname.service",
+    ] {
+        unit(name);
+        assert!(
+            setup.contains(name),
+            "module-setup.sh does not install {name}"
+        );
+    }
+    assert!(setup.contains("system-generators/ignition-generator"));
+    assert!(setup.contains("inst_simple \"$bin\" /usr/bin/ignition"));
+    // The module is named "ignition": distro modules say depends() { echo ignition; }.
+    assert!(module_dir().ends_with("30ignition"));
+}
+
+#[test]
+fn no_hard_dependency_on_one_network_stack() {
+    let setup = module_setup();
+    let deps = setup
+        .lines()
+        .skip_while(|l| !l.starts_with("depends()"))
+        .find(|l| l.trim_start().starts_with("echo "))
+        .unwrap();
+    let words: Vec<&str> = deps.split_whitespace().collect();
+    assert!(words.contains(&"network"), "{deps}");
+    for stack in ["systemd-networkd", "network-manager", "network-legacy"] {
+        assert!(!words.contains(&stack), "depends() names {stack}: {deps}");
+    }
+    // networkd's neednet helper only where networkd is the image's handler.
+    assert!(setup.contains(
+        "if dracut_module_included \"systemd-networkd\" && ! dracut_module_included \"network-manager\"; then"
+    ));
+}
+
+#[test]
+fn the_ignis_module_is_an_alias_holding_no_unit() {
+    let dir = repo().join("dracut/30ignis");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["module-setup.sh"],
+        "30ignis must hold nothing of its own"
+    );
+    let setup = std::fs::read_to_string(dir.join("module-setup.sh")).unwrap();
+    assert!(setup.contains("echo ignition"));
+}
+
+#[test]
+fn afterburn_units_are_hooked_like_afterburns_module() {
+    let setup = module_setup();
+    assert!(setup.contains(
+        "for u in afterburn-network-kargs.service afterburn-hostname.service; do\n        $SYSTEMCTL -q --root \"$initdir\" add-requires ignition-complete.target \"$u\""
+    ));
+    let kargs = unit("afterburn-network-kargs.service");
+    for want in [
+        "Before=dracut-cmdline.service",
+        "Before=ignition-fetch.service",
+        "DefaultDependencies=no",
+        "Type=oneshot",
+        "Environment=AFTERBURN_OPT_PROVIDER=--cmdline",
+    ] {
+        assert!(kargs.lines().any(|l| l == want), "missing {want:?}");
+    }
+    let host = unit("afterburn-hostname.service");
+    assert!(host.lines().any(|l| l == "Before=ignition-files.service"));
+    assert!(host.lines().any(|l| l == "After=initrd-root-fs.target"));
+}
+
+/// Runs the network-kargs unit's ExecStart as systemd would (after `$$` -> `$`), with a fake
+/// afterburn that prints its arguments, under the given environment.
+fn network_kargs_argv(env: &[(&str, &str)]) -> Vec<String> {
+    let kargs = unit("afterburn-network-kargs.service");
+    let exec = kargs
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart=/bin/sh -c '"))
+        .expect("ExecStart=/bin/sh -c '...'")
+        .strip_suffix('\'')
+        .unwrap()
+        .replace("$$", "$");
+    let dir = std::env::temp_dir().join(format!("ignis-ab-{}-{}", std::process::id(), env.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("afterburn");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = exec.replace("/usr/bin/afterburn", fake.to_str().unwrap());
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&script)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
+    cmd.env("AFTERBURN_OPT_PROVIDER", "--cmdline");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn network_kargs_takes_the_distros_default_from_the_environment() {
+    // NestOS's drop-in: Environment=AFTERBURN_NETWORK_KARGS_DEFAULT='ip=dhcp'.
+    assert_eq!(
+        network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "ip=dhcp")]),
+        [
+            "exp",
+            "rd-network-kargs",
+            "--cmdline",
+            "--default-value",
+            "ip=dhcp"
+        ]
+    );
+    // Several arguments stay one value.
+    assert_eq!(
+        network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "ip=dhcp rd.neednet=1")]),
+        [
+            "exp",
+            "rd-network-kargs",
+            "--cmdline",
+            "--default-value",
+            "ip=dhcp rd.neednet=1"
+        ]
+    );
+    // No default set (no distro drop-in): afterburn is not run at all, and the unit succeeds.
+    assert_eq!(
+        network_kargs_argv(&[]),
+        ["afterburn-network-kargs: AFTERBURN_NETWORK_KARGS_DEFAULT is not set (no distro default): nothing to do"]
+    );
+    assert_eq!(
+        network_kargs_argv(&[("AFTERBURN_NETWORK_KARGS_DEFAULT", "")]).len(),
+        1
+    );
+}
+
+#[test]
+fn delete_config_is_a_oneshot_running_rmcfg() {
+    let text =
+        std::fs::read_to_string(repo().join("systemd/ignition-delete-config.service")).unwrap();
+    for want in [
+        "Type=oneshot",
+        "EnvironmentFile=/run/ignition.env",
+        "ExecStart=/usr/libexec/ignition-rmcfg --platform=${PLATFORM_ID}",
+        "ConditionFirstBoot=true",
+        "WantedBy=sysinit.target",
+        // Only where ignition-rmcfg can do it: it refuses every platform but vmware.
+        "ConditionKernelCommandLine=ignition.platform.id=vmware",
+    ] {
+        assert!(text.lines().any(|l| l == want), "missing {want:?}");
     }
 }

@@ -56,8 +56,8 @@ def stamps(console: Path, agent: str) -> dict[str, float | None]:
         return float(m.group(1)) if m else None
     return {
         "init_s": first(r"Run /init as init process"),
-        "stages_start_s": first(rf"systemd\[1\]: Starting {agent}-fetch-offline\.service"),
-        "files_done_s": first(rf"systemd\[1\]: Finished {agent}-files\.service"),
+        "stages_start_s": first(rf"systemd\[1\]: Starting ignition-fetch-offline\.service"),
+        "files_done_s": first(rf"systemd\[1\]: Finished ignition-files\.service"),
         "poweroff_s": first(r"reboot: Power down"),
     }
 

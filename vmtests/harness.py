@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,11 +79,23 @@ def load_not_built() -> list[str]:
     return stages
 
 
+# The image flavours. "networkd": ignis's own initrd (systemd-networkd, ignis-neednet). "nestos":
+# shaped like NestOS: the same module with NetworkManager in the initrd (systemd-networkd
+# omitted), the glue module vmtests/dracut/35vmtest-nestos (boot-partition config, base config
+# with user "nest", network on neednet, the issue file), and an ostree-shaped root disk (/home,
+# /opt, /srv, /mnt, /root, /usr/local symlinks into an empty /var) with a partition labelled
+# "boot". A scenario runs in the flavours it lists (default: networkd only); results of the
+# nestos flavour are named NAME@nestos.
+FLAVOURS = ("networkd", "nestos")
+NESTOS_GLUE = VMTESTS / "dracut/35vmtest-nestos"
+
+
 @dataclasses.dataclass
 class Scenario:
     name: str
     dir: Path
     spec: dict
+    flavour: str = "networkd"
 
     @property
     def needs(self) -> list[str]:
@@ -93,7 +106,8 @@ class Scenario:
 
 
 SCENARIO_KEYS = {"description", "needs", "cmdline", "fw_cfg", "pxe", "disks", "expect",
-                 "expect_failed_stage", "timeout", "mem_mib", "secrets", "check"}
+                 "expect_failed_stage", "timeout", "mem_mib", "secrets", "check", "flavours",
+                 "boot_config"}
 DISK_KEYS = {"name", "size_mib", "prepare"}
 # The keys each check type reads (besides type and needs): a misspelt key must not silently
 # turn a check into one that always passes.
@@ -123,6 +137,13 @@ def load_scenarios() -> list[Scenario]:
         for s in spec.get("needs", []):
             if s not in STAGES:
                 problems.append(f"unknown stage {s!r} in needs")
+        flavours = spec.get("flavours", ["networkd"])
+        problems += [f"unknown flavour {f!r}" for f in flavours if f not in FLAVOURS]
+        if "boot_config" in spec:
+            if flavours != ["nestos"]:
+                problems.append("boot_config needs flavours = [\"nestos\"] (the boot partition)")
+            if not (d / spec["boot_config"]).is_file():
+                problems.append(f"boot_config: no file {spec['boot_config']}")
         if spec.get("expect", "os") not in ("os", "emergency"):
             problems.append("expect must be 'os' or 'emergency'")
         names = {"root"}
@@ -138,7 +159,9 @@ def load_scenarios() -> list[Scenario]:
                 problems.append(f"check {i}: unknown type {chk.get('type')!r}")
                 continue
             problems += [f"check {i} ({chk['type']}): unknown key {k!r}"
-                         for k in chk if k not in keys | {"type", "needs"}]
+                         for k in chk if k not in keys | {"type", "needs", "flavours"}]
+            problems += [f"check {i}: flavour {f!r} is not one the scenario runs in"
+                         for f in chk.get("flavours", []) if f not in flavours]
             for s in chk.get("needs", []):
                 if s not in STAGES:
                     problems.append(f"check {i}: unknown stage {s!r} in needs")
@@ -147,7 +170,8 @@ def load_scenarios() -> list[Scenario]:
                     problems.append(f"check {i}: no disk named {chk[k]!r}")
         if problems:
             raise SystemExit(f"{f}:\n  " + "\n  ".join(problems))
-        out.append(Scenario(d.name, d, spec))
+        for fl in flavours:
+            out.append(Scenario(d.name if fl == "networkd" else f"{d.name}@{fl}", d, spec, fl))
     return out
 
 
@@ -268,7 +292,7 @@ def make_not_built_overlay(stages: list[str], out: Path) -> None:
     with tempfile.TemporaryDirectory() as t:
         tree = Path(t)
         for s in stages:
-            d = tree / "etc/systemd/system" / f"ignis-{s}.service.d"
+            d = tree / "etc/systemd/system" / f"ignition-{s}.service.d"
             d.mkdir(parents=True)
             (d / "50-vmtest-not-built.conf").write_text(
                 "# vmtests (vmtests/pending.toml): this stage is not built yet; its unit is\n"
@@ -317,6 +341,68 @@ def make_root_template(out: Path, extra_files: dict[str, str] | None = None) -> 
         if r.returncode != 0:
             raise SystemExit(f"mkfs.ext4 for the root disk failed: {r.stderr}")
         r = run(["sgdisk", "-n", "1:2048:+62M", "-c", "1:root", "-t", "1:8300", str(out)])
+        if r.returncode != 0:
+            raise SystemExit(f"sgdisk for the root disk failed: {r.stdout}{r.stderr}")
+
+
+# The nestos flavour's root disk: partition 1 as above, partition 2 the "boot" partition.
+NESTOS_DISK_MIB = 96
+BOOT_PART_START_MIB = 64
+BOOT_PART_MIB = 16
+# NestOS's root: these are relative symlinks into /var, which is empty until first boot fills it.
+OSTREE_LINKS = {"home": "var/home", "opt": "var/opt", "srv": "var/srv", "mnt": "var/mnt",
+                "root": "var/roothome", "usr/local": "../var/usrlocal"}
+# Groups NestOS's image has and its base config puts "nest" in (the tiny OS has only root).
+NESTOS_GROUPS = [("adm", 4), ("wheel", 10), ("sudo", 27), ("systemd-journal", 190),
+                 ("docker", 989)]
+
+
+def make_boot_fs(img: Path, config: Path | None) -> None:
+    """(Re)creates the ext4 filesystem labelled "boot" in partition 2 of a nestos root disk,
+    holding ignition/config.ign when a config is given (where nestos-installer puts it)."""
+    with tempfile.TemporaryDirectory() as t:
+        tree = Path(t)
+        if config is not None:
+            (tree / "ignition").mkdir()
+            shutil.copyfile(config, tree / "ignition/config.ign")
+        r = run(["mkfs.ext4", "-q", "-F", "-L", "boot", "-d", str(tree),
+                 "-E", f"offset={BOOT_PART_START_MIB << 20}", str(img), f"{BOOT_PART_MIB}M"])
+        if r.returncode != 0:
+            raise SystemExit(f"mkfs.ext4 for the boot partition failed: {r.stderr}")
+
+
+def make_nestos_root_template(out: Path) -> None:
+    """The tiny OS on an ostree-shaped root (OSTREE_LINKS, an empty /var, NestOS's groups),
+    partition 1 labelled vmtest-root as in the networkd flavour, and an empty "boot" partition
+    2 after it."""
+    with tempfile.TemporaryDirectory() as t:
+        tree = Path(t)
+        for d in ("bin", "sbin", "etc", "proc", "sys", "dev", "run", "tmp", "usr", "var"):
+            (tree / d).mkdir()
+        for link, target in OSTREE_LINKS.items():
+            os.symlink(target, tree / link)
+        shutil.copy(busybox_path(), tree / "bin/busybox")
+        shutil.copy(VMTESTS / "tinyos/init", tree / "sbin/init")
+        os.chmod(tree / "sbin/init", 0o755)
+        for f in (VMTESTS / "tinyos/etc").iterdir():
+            shutil.copy(f, tree / "etc" / f.name)
+        with open(tree / "etc/group", "a") as g, open(tree / "etc/gshadow", "a") as gs:
+            for name, gid in NESTOS_GROUPS:
+                g.write(f"{name}:x:{gid}:\n")
+                gs.write(f"{name}:!::\n")
+        for f in ("shadow", "gshadow"):
+            os.chmod(tree / "etc" / f, 0o640)
+        out.unlink(missing_ok=True)
+        with open(out, "wb") as f:
+            f.truncate(NESTOS_DISK_MIB << 20)
+        r = run(["mkfs.ext4", "-q", "-F", "-L", ROOT_LABEL, "-d", str(tree),
+                 "-E", "offset=1048576", str(out), "62M"])
+        if r.returncode != 0:
+            raise SystemExit(f"mkfs.ext4 for the root disk failed: {r.stderr}")
+        make_boot_fs(out, None)
+        r = run(["sgdisk", "-n", "1:2048:+62M", "-c", "1:root", "-t", "1:8300",
+                 "-n", f"2:{BOOT_PART_START_MIB * 2048}:+{BOOT_PART_MIB}M", "-c", "2:boot",
+                 "-t", "2:8300", str(out)])
         if r.returncode != 0:
             raise SystemExit(f"sgdisk for the root disk failed: {r.stdout}{r.stderr}")
 
@@ -736,12 +822,16 @@ def run_scenario(sc: Scenario, b: Build, out: Path, keep: bool, real_stages: boo
         # Disks: the tiny OS root first (vda), then the scenario's blank (or prepared) disks.
         disks = {"root": work / "root.raw"}
         shutil.copyfile(b.root_template, disks["root"])
+        if "boot_config" in spec:
+            make_boot_fs(disks["root"], work / "rendered" / spec["boot_config"])
         for d in spec.get("disks", []):
             p = work / f"{d['name']}.raw"
             with open(p, "wb") as f:
                 f.truncate(d.get("size_mib", 256) << 20)
             if "prepare" in d:
-                r = run(["bash", str(sc.dir / d["prepare"]), str(p)])
+                # VMTEST_RENDERED: the scenario's files with their templates filled in.
+                r = run(["bash", str(sc.dir / d["prepare"]), str(p)],
+                        env=dict(os.environ, VMTEST_RENDERED=str(work / "rendered")))
                 if r.returncode != 0:
                     res.errors.append(f"preparing disk {d['name']}: {r.stdout}{r.stderr}")
                     return res
@@ -810,6 +900,8 @@ def run_scenario(sc: Scenario, b: Build, out: Path, keep: bool, real_stages: boo
 
     ctx = Context(text, disks, hashes, requests, rendered, http_base)
     for i, chk in enumerate(spec.get("check", [])):
+        if sc.flavour not in chk.get("flavours", [sc.flavour]):
+            continue
         waiting = [s for s in chk.get("needs", []) if s in b.not_built and not real_stages]
         if waiting:
             res.deferred_checks += 1
@@ -938,6 +1030,29 @@ def selftest() -> int:
                 expect("luks fs", check_fs(ctx, {"disk": "luks", "fstype": "crypto_LUKS", "label": "stluks", "version": "2"}), False)
             else:
                 failures.append(f"cryptsetup luksFormat on an image file failed: {r.stderr!r}")
+
+    # The nestos flavour's root disk: the ostree links into an empty /var, the groups, the boot
+    # partition, and a config put on it.
+    with tempfile.TemporaryDirectory() as t:
+        t = Path(t)
+        img = t / "nestos.raw"
+        make_nestos_root_template(img)
+        ctx = Context("", {"root": img}, {}, [], {}, "http://10.0.2.2:1")
+        for link, target in OSTREE_LINKS.items():
+            expect(f"nestos link {link}", check_file(ctx, {"path": "/" + link, "node": "symlink",
+                                                          "target": target}), False)
+        expect("nestos link wrong", check_file(ctx, {"path": "/home", "node": "symlink",
+                                                     "target": "home"}), True)
+        expect("nestos var empty", check_file(ctx, {"path": "/var/home", "absent": True}), False)
+        expect("nestos groups", check_file(ctx, {"path": "/etc/group",
+                                                  "regex": ["^wheel:x:10:$", "^docker:x:989:$"]}), False)
+        expect("nestos boot fs", check_fs(ctx, {"part": 2, "fstype": "ext4", "label": "boot"}), False)
+        expect("nestos boot empty", check_file(ctx, {"part": 2, "path": "/ignition", "absent": True}), False)
+        (t / "c.ign").write_text("{}\n")
+        make_boot_fs(img, t / "c.ign")
+        expect("nestos boot config", check_file(ctx, {"part": 2, "path": "/ignition/config.ign",
+                                                      "contents": "{}\n"}), False)
+        expect("nestos root kept", check_fs(ctx, {"part": 1, "label": ROOT_LABEL}), False)
 
     # Templates.
     got = render("@HTTP@/a @SHA256:x@", "http://h", {"x": b"abc"})
@@ -1068,8 +1183,15 @@ def main() -> int:
             "disks": [{"name": "data", "size_mib": 512}], "expect": "os", "check": []})]
         not_built = []
     if args.scenarios:
-        scenarios = [s for s in scenarios if any(s.name == a or s.name.startswith(a + "-") or
-                                                 s.name.split("-")[0] == a for a in args.scenarios)]
+        def matches(s: Scenario, a: str) -> bool:
+            # NAME, a number prefix, either with @FLAVOUR (only that flavour), or @FLAVOUR alone.
+            want, _, fl = a.partition("@")
+            if fl and s.flavour != fl:
+                return False
+            base = s.dir.name
+            return (not want or base == want or base.startswith(want + "-")
+                    or base.split("-")[0] == want)
+        scenarios = [s for s in scenarios if any(matches(s, a) for a in args.scenarios)]
         if not scenarios:
             log("no scenario matches")
             return 2
@@ -1099,26 +1221,35 @@ def main() -> int:
     if not binary.exists():
         log(f"{binary} missing: run scripts/build-static")
         return 3
-    initrd = out / "ignis-initramfs.img"
-    t0 = time.monotonic()
-    r = subprocess.run([str(REPO / "scripts/mkinitramfs"), str(initrd), kver],
-                       env=dict(os.environ, IGNIS_BIN=str(binary)))
-    if r.returncode != 0:
-        return 3
-    build_s = time.monotonic() - t0
+    # One initramfs and root template per flavour the chosen scenarios use.
     overlay = None
     if not_built:
         overlay = out / "not-built-overlay.cpio.gz"
         make_not_built_overlay(not_built, overlay)
-    root_template = out / "root-template.raw"
-    make_root_template(root_template)
+    images: dict[str, tuple[Path, Path, float]] = {}
+    for fl in FLAVOURS:
+        if not any(s.flavour == fl for s in scenarios):
+            continue
+        initrd = out / ("ignis-initramfs.img" if fl == "networkd" else f"{fl}-initramfs.img")
+        env = dict(os.environ, IGNIS_BIN=str(binary))
+        if fl == "nestos":
+            env.update(IGNIS_INITRD_FLAVOUR="nestos", IGNIS_INITRD_EXTRA_MODULES=str(NESTOS_GLUE))
+        t0 = time.monotonic()
+        r = subprocess.run([str(REPO / "scripts/mkinitramfs"), str(initrd), kver], env=env)
+        if r.returncode != 0:
+            return 3
+        build_s = time.monotonic() - t0
+        root_template = out / ("root-template.raw" if fl == "networkd" else f"{fl}-root-template.raw")
+        (make_nestos_root_template if fl == "nestos" else make_root_template)(root_template)
+        images[fl] = (initrd, root_template, build_s)
     probe.join()
     accel = accel_box["accel"]
     smp = args.smp or (1 if args.jobs > 1 else 2)
     machine = Machine(kernel, accel, smp)
-    b = Build(initrd, overlay, root_template, machine, not_built)
-    log(f"kernel {kver}, accel {accel}, {args.jobs} VM(s) at a time, -smp {smp}; initramfs "
-        f"{initrd.stat().st_size} bytes built in {build_s:.1f} s")
+    builds = {fl: Build(i, overlay, rt, machine, not_built) for fl, (i, rt, _) in images.items()}
+    sizes = ", ".join(f"{fl} initramfs {i.stat().st_size} bytes built in {bs:.1f} s"
+                      for fl, (i, _, bs) in images.items())
+    log(f"kernel {kver}, accel {accel}, {args.jobs} VM(s) at a time, -smp {smp}; {sizes}")
     if not_built:
         log(f"stages not built yet (vmtests/pending.toml), skipped in test boots: {', '.join(not_built)}")
 
@@ -1128,7 +1259,7 @@ def main() -> int:
         (pending if s.waiting_for(not_built) else to_run).append(s)
     jobs = [(s, False) for s in to_run] + ([(s, True) for s in pending] if args.include_pending else [])
     if args.demo:
-        res = run_scenario(scenarios[0], b, out, True, False)
+        res = run_scenario(scenarios[0], builds["networkd"], out, True, False)
         print(f"first boot {'succeeded: the tiny OS was reached' if res.status == 'passed' else 'FAILED'}"
               f" ({res.seconds:.1f} s under QEMU; console log {res.log})")
         for e in res.errors:
@@ -1139,7 +1270,8 @@ def main() -> int:
     results: list[Result] = []
     t0 = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-        futs = {ex.submit(run_scenario, s, b, out, args.keep, real): (s, real) for s, real in jobs}
+        futs = {ex.submit(run_scenario, s, builds[s.flavour], out, args.keep, real): (s, real)
+                for s, real in jobs}
         for fut in concurrent.futures.as_completed(futs):
             s, real = futs[fut]
             try:
@@ -1165,9 +1297,26 @@ def main() -> int:
     counted = [r for r in results if not r.waiting_for and r.name not in known_failing]
     passed = sum(r.status == "passed" for r in counted)
     failed = sum(r.status == "failed" for r in counted)
+    # Boot times per flavour (QEMU start to poweroff) over the scenarios that reached the OS in
+    # both flavours, so that the two medians compare the same boots.
+    flavour_of = {s.name: s for s, _ in jobs}
+    by_flavour: dict[str, dict[str, float]] = {}
+    for r in results:
+        sc = flavour_of.get(r.name)
+        if sc is not None and r.status == "passed" and sc.spec.get("expect", "os") == "os":
+            by_flavour.setdefault(sc.flavour, {})[sc.dir.name] = r.seconds
+    common = set.intersection(*(set(v) for v in by_flavour.values())) if len(by_flavour) > 1 else set()
+    boot_times = {
+        fl: {"median_s": round(statistics.median(v.values()), 1), "boots": len(v),
+             **({"median_common_s": round(statistics.median(v[n] for n in common), 1),
+                 "common_scenarios": sorted(common)} if common else {})}
+        for fl, v in by_flavour.items() if v
+    }
     summary = {
         "kernel": kver, "accel": accel, "jobs": args.jobs, "smp": smp,
-        "initramfs_bytes": initrd.stat().st_size, "initramfs_build_s": round(build_s, 1),
+        "initramfs": {fl: {"bytes": i.stat().st_size, "build_s": round(bs, 1)}
+                      for fl, (i, _, bs) in images.items()},
+        "boot_times": boot_times,
         "wall_s": round(wall, 1),
         "results": [dataclasses.asdict(r) for r in sorted(results, key=lambda r: r.name)],
         "pending": {s.name: s.waiting_for(not_built) for s in pending},
@@ -1183,6 +1332,11 @@ def main() -> int:
         print(f"KNOWN FAILING (vmtests/pending.toml, never counted as passed): {len(known)}")
         for r in known:
             print(f"  {r.name:34} {r.status}: {known_failing[r.name]}")
+    for fl, bt in boot_times.items():
+        line = f"{fl}: median boot {bt['median_s']} s over {bt['boots']} passing boot(s) that reached the OS"
+        if "median_common_s" in bt:
+            line += f"; {bt['median_common_s']} s over the {len(bt['common_scenarios'])} scenario(s) run in every flavour"
+        print(line)
     print(f"boots took {wall:.1f} s wall clock")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Run by ignis-failure.service when the initrd enters emergency mode. If an ignis unit failed,
+# Run by ignis-failure.service when the initrd enters emergency mode. If a unit of this module
+# failed (the stages ignition-*.service, ignis-neednet, afterburn-*),
 # prints on the console a short, readable reason: the stage, systemd's verdict, the error chain
 # ignis logged (its CRITICAL lines: report entries and the final chain; ignis never logs config
 # bodies, secrets or key material, and only those lines are shown), and the command that shows
@@ -24,11 +25,13 @@ journalctl --sync 2>/dev/null || :
 failed=()
 while read -r unit _; do
     [[ -n $unit ]] && failed+=("$unit")
-done < <(systemctl list-units --failed --plain --no-legend --no-pager --type=service 'ignis-*' 2>/dev/null)
+done < <(systemctl list-units --failed --plain --no-legend --no-pager --type=service \
+    'ignition-*' 'ignis-*' 'afterburn-*' 2>/dev/null)
 [[ ${#failed[@]} -gt 0 ]] || exit 0
 
 for unit in "${failed[@]}"; do
-    stage=${unit#ignis-}
+    stage=${unit#ignition-}
+    stage=${stage#ignis-}
     stage=${stage%.service}
     result=$(systemctl show -p Result --value "$unit" 2>/dev/null)
     status=$(systemctl show -p ExecMainStatus --value "$unit" 2>/dev/null)
@@ -43,6 +46,12 @@ for unit in "${failed[@]}"; do
     while IFS= read -r line; do
         reason+=("${line:0:max_width}")
     done < <(journalctl -b -o cat --no-pager -p crit SYSLOG_IDENTIFIER=ignition "IGNIS_STAGE=$stage" 2>/dev/null)
+    if [[ ${#reason[@]} -eq 0 ]]; then
+        # Not a stage (the Afterburn units log as "afterburn"): the unit's own crit entries.
+        while IFS= read -r line; do
+            reason+=("${line:0:max_width}")
+        done < <(journalctl -b -o cat --no-pager -p crit -u "$unit" 2>/dev/null)
+    fi
     if [[ ${#reason[@]} -eq 0 ]]; then
         while IFS= read -r line; do
             if [[ $line =~ ^CRITICAL\ *:\ *(.*)$ ]]; then
@@ -64,7 +73,7 @@ for unit in "${failed[@]}"; do
     for line in "${reason[@]}"; do
         out "  $line"
     done
-    out "full log: journalctl -b -u $unit   (all of ignis: journalctl -b -u 'ignis-*')"
+    out "full log: journalctl -b -u $unit   (all stages: journalctl -b -u 'ignition-*')"
 done
 out "------------------------------------------------------------------------"
 exit 0
