@@ -96,6 +96,8 @@ impl Sink {
 
     /// Logs one record, with extra journal fields (`MESSAGE_ID`, ...).
     pub fn emit(&self, level: Level, msg: &str, fields: &[(&str, &str)]) {
+        let escaped = escape_controls(msg);
+        let msg = escaped.as_ref();
         if let Some(j) = &self.journal {
             let prio = priority(level).to_string();
             let mut all = vec![
@@ -118,6 +120,26 @@ impl Sink {
             Console::File(f) => (&*f).write_all(line.as_bytes()),
         };
     }
+}
+
+/// One record is one line: control characters (newlines from a config string, terminal
+/// escapes) are written as `\n`, `\r`, `\x1b`, ..., so no config value can forge a log line or
+/// drive the console. Tabs stay.
+pub fn escape_controls(msg: &str) -> std::borrow::Cow<'_, str> {
+    if !msg.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(msg);
+    }
+    let mut out = String::with_capacity(msg.len() + 8);
+    for c in msg.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Sink {
@@ -277,14 +299,15 @@ mod tests {
         let n = server.recv(&mut buf).unwrap();
         let e = journal::decode(&buf[..n]).unwrap();
         let get = |k: &str| e.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("MESSAGE"), Some("two\nlines"));
+        // One record is one line, in the journal too (a config string cannot forge lines).
+        assert_eq!(get("MESSAGE"), Some("two\\nlines"));
         assert_eq!(get("PRIORITY"), Some("6"));
         assert_eq!(get("MESSAGE_ID"), Some("abc"));
         assert_eq!(get("IGNITION_USER_NAME"), Some("nest"));
         assert!(server.recv(&mut buf).is_err(), "one datagram per record");
         assert_eq!(
             std::fs::read_to_string(d.join("dev/console")).unwrap(),
-            "WARNING  : warning at $.a: w\nINFO     : two\nlines\n"
+            "WARNING  : warning at $.a: w\nINFO     : two\\nlines\n"
         );
 
         // No journald: the stream gets sd-daemon prefixes, one per line.
@@ -304,6 +327,15 @@ mod tests {
         });
         assert!(!s.prefix && matches!(s.console, Console::Stderr));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_lines() {
+        assert_eq!(escape_controls("plain\ttext"), "plain\ttext");
+        assert_eq!(
+            escape_controls("a.service\nCRITICAL : forged\r\u{1b}[2J\u{85}"),
+            "a.service\\nCRITICAL : forged\\r\\x1b[2J\\x85"
+        );
     }
 
     #[test]
