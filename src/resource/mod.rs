@@ -584,6 +584,35 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_works_without_any_trusted_certificate() {
+        // An initrd without a CA bundle and a config listing none: plain http must still work
+        // (the TLS configuration is built for every agent).
+        use std::io::{BufRead, BufReader, Write as _};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            (&s).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                .unwrap();
+        });
+        let opts = Options {
+            system_ca_files: vec![],
+            ..Options::default()
+        };
+        let f = Fetcher::new(opts, false);
+        let got = f
+            .fetch_bytes(&Spec::url(&format!("http://127.0.0.1:{port}/c.ign")))
+            .unwrap();
+        assert_eq!(got, b"ok");
+        t.join().unwrap();
+    }
+
+    #[test]
     fn in_memory_fetches_are_capped_after_decompression() {
         use std::io::Write as _;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -23,8 +23,11 @@ use ureq::unversioned::transport::{
 /// is relaxed (an unlisted CA:TRUE certificate, or a chain through one, is refused as before).
 #[derive(Debug)]
 pub(crate) struct Verifier {
-    webpki: Arc<WebPkiServerVerifier>,
+    /// None when there is no trust anchor at all (an initrd without a CA bundle and a config
+    /// listing none): plain http must still work, and every https server is refused.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
 }
 
 /// The webpki error behind a rustls "other" certificate error, if it is CaUsedAsEndEntity.
@@ -47,14 +50,18 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let err =
-            match self
-                .webpki
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-            {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
+        let Some(webpki) = &self.webpki else {
+            return Err(rustls::Error::General(
+                "no trusted CA certificates: the system has no CA bundle and the config lists \
+                 none in ignition.security.tls.certificateAuthorities"
+                    .into(),
+            ));
+        };
+        let err = match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
         if !is_ca_used_as_end_entity(&err) {
             return Err(err);
         }
@@ -87,7 +94,7 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
     fn verify_tls13_signature(
@@ -96,11 +103,11 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.algs.supported_schemes()
     }
 }
 
@@ -113,14 +120,25 @@ pub(crate) fn client_config(
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut store = RootCertStore::empty();
     store.add_parsable_certificates(roots.iter().cloned());
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
-        .build()
-        .map_err(|e| format!("no usable trusted certificates: {e}"))?;
+    let algs = provider.signature_verification_algorithms;
+    let webpki = if store.is_empty() {
+        None
+    } else {
+        Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+                .map_err(|e| format!("no usable trusted certificates: {e}"))?,
+        )
+    };
     let cfg = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Verifier { webpki, pinned }))
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            webpki,
+            pinned,
+            algs,
+        }))
         .with_no_client_auth();
     Ok(Arc::new(cfg))
 }
