@@ -1,6 +1,7 @@
-//! The dracut module's unit files (dracut/30ignis): the project rule that every After=/Before=
-//! line says why it is there, and the invariants every stage unit must keep (its own stage, the
-//! initrd only, emergency mode on failure, part of the first-boot target).
+//! The dracut module's unit files (dracut/30ignis) and the real-root units (dracut/realroot):
+//! the project rule that every After=/Before= line says why it is there, the invariants every
+//! stage unit must keep (its own stage, the initrd only, emergency mode on failure, part of the
+//! first-boot target), and that the real-root units do Afterburn's jobs through ignis.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +10,16 @@ fn module_dir() -> PathBuf {
 }
 
 fn units() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = std::fs::read_dir(module_dir())
+    let out = units_in(&module_dir());
+    assert!(
+        out.len() >= 13,
+        "expected the module's units, found {out:?}"
+    );
+    out
+}
+
+fn units_in(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .filter_map(|e| {
@@ -19,16 +29,13 @@ fn units() -> Vec<(String, String)> {
         })
         .collect();
     out.sort();
-    assert!(
-        out.len() >= 13,
-        "expected the module's units, found {out:?}"
-    );
     out
 }
 
 #[test]
 fn every_ordering_line_says_why() {
-    for (name, text) in units() {
+    let realroot = units_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut/realroot"));
+    for (name, text) in units().into_iter().chain(realroot) {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if !(line.starts_with("After=") || line.starts_with("Before=")) {
@@ -110,5 +117,59 @@ fn the_module_requires_every_stage_from_the_first_boot_target() {
             block[last_for..].contains(&format!("ignis-{stage}.service")),
             "ignis-{stage}.service is not required by ignis-complete.target"
         );
+    }
+}
+
+#[test]
+fn realroot_units_do_afterburns_jobs_through_ignis() {
+    let all = units_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dracut/realroot"));
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "afterburn-checkin.service",
+            "afterburn-firstboot-checkin.service",
+            "afterburn-sshkeys.target",
+            "afterburn-sshkeys@.service",
+            "afterburn.service",
+        ]
+    );
+    let get = |n: &str| &all.iter().find(|(x, _)| x == n).unwrap().1;
+    for (unit, flag) in [
+        ("afterburn.service", "--attributes=/run/metadata/afterburn"),
+        ("afterburn-sshkeys@.service", "--ssh-keys=%i"),
+        ("afterburn-checkin.service", "--check-in"),
+        ("afterburn-firstboot-checkin.service", "--check-in"),
+    ] {
+        let text = get(unit);
+        let exec = text
+            .lines()
+            .find(|l| l.starts_with("ExecStart="))
+            .unwrap_or_else(|| panic!("{unit}: no ExecStart"));
+        assert_eq!(
+            exec,
+            format!("ExecStart=/usr/bin/ignis afterburn multi ${{AFTERBURN_OPT_PROVIDER}} {flag}"),
+            "{unit}"
+        );
+        for want in [
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            "Environment=AFTERBURN_OPT_PROVIDER=--cmdline",
+        ] {
+            assert!(text.lines().any(|l| l == want), "{unit}: missing {want:?}");
+        }
+        // Real-root units: nothing of the initrd.
+        assert!(!text.contains("initrd-release"), "{unit}");
+    }
+    assert!(get("afterburn-sshkeys@.service").contains("RequiredBy=afterburn-sshkeys.target"));
+    assert!(get("afterburn.service").contains("RequiredBy=metadata.target"));
+    let first = get("afterburn-firstboot-checkin.service");
+    assert!(first.contains("ConditionFirstBoot=yes"));
+    assert!(first.contains("ConditionKernelCommandLine=|ignition.platform.id=packet"));
+    let every = get("afterburn-checkin.service");
+    for p in ["azure", "azurestack", "scaleway"] {
+        assert!(every.contains(&format!(
+            "ConditionKernelCommandLine=|ignition.platform.id={p}\n"
+        )));
     }
 }
