@@ -96,6 +96,9 @@ pub enum AfterburnAction {
         hostname: Option<String>,
         ssh_keys: Option<String>,
         attributes: Option<PathBuf>,
+        /// `--check-in`: the platform's boot check-in (Azure's ready report, Packet's
+        /// phone-home).
+        check_in: bool,
     },
 }
 
@@ -345,6 +348,7 @@ pub fn parse_afterburn(args: &[String]) -> Result<Command> {
     };
     let mut values: Vec<(String, String)> = Vec::new();
     let mut cmdline = false;
+    let mut check_in = false;
     let mut i = 0;
     while i < flags.len() {
         let arg = &flags[i];
@@ -361,7 +365,11 @@ pub fn parse_afterburn(args: &[String]) -> Result<Command> {
             }
             // Afterburn's legacy rewriting marker: nothing to do here.
             "legacy-cli" => continue,
-            "check-in" | "network-units" | "netplan-config" | "networkmanager-profiles" => {
+            "check-in" if form == AbForm::Multi => {
+                check_in = inline.map(parse_bool).transpose()?.unwrap_or(true);
+                continue;
+            }
+            "network-units" | "netplan-config" | "networkmanager-profiles" => {
                 return Err(Error::usage(format!(
                     "afterburn: --{name} is not supported by ignis"
                 )))
@@ -438,15 +446,16 @@ pub fn parse_afterburn(args: &[String]) -> Result<Command> {
         AbForm::Multi => {
             let (hostname, ssh_keys) = (get("hostname"), get("ssh-keys"));
             let attributes = get("attributes").map(PathBuf::from);
-            if hostname.is_none() && ssh_keys.is_none() && attributes.is_none() {
+            if hostname.is_none() && ssh_keys.is_none() && attributes.is_none() && !check_in {
                 return Err(Error::usage(
-                    "afterburn multi: nothing to do (give --hostname, --ssh-keys or --attributes)",
+                    "afterburn multi: nothing to do (give --hostname, --ssh-keys, --attributes or --check-in)",
                 ));
             }
             AfterburnAction::Multi {
                 hostname,
                 ssh_keys,
                 attributes,
+                check_in,
             }
         }
     };
@@ -623,7 +632,8 @@ mod tests {
             AfterburnAction::Multi {
                 hostname: Some("/sysroot/etc/hostname".into()),
                 ssh_keys: None,
-                attributes: None
+                attributes: None,
+                check_in: false,
             }
         );
         // The legacy form: flags only, single dashes allowed.
@@ -636,6 +646,16 @@ mod tests {
                 ..
             }
         ));
+        // The check-in units' command line (the legacy form) and `multi --check-in`.
+        for line in [
+            "afterburn --cmdline --check-in",
+            "afterburn multi --provider azure --check-in",
+        ] {
+            assert!(matches!(
+                ab(line).action,
+                AfterburnAction::Multi { check_in: true, .. }
+            ));
+        }
         // Invoked as `afterburn` through a symlink.
         let c = parse_invocation(
             "/usr/bin/afterburn",
@@ -670,7 +690,8 @@ mod tests {
             "afterburn attributes --cmdline --user core",
             "afterburn attributes --cmdline --output",
             "afterburn multi --cmdline",
-            "afterburn multi --cmdline --check-in",
+            "afterburn hostname --cmdline --check-in",
+            "afterburn multi --cmdline --network-units /run/x",
             "afterburn hostname --cmdline --fetch-timeout soon",
             "afterburn hostname --cmdline stray",
         ] {

@@ -326,7 +326,7 @@ fn attributes_for_several_platforms() {
          AFTERBURN_DIGITALOCEAN_IPV4_ANCHOR_0=10.18.0.5\n\
          AFTERBURN_DIGITALOCEAN_IPV4_PRIVATE_0=10.133.0.2\n\
          AFTERBURN_DIGITALOCEAN_IPV4_PUBLIC_0=188.166.0.10\n\
-         AFTERBURN_DIGITALOCEAN_IPV6_PUBLIC_0=2A03:B0C0:0002:00D0:0000:0000:0A4D:F001\n\
+         AFTERBURN_DIGITALOCEAN_IPV6_PUBLIC_0=2a03:b0c0:2:d0::a4d:f001\n\
          AFTERBURN_DIGITALOCEAN_REGION=ams3\n"
     );
 }
@@ -375,6 +375,14 @@ fn network_kargs_default_cmdline_ip_and_validation() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "ip=auto\n");
     std::fs::remove_file(&out).unwrap();
+    // network_generator_env_written (#16 item 13): the command line plus our kargs, for
+    // systemd-network-generator, as Afterburn 5.11 writes it.
+    let env_file = c.dir.join("host/run/afterburn/network-generator.env");
+    assert_eq!(
+        std::fs::read_to_string(&env_file).unwrap(),
+        "SYSTEMD_PROC_CMDLINE=BOOT_IMAGE=/vmlinuz ignition.platform.id=qemu ip=auto\n"
+    );
+    std::fs::remove_file(&env_file).unwrap();
 
     // No default and nothing from the platform: fail, on purpose (as Afterburn's unit does).
     let o = c.run(
@@ -510,7 +518,18 @@ fn usage_and_setup_errors() {
         (vec!["afterburn", "hostname", "--provider", "nope"], 2),
         (vec!["afterburn", "ssh-keys", "--provider", "aws"], 2),
         (
-            vec!["afterburn", "multi", "--provider", "aws", "--check-in"],
+            vec![
+                "afterburn",
+                "multi",
+                "--provider",
+                "aws",
+                "--network-units",
+                "/x",
+            ],
+            2,
+        ),
+        (
+            vec!["afterburn", "hostname", "--provider", "aws", "--check-in"],
             2,
         ),
         (vec!["afterburn", "frobnicate", "--cmdline"], 2),
@@ -584,4 +603,31 @@ fn afterburn_legacy_spellings_and_argv0() {
         std::fs::read_to_string(&hostname).unwrap(),
         "nestos-vultr\n"
     );
+}
+
+#[test]
+fn check_in_as_the_units_run_it() {
+    // afterburn-firstboot-checkin.service's command line on Packet: phone home once.
+    let c = Case::new("checkin-packet", "ignition.platform.id=packet");
+    let s = serve(None);
+    let doc = format!(
+        r#"{{"hostname": "m", "phone_home_url": "{}"}}"#,
+        s.url("/phone-home")
+    );
+    s.route("/metadata", vec![Reply::Body(doc.into_bytes())]);
+    s.route("/phone-home", vec![Reply::Body(Vec::new())]);
+    let o = c.run(&["afterburn", "--cmdline", "--check-in"], Some(&s));
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = s.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|r| r.method == "POST" && r.path.starts_with("/phone-home")),
+        "{seen:?}"
+    );
+    // A platform without a check-in: nothing is asked, exit 0.
+    let c = Case::new("checkin-aws", "ignition.platform.id=aws");
+    let s = serve(None);
+    let o = c.run(&["afterburn", "multi", "--cmdline", "--check-in"], Some(&s));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(s.seen.lock().unwrap().is_empty());
 }

@@ -344,3 +344,60 @@ fn delete_config_is_a_oneshot_running_rmcfg() {
         assert!(text.lines().any(|l| l == want), "missing {want:?}");
     }
 }
+
+#[test]
+fn realroot_units_do_afterburns_jobs_through_ignis() {
+    let all: Vec<(String, String)> = unit_files(&repo().join("systemd"))
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("afterburn"))
+        .collect();
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "afterburn-checkin.service",
+            "afterburn-firstboot-checkin.service",
+            "afterburn-sshkeys.target",
+            "afterburn-sshkeys@.service",
+            "afterburn.service",
+        ]
+    );
+    let get = |n: &str| &all.iter().find(|(x, _)| x == n).unwrap().1;
+    for (unit, flag) in [
+        ("afterburn.service", "--attributes=/run/metadata/afterburn"),
+        ("afterburn-sshkeys@.service", "--ssh-keys=%i"),
+        ("afterburn-checkin.service", "--check-in"),
+        ("afterburn-firstboot-checkin.service", "--check-in"),
+    ] {
+        let text = get(unit);
+        let exec = text
+            .lines()
+            .find(|l| l.starts_with("ExecStart="))
+            .unwrap_or_else(|| panic!("{unit}: no ExecStart"));
+        assert_eq!(
+            exec,
+            format!("ExecStart=/usr/bin/ignis afterburn multi ${{AFTERBURN_OPT_PROVIDER}} {flag}"),
+            "{unit}"
+        );
+        for want in [
+            "Type=oneshot",
+            "RemainAfterExit=yes",
+            "Environment=AFTERBURN_OPT_PROVIDER=--cmdline",
+        ] {
+            assert!(text.lines().any(|l| l == want), "{unit}: missing {want:?}");
+        }
+        // Real-root units: nothing of the initrd.
+        assert!(!text.contains("initrd-release"), "{unit}");
+    }
+    assert!(get("afterburn-sshkeys@.service").contains("RequiredBy=afterburn-sshkeys.target"));
+    assert!(get("afterburn.service").contains("RequiredBy=metadata.target"));
+    let first = get("afterburn-firstboot-checkin.service");
+    assert!(first.contains("ConditionFirstBoot=yes"));
+    assert!(first.contains("ConditionKernelCommandLine=|ignition.platform.id=packet"));
+    let every = get("afterburn-checkin.service");
+    for p in ["azure", "azurestack", "scaleway"] {
+        assert!(every.contains(&format!(
+            "ConditionKernelCommandLine=|ignition.platform.id={p}\n"
+        )));
+    }
+}

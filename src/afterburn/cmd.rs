@@ -6,7 +6,7 @@
 use super::{attributes_text, netkargs, network_kargs_file, write_hostname, write_ssh_keys};
 use crate::cli::{AfterburnAction, AfterburnArgs, ProviderArg};
 use crate::error::{Error, Result};
-use crate::providers::metadata::{metadata_for_id, platform_for_id};
+use crate::providers::metadata::{check_in_for_id, metadata_for_id, platform_for_id};
 use crate::providers::mounter::RealMounter;
 use crate::providers::{Env, HostPaths};
 use crate::resource::Fetcher;
@@ -38,34 +38,42 @@ pub fn run(args: &AfterburnArgs) -> Result<()> {
             network_kargs(&env, &id, default.as_deref(), output)
         }
         action => {
-            let md = metadata_for_id(&id, &env)?;
+            let md = || metadata_for_id(&id, &env);
             match action {
                 AfterburnAction::Hostname { root, path } => {
-                    write_hostname(&Root::open(root)?, path, &md)?;
+                    write_hostname(&Root::open(root)?, path, &md()?)?;
                 }
                 AfterburnAction::SshKeys { user, root } => {
-                    write_ssh_keys(&Root::open(root)?, user, SSH_FRAGMENT, &md.ssh_keys)?;
+                    write_ssh_keys(&Root::open(root)?, user, SSH_FRAGMENT, &md()?.ssh_keys)?;
                 }
-                AfterburnAction::Attributes { output } => write_attributes(output, &md)?,
+                AfterburnAction::Attributes { output } => write_attributes(output, &md()?)?,
                 AfterburnAction::Multi {
                     hostname,
                     ssh_keys,
                     attributes,
+                    check_in,
                 } => {
-                    if let Some(a) = attributes {
-                        write_attributes(a, &md)?;
+                    // A check-in alone reads no metadata it does not need.
+                    if hostname.is_some() || ssh_keys.is_some() || attributes.is_some() {
+                        let md = md()?;
+                        if let Some(a) = attributes {
+                            write_attributes(a, &md)?;
+                        }
+                        // Afterburn's paths are the running system's: the root is `/`.
+                        if let Some(p) = hostname {
+                            write_hostname(&Root::open(Path::new("/"))?, p, &md)?;
+                        }
+                        if let Some(u) = ssh_keys {
+                            write_ssh_keys(
+                                &Root::open(Path::new("/"))?,
+                                u,
+                                SSH_FRAGMENT,
+                                &md.ssh_keys,
+                            )?;
+                        }
                     }
-                    // Afterburn's paths are the running system's: the root is `/`.
-                    if let Some(p) = hostname {
-                        write_hostname(&Root::open(Path::new("/"))?, p, &md)?;
-                    }
-                    if let Some(u) = ssh_keys {
-                        write_ssh_keys(
-                            &Root::open(Path::new("/"))?,
-                            u,
-                            SSH_FRAGMENT,
-                            &md.ssh_keys,
-                        )?;
+                    if *check_in {
+                        check_in_for_id(&id, &env)?;
                     }
                 }
                 AfterburnAction::NetworkKargs { .. } => {}
@@ -105,6 +113,19 @@ fn platform_from_cmdline(host: &HostPaths) -> Result<String> {
     Ok(id)
 }
 
+/// The environment file for systemd-network-generator (under `IGNIS_HOST_ROOT`).
+pub const GENERATOR_ENV: &str = "/run/afterburn/network-generator.env";
+
+/// `SYSTEMD_PROC_CMDLINE=<the kernel command line> <kargs>` and a newline.
+fn generator_env(cmdline: &str, kargs: &str) -> String {
+    let (base, kargs) = (cmdline.trim(), kargs.trim());
+    if base.is_empty() {
+        format!("SYSTEMD_PROC_CMDLINE={kargs}\n")
+    } else {
+        format!("SYSTEMD_PROC_CMDLINE={base} {kargs}\n")
+    }
+}
+
 fn network_kargs(env: &Env, id: &str, default: Option<&str>, output: &Path) -> Result<()> {
     let cmdline = read_cmdline(env.host)?;
     if netkargs::has_ip(&cmdline) {
@@ -116,8 +137,17 @@ fn network_kargs(env: &Env, id: &str, default: Option<&str>, output: &Path) -> R
         return Ok(());
     };
     crate::state::write_atomic(output, body.as_bytes(), 0o644)?;
+    // systemd-network-generator reads only the kernel command line (or SYSTEMD_PROC_CMDLINE),
+    // never dracut's cmdline.d: hand it the command line with our kargs, as Afterburn 5.11
+    // does, for a generator drop-in's EnvironmentFile=.
+    let env_file = env.host.path(GENERATOR_ENV);
+    if let Some(dir) = env_file.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+    }
+    crate::state::write_atomic(&env_file, generator_env(&cmdline, &body).as_bytes(), 0o644)?;
     log::info!(
-        "network kargs: wrote {} kargs to {}",
+        "network kargs: wrote {} kargs to {} and {GENERATOR_ENV}",
         if from_platform.is_some() {
             "the platform's"
         } else {
@@ -126,4 +156,21 @@ fn network_kargs(env: &Env, id: &str, default: Option<&str>, output: &Path) -> R
         output.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_env_joins_cmdline_and_kargs() {
+        assert_eq!(
+            generator_env("root=/dev/vda1 console=ttyS0\n", "ip=dhcp,dhcp6\n"),
+            "SYSTEMD_PROC_CMDLINE=root=/dev/vda1 console=ttyS0 ip=dhcp,dhcp6\n"
+        );
+        assert_eq!(
+            generator_env("", "ip=dhcp"),
+            "SYSTEMD_PROC_CMDLINE=ip=dhcp\n"
+        );
+    }
 }

@@ -127,20 +127,21 @@ pub fn render_kargs_with(
     let mut servers: Vec<IpAddr> = Vec::new();
     let mut next = 0;
     for i in ifaces {
-        let id = match naming {
-            Naming::Named => i.name.clone().unwrap_or_default(),
-            Naming::Unnamed => String::new(),
-            Naming::ByMac => match &i.mac {
-                Some(mac) => {
-                    let name = format!("net{next}");
-                    next += 1;
-                    if !i.addresses.is_empty() || i.dhcp4 || i.dhcp6 || !i.routes.is_empty() {
-                        names.push(format!("ifname={name}:{}", mac.to_ascii_lowercase()));
-                    }
-                    name
-                }
-                None => String::new(),
-            },
+        let mut by_mac = |mac: &str| {
+            let name = format!("net{next}");
+            next += 1;
+            if !i.addresses.is_empty() || i.dhcp4 || i.dhcp6 || !i.routes.is_empty() {
+                names.push(format!("ifname={name}:{}", mac.to_ascii_lowercase()));
+            }
+            name
+        };
+        let id = match (naming, &i.name, &i.mac) {
+            (Naming::Named, Some(n), _) => n.clone(),
+            // A link known only by its MAC (KubeVirt's network_data.json) gets a name of
+            // ours bound to the MAC: a bare `ip=dhcp` would run DHCP on every NIC, and a MAC
+            // in `ip=`'s interface field is not dracut grammar.
+            (Naming::Named | Naming::ByMac, _, Some(mac)) => by_mac(mac),
+            _ => String::new(),
         };
         for (addr, prefix) in &i.addresses {
             let gw = i

@@ -4,7 +4,7 @@
 //! keys) comes from `v1/instance`, `v1/network` and `v1/ssh-keys` with the same token.
 
 use super::cloudinit::text;
-use super::metadata::{put, strip_prefix_len, Service};
+use super::metadata::{put, Service};
 use super::util::{self, Http};
 use super::Env;
 use crate::afterburn::Metadata;
@@ -84,9 +84,10 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         .filter_map(text)
         .collect();
     if !tags.is_empty() {
-        a.insert("AKAMAI_INSTANCE_TAGS".into(), tags.join(","));
+        // Joined with ':' as Afterburn writes them (tags may hold commas).
+        a.insert("AKAMAI_INSTANCE_TAGS".into(), tags.join(":"));
     }
-    // Single addresses lose their /32 or /128; ranges keep their length.
+    // Addresses as the service returns them, prefixes kept (`/32`, `/128`), as Afterburn.
     let list = |ptr: &str| -> Vec<String> {
         network
             .pointer(ptr)
@@ -96,15 +97,14 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
             .filter_map(text)
             .collect()
     };
-    for (ptr, name, strip) in [
-        ("/ipv4/public", "AKAMAI_PUBLIC_IPV4", true),
-        ("/ipv4/private", "AKAMAI_PRIVATE_IPV4", true),
-        ("/ipv4/shared", "AKAMAI_SHARED_IPV4", true),
-        ("/ipv6/ranges", "AKAMAI_IPV6_RANGE", false),
-        ("/ipv6/shared_ranges", "AKAMAI_IPV6_SHARED_RANGE", false),
+    for (ptr, name) in [
+        ("/ipv4/public", "AKAMAI_PUBLIC_IPV4"),
+        ("/ipv4/private", "AKAMAI_PRIVATE_IPV4"),
+        ("/ipv4/shared", "AKAMAI_SHARED_IPV4"),
+        ("/ipv6/ranges", "AKAMAI_IPV6_RANGE"),
+        ("/ipv6/shared_ranges", "AKAMAI_IPV6_SHARED_RANGE"),
     ] {
         for (i, v) in list(ptr).iter().enumerate() {
-            let v = if strip { strip_prefix_len(v) } else { v };
             a.insert(format!("{name}_{i}"), v.to_string());
         }
     }
@@ -113,7 +113,7 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         ("/ipv6/link_local", "AKAMAI_IPV6_LINK_LOCAL"),
     ] {
         if let Some(v) = network.pointer(ptr).and_then(text) {
-            a.insert(name.into(), strip_prefix_len(&v).to_string());
+            a.insert(name.into(), v);
         }
     }
     if let Some(keys) = svc.json("v1/ssh-keys")? {
@@ -253,10 +253,11 @@ mod tests {
         let a = &md.attributes;
         assert_eq!(a["AKAMAI_INSTANCE_ID"], "12345678");
         assert_eq!(a["AKAMAI_INSTANCE_LABEL"], "nestos-linode");
-        assert_eq!(a["AKAMAI_INSTANCE_TAGS"], "k8s,prod");
-        assert_eq!(a["AKAMAI_PUBLIC_IPV4_0"], "172.105.0.10");
-        assert_eq!(a["AKAMAI_PRIVATE_IPV4_0"], "192.168.130.5");
-        assert_eq!(a["AKAMAI_IPV6_SLAAC"], "2600:3c04::f03c:93ff:fe00:1");
+        // akamai_tags_colon_and_prefixes_kept (#16 item 8)
+        assert_eq!(a["AKAMAI_INSTANCE_TAGS"], "k8s:prod");
+        assert_eq!(a["AKAMAI_PUBLIC_IPV4_0"], "172.105.0.10/32");
+        assert_eq!(a["AKAMAI_PRIVATE_IPV4_0"], "192.168.130.5/17");
+        assert_eq!(a["AKAMAI_IPV6_SLAAC"], "2600:3c04::f03c:93ff:fe00:1/128");
         assert_eq!(a["AKAMAI_IPV6_RANGE_0"], "2600:3c04:e001:1::/64");
         assert!(!a.contains_key("AKAMAI_SHARED_IPV4_0"));
         assert_eq!(md.hostname, None, "Afterburn gives no hostname on akamai");

@@ -42,13 +42,14 @@ const META: &str = "2021-01-03/meta-data/";
 const IDENTITY: &str = "2021-01-03/dynamic/instance-identity/document";
 
 /// `meta-data` leaf -> attribute.
-const ATTRS: [(&str, &str); 8] = [
+const ATTRS: [(&str, &str); 9] = [
     ("instance-id", "AWS_INSTANCE_ID"),
     ("instance-type", "AWS_INSTANCE_TYPE"),
     ("local-ipv4", "AWS_IPV4_LOCAL"),
     ("public-ipv4", "AWS_IPV4_PUBLIC"),
     ("ipv6", "AWS_IPV6"),
     ("placement/availability-zone", "AWS_AVAILABILITY_ZONE"),
+    ("placement/availability-zone-id", "AWS_AVAILABILITY_ZONE_ID"),
     ("hostname", "AWS_HOSTNAME"),
     ("public-hostname", "AWS_PUBLIC_HOSTNAME"),
 ];
@@ -197,6 +198,8 @@ mod tests {
         assert_eq!(md.attributes["AWS_INSTANCE_ID"], "i-0123456789abcdef0");
         assert_eq!(md.attributes["AWS_REGION"], "eu-west-1");
         assert_eq!(md.attributes["AWS_AVAILABILITY_ZONE"], "eu-west-1b");
+        // aws_availability_zone_id (#16 item 4)
+        assert_eq!(md.attributes["AWS_AVAILABILITY_ZONE_ID"], "euw1-az2");
         assert_eq!(md.attributes["AWS_IPV4_PUBLIC"], "203.0.113.5");
         assert!(
             !md.attributes.contains_key("AWS_IPV6"),

@@ -88,4 +88,36 @@ mod tests {
             Kind::NeedNet
         );
     }
+
+    #[test]
+    fn deliberate_difference_malformed_json_fails_at_once() {
+        // Afterburn retries a document it cannot parse as if the service were down; ignis
+        // names the URL and stops: a malformed document does not heal by asking again.
+        let s = Server::start(|_: &Request| Reply::ok("{\"hostname\": "));
+        let b = Bench::new();
+        let t = std::time::Instant::now();
+        let e = metadata(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("metadata/v1.json: not JSON"), "{e}");
+        assert_eq!(s.requests().len(), 1, "not retried");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn addresses_normalised_when_written() {
+        // #16 item 9: DigitalOcean's upper-case, zero-padded IPv6 is written canonically.
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/metadata/v1.json" => Reply::ok(fixture("digitalocean/v1.json")),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let md = crate::providers::metadata::metadata(
+            crate::providers::Platform::DigitalOcean,
+            &b.env(Some(&s.base)),
+        )
+        .unwrap();
+        assert_eq!(
+            md.attributes["DIGITALOCEAN_IPV6_PUBLIC_0"],
+            "2a03:b0c0:2:d0::a4d:f001"
+        );
+    }
 }

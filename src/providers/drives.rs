@@ -56,6 +56,8 @@ fn find(env: &Env, p: Platform, early: bool) -> Option<(Layout, PathBuf)> {
 #[derive(Debug, Default)]
 struct DriveData {
     hostname: Option<String>,
+    /// `meta_data.json` `name`: the short name where `hostname` is an FQDN (PowerVS).
+    name: Option<String>,
     instance_id: Option<String>,
     instance_type: Option<String>,
     keys: Vec<String>,
@@ -90,6 +92,7 @@ fn read_drive(env: &Env, dev: &Path, layout: Layout) -> Result<DriveData> {
         .ok_or_else(|| Error::failed(format!("the config drive has no {meta_file}")))?;
     let mut d = DriveData {
         hostname: field(&meta, &["hostname", "local-hostname"]),
+        name: field(&meta, &["name"]),
         instance_id: field(&meta, &["uuid", "instance-id"]),
         instance_type: field(&meta, &["instance_type", "instance-type"]),
         ..Default::default()
@@ -133,7 +136,21 @@ pub fn metadata(env: &Env, p: Platform) -> Result<Metadata> {
             labels(p).join(" or ")
         )));
     };
-    let d = read_drive(env, &dev, layout)?;
+    let mut d = read_drive(env, &dev, layout)?;
+    if p == Platform::PowerVs {
+        // PowerVS's `hostname` is the FQDN; Afterburn names the machine by `name`.
+        d.hostname = d.name.clone().or(d.hostname);
+    }
+    if p == Platform::IbmCloud {
+        // VPC hands its SSH keys over in vendor-data, not in meta-data.
+        if let Some(v) = configdrive::read(env, &dev, "vendor-data")? {
+            for k in super::ibmcloud::vendor_data_keys(&v)? {
+                if !d.keys.contains(&k) {
+                    d.keys.push(k);
+                }
+            }
+        }
+    }
     let mut md = Metadata {
         hostname: d.hostname.clone(),
         ssh_keys: d.keys,
@@ -248,11 +265,15 @@ mod tests {
         assert_eq!(md.attributes["KUBEVIRT_INSTANCE_TYPE"], "u1.small");
         assert_eq!(md.attributes["KUBEVIRT_IPV4"], "10.20.0.5");
         assert_eq!(md.ssh_keys.len(), 1);
-        // network_data.json links have no guest names: the kargs leave the interface out.
+        // kubevirt_mac_only_links_named (#16 item 12): network_data.json links have no guest
+        // names, only MACs: each gets a name of ours bound to its MAC.
+        let k = md.network_kargs.unwrap();
         assert_eq!(
-            md.network_kargs.as_deref(),
-            Some("ip=10.20.0.5::10.20.0.1:255.255.255.0:::off ip=dhcp nameserver=10.20.0.2")
+            k,
+            "ifname=net0:52:54:00:aa:bb:cc ifname=net1:52:54:00:aa:bb:cd \
+             ip=10.20.0.5::10.20.0.1:255.255.255.0::net0:off ip=net1:dhcp nameserver=10.20.0.2"
         );
+        netkargs::validate(&k).unwrap();
     }
 
     #[test]
@@ -298,6 +319,9 @@ mod tests {
         assert_eq!(md.attributes["IBMCLOUD_LOCAL_HOSTNAME"], "nestos-ibm");
         assert!(md.attributes["IBMCLOUD_INSTANCE_ID"].starts_with("0717_"));
         assert_eq!(md.network_kargs, None);
+        // ibmcloud_vpc_vendor_data_ssh_keys (#16 item 1): the keys come from vendor-data.
+        assert_eq!(md.ssh_keys.len(), 2);
+        assert!(md.ssh_keys[0].contains("IbmVpcOne"));
         for (p, dir, prefix) in [
             (Platform::PowerVs, "powervs/config-2", "POWERVS"),
             (Platform::Nutanix, "nutanix/config-2", "NUTANIX"),
@@ -314,6 +338,8 @@ mod tests {
                 "0a1b2c3d-power"
             );
             assert_eq!(md.ssh_keys.len(), 1);
+            // powervs_hostname_from_name (#16 item 2): `name`, not the FQDN in `hostname`.
+            assert_eq!(md.hostname.as_deref(), Some("nestos-p"));
         }
     }
 }

@@ -53,4 +53,22 @@ mod tests {
             ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5ExoscaleKey exo@example"]
         );
     }
+
+    #[test]
+    fn deliberate_difference_public_keys_404_is_no_keys() {
+        // Afterburn retries a 404 here for 42 s and then fails; the service answers 404 when
+        // the instance was started without a key, so that means no keys.
+        let s = Server::start(|r: &Request| {
+            if r.target.contains("public-keys") {
+                return crate::providers::testserver::Reply::status(404);
+            }
+            tree_reply("exoscale/metadata", &r.target)
+        });
+        let b = Bench::new();
+        let t = std::time::Instant::now();
+        let md = metadata(&b.env(Some(&s.base))).unwrap();
+        assert!(md.ssh_keys.is_empty());
+        assert_eq!(md.hostname.as_deref(), Some("nestos-exo"));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
 }

@@ -32,9 +32,8 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         md.attributes.insert("GCP_HOSTNAME".into(), h.clone());
     }
     if let Some(t) = svc.text(&format!("{META}instance/machine-type"))? {
-        // `projects/<number>/machineTypes/<type>`
-        let short = t.rsplit('/').next().unwrap_or(&t).to_string();
-        md.attributes.insert("GCP_MACHINE_TYPE".into(), short);
+        // The whole `projects/<number>/machineTypes/<type>`, as Afterburn writes it.
+        md.attributes.insert("GCP_MACHINE_TYPE".into(), t);
     }
     let nics = svc.json(&format!(
         "{META}instance/network-interfaces/?recursive=true&alt=json"
@@ -215,7 +214,9 @@ mod tests {
         let md = metadata(&b.env(Some(&s.base))).unwrap();
         assert_eq!(md.hostname.as_deref(), Some("nestos-1.c.project.internal"));
         assert_eq!(md.attributes["GCP_HOSTNAME"], "nestos-1.c.project.internal");
-        assert_eq!(md.attributes["GCP_MACHINE_TYPE"], "e2-medium");
+        // gcp_machine_type_in_full (#16 item 7)
+        assert!(md.attributes["GCP_MACHINE_TYPE"].ends_with("/machineTypes/e2-medium"));
+        assert!(md.attributes["GCP_MACHINE_TYPE"].starts_with("projects/"));
         assert_eq!(md.attributes["GCP_IP_LOCAL_0"], "10.128.0.7");
         assert_eq!(md.attributes["GCP_IP_EXTERNAL_0"], "198.51.100.7");
         assert_eq!(md.attributes["GCP_IP_LOCAL_1"], "10.129.0.3");

@@ -43,6 +43,9 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
     put(a, "HETZNER_INSTANCE_ID", doc.get("instance-id"));
     put(a, "HETZNER_PUBLIC_IPV4", doc.get("public-ipv4"));
     put(a, "HETZNER_REGION", doc.get("region"));
+    if let Some(v6) = public_ipv6(&doc) {
+        a.insert("HETZNER_PUBLIC_IPV6".into(), v6);
+    }
     let private = yaml(&svc, PRIVATE_NETWORKS)?;
     for (i, net) in private
         .iter()
@@ -53,6 +56,24 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         put(a, &format!("HETZNER_PRIVATE_IPV4_{i}"), net.get("ip"));
     }
     Ok(md)
+}
+
+/// Afterburn 5.11's public IPv6: the first static `ipv6: true` subnet of the first physical
+/// `network-config` entry, its prefix length cut (the address is normalised on the way out).
+fn public_ipv6(doc: &Value) -> Option<String> {
+    let entries = doc.pointer("/network-config/config")?.as_array()?;
+    let nic = entries
+        .iter()
+        .find(|e| e.get("type").and_then(text).as_deref() == Some("physical"))?;
+    let subnet = nic.get("subnets")?.as_array()?.iter().find(|s| {
+        s.get("ipv6").and_then(Value::as_bool) == Some(true)
+            && s.get("type").and_then(text).as_deref() == Some("static")
+    })?;
+    let addr = subnet.get("address").and_then(text)?;
+    let addr = addr.split('/').next().unwrap_or_default();
+    addr.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|a| a.to_string())
 }
 
 #[cfg(test)]
@@ -73,6 +94,8 @@ mod tests {
         assert_eq!(a["HETZNER_AVAILABILITY_ZONE"], "hel1-dc2");
         assert_eq!(a["HETZNER_PRIVATE_IPV4_0"], "10.0.0.2");
         assert_eq!(a["HETZNER_PRIVATE_IPV4_1"], "10.1.0.2");
+        // hetzner_public_ipv6 (#16 item 5)
+        assert_eq!(a["HETZNER_PUBLIC_IPV6"], "2a01:4f9:c010::1");
         assert_eq!(md.ssh_keys.len(), 2);
     }
 

@@ -12,15 +12,11 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What the platform's metadata says about this machine. Platforms without metadata (metal,
-/// file, qemu) and those whose metadata ignis does not read (azurestack, whose source is the
-/// wireserver's certificate-wrapped goal state) give `Metadata::default()`.
+/// file, qemu) give `Metadata::default()`.
 pub fn metadata(p: Platform, env: &Env) -> Result<Metadata> {
     let md = match p {
         Platform::Metal | Platform::File | Platform::Qemu => Ok(Metadata::default()),
-        Platform::AzureStack => {
-            log::warn!("azurestack: reading its metadata (wireserver goal state) is not supported by ignis");
-            Ok(Metadata::default())
-        }
+        Platform::AzureStack => super::wireserver::azurestack_metadata(env),
         Platform::Vmware => Ok(Metadata {
             network_kargs: super::vmware::network_kargs(env)?,
             ..Default::default()
@@ -48,6 +44,7 @@ pub fn metadata(p: Platform, env: &Env) -> Result<Metadata> {
         | Platform::ProxmoxVe => super::drives::metadata(env, p),
     }
     .map_err(|e| e.context(format!("{}: reading metadata", p.id())))?;
+    let md = normalised(md);
     log::info!(
         "{}: metadata has {} hostname, {} SSH key(s), {} attribute(s){}",
         p.id(),
@@ -61,6 +58,23 @@ pub fn metadata(p: Platform, env: &Env) -> Result<Metadata> {
         }
     );
     Ok(md)
+}
+
+/// The boot check-in (`--check-in`): Azure and Azure Stack report "ready" to the WireServer,
+/// Packet posts to its phone-home URL, Scaleway sets its state detail to `booted`. Other platforms have none (Afterburn only warns there);
+/// this logs that and succeeds, so one unit fits every platform.
+pub fn check_in_for_id(id: &str, env: &Env) -> Result<()> {
+    let p = platform_for_id(id)?;
+    match p {
+        Platform::Azure | Platform::AzureStack => super::wireserver::report_ready(env),
+        Platform::Packet => super::packet::check_in(env),
+        Platform::Scaleway => super::scaleway::check_in(env),
+        _ => {
+            log::info!("{id}: the platform has no boot check-in; nothing to report");
+            Ok(())
+        }
+    }
+    .map_err(|e| e.context(format!("{id}: boot check-in")))
 }
 
 /// The initrd network kargs alone, as early as the initrd needs them: before networking, so
@@ -107,6 +121,11 @@ pub enum Sources {
 /// Metadata for an id as Afterburn spells it: ignis's platform ids, plus Afterburn's own
 /// source-pinning ids. Unknown ids are a usage error.
 pub fn metadata_for_id(id: &str, env: &Env) -> Result<Metadata> {
+    if id == "ibmcloud-classic" {
+        return super::ibmcloud::classic_metadata(env)
+            .map(normalised)
+            .map_err(|e| e.context(format!("{id}: reading metadata")));
+    }
     let pinned = match id {
         "openstack-metadata" => Some((Platform::OpenStack, Sources::ServiceOnly)),
         "cloudstack-metadata" => Some((Platform::CloudStack, Sources::ServiceOnly)),
@@ -117,9 +136,11 @@ pub fn metadata_for_id(id: &str, env: &Env) -> Result<Metadata> {
         None => metadata(platform_for_id(id)?, env),
         Some((Platform::OpenStack, s)) => {
             super::openstack::metadata_from(env, Platform::OpenStack, s)
+                .map(normalised)
                 .map_err(|e| e.context(format!("{id}: reading metadata")))
         }
         Some((_, s)) => super::cloudstack::metadata(env, s)
+            .map(normalised)
             .map_err(|e| e.context(format!("{id}: reading metadata"))),
     }
 }
@@ -129,6 +150,9 @@ pub fn platform_for_id(id: &str) -> Result<Platform> {
     match id {
         "openstack-metadata" => Ok(Platform::OpenStack),
         "cloudstack-metadata" | "cloudstack-configdrive" => Ok(Platform::CloudStack),
+        // Afterburn's provider for IBM Cloud's Classic infrastructure; Ignition has one
+        // platform id for both.
+        "ibmcloud-classic" => Ok(Platform::IbmCloud),
         _ => Platform::parse(id),
     }
 }
@@ -224,6 +248,52 @@ impl<'a> Service<'a> {
         Ok((!s.is_empty()).then(|| s.to_string()))
     }
 
+    /// A text value, trimmed; absent only when 404 (an empty answer is an empty value).
+    pub(crate) fn text_keep_empty(&self, path: &str) -> Result<Option<String>> {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let Some(b) =
+            self.http
+                .fetcher()
+                .http_request("GET", &self.url(path), &headers, None, self.retry)?
+        else {
+            return Ok(None);
+        };
+        let s = String::from_utf8(b)
+            .map_err(|_| Error::failed(format!("{}: the value is not UTF-8", self.url(path))))?;
+        Ok(Some(s.trim().to_string()))
+    }
+
+    /// `POST` of `body` (as `content_type`) to `path`; a 404 is an error here.
+    pub(crate) fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<()> {
+        self.send("POST", path, content_type, body)
+    }
+
+    /// `method` (`POST`, `PATCH`) of `body` to `path`; a 404 is an error here.
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<()> {
+        let mut headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        headers.push(("Content-Type", content_type));
+        let url = self.url(path);
+        self.http
+            .fetcher()
+            .http_request(method, &url, &headers, Some(body), self.retry)?
+            .map(|_| ())
+            .ok_or_else(|| Error::failed(format!("{method} {url}: HTTP 404")))
+    }
+
     pub(crate) fn json(&self, path: &str) -> Result<Option<Value>> {
         let Some(b) = self.bytes(path)? else {
             return Ok(None);
@@ -301,15 +371,56 @@ pub(crate) fn put(attrs: &mut BTreeMap<String, String>, name: &str, v: Option<&V
     }
 }
 
-/// An address without its `/prefix`.
-pub(crate) fn strip_prefix_len(s: &str) -> &str {
-    s.split('/').next().unwrap_or(s)
+/// Every attribute whose value is an IP address (optionally `/prefix`) in its canonical text
+/// (RFC 5952 for IPv6: lowercase, leading zeros dropped, the longest zero run as `::`), as
+/// Afterburn writes the addresses it parses; services send `2604:A880:0800:0010:...` or
+/// `2604:1380::0`, and scripts compare these values as strings.
+fn normalised(mut md: Metadata) -> Metadata {
+    for v in md.attributes.values_mut() {
+        if let Some(n) = canonical_address(v) {
+            *v = n;
+        }
+    }
+    md
+}
+
+/// `addr` or `addr/len` in canonical form; `None` when `s` is not an address.
+pub(crate) fn canonical_address(s: &str) -> Option<String> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => (a, Some(l)),
+        Some(_) => return None,
+        None => (s, None),
+    };
+    let ip: std::net::IpAddr = addr.parse().ok()?;
+    Some(match len {
+        Some(l) => format!("{ip}/{l}"),
+        None => ip.to_string(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::testserver::{Bench, Reply, Request, Server};
+
+    #[test]
+    fn addresses_normalised_rfc5952() {
+        for (a, b) in [
+            (
+                "2604:A880:0800:0010:0000:0000:017D:2001",
+                "2604:a880:800:10::17d:2001",
+            ),
+            ("2604:1380::0", "2604:1380::"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("2600:3C04::1/128", "2600:3c04::1/128"),
+            ("10.0.0.1", "10.0.0.1"),
+        ] {
+            assert_eq!(canonical_address(a).as_deref(), Some(b), "{a}");
+        }
+        for s in ["nestos", "10.0.0.1/", "1.2.3", "e2-medium", ""] {
+            assert_eq!(canonical_address(s), None, "{s}");
+        }
+    }
 
     #[test]
     fn key_detection() {
@@ -322,12 +433,7 @@ mod tests {
     #[test]
     fn platforms_without_metadata() {
         let b = Bench::new();
-        for p in [
-            Platform::Metal,
-            Platform::File,
-            Platform::Qemu,
-            Platform::AzureStack,
-        ] {
+        for p in [Platform::Metal, Platform::File, Platform::Qemu] {
             assert_eq!(
                 metadata(p, &b.env(None)).unwrap(),
                 Metadata::default(),

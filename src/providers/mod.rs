@@ -16,6 +16,7 @@ pub mod exoscale;
 pub mod file;
 pub mod gcp;
 pub mod hetzner;
+pub mod ibmcloud;
 pub mod label;
 pub mod metadata;
 pub mod mounter;
@@ -33,6 +34,7 @@ pub mod upcloud;
 mod util;
 pub mod vmware;
 pub mod vultr;
+pub mod wireserver;
 pub mod yaml;
 
 pub use metadata::{metadata, network_kargs};

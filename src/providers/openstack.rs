@@ -89,7 +89,14 @@ fn from_drive(env: &Env, dev: &std::path::Path, prefix: &str) -> Result<Metadata
     if let Some(ec2) = configdrive::read(env, dev, "ec2/latest/meta-data.json")? {
         let ec2 = parse_doc(&ec2, "ec2/latest/meta-data.json")?;
         for (key, name) in EC2_ATTRS.iter().skip(1) {
-            put(a, &format!("{prefix}_{name}"), ec2.get(*key));
+            // A key that is present with an empty value is written empty, as Afterburn does
+            // (`public-ipv4: ""` on a VM without a floating IP).
+            match ec2.get(*key) {
+                Some(serde_json::Value::String(v)) if v.trim().is_empty() => {
+                    a.insert(format!("{prefix}_{name}"), String::new());
+                }
+                v => put(a, &format!("{prefix}_{name}"), v),
+            }
         }
     }
     Ok(md)
@@ -112,7 +119,12 @@ fn from_service(env: &Env, prefix: &str) -> Result<Metadata> {
         .collect();
     let table: Vec<(&str, &str)> = names.iter().map(|(k, n)| (*k, n.as_str())).collect();
     let mut md = Metadata::default();
-    svc.leaves("latest/meta-data/", &table, &mut md.attributes)?;
+    // Leaves the service answers empty are written empty, as Afterburn does.
+    for (path, name) in &table {
+        if let Some(v) = svc.text_keep_empty(&format!("latest/meta-data/{path}"))? {
+            md.attributes.insert((*name).to_string(), v);
+        }
+    }
     md.ssh_keys = svc.ec2_public_keys("latest/meta-data/", "public-keys")?;
     // The OpenStack document has the instance UUID (and the keys when the EC2 tree is off).
     if let Some(meta) = svc.json("openstack/latest/meta_data.json")? {
@@ -367,6 +379,8 @@ mod tests {
         assert_eq!(a["OPENSTACK_INSTANCE_ID"], "i-00000a1b");
         assert_eq!(a["OPENSTACK_INSTANCE_TYPE"], "m1.small");
         assert_eq!(a["OPENSTACK_IPV4_LOCAL"], "10.0.0.12");
+        // openstack_empty_values_written (#16 item 10)
+        assert_eq!(a["OPENSTACK_IPV4_PUBLIC"], "");
         assert_eq!(
             md.ssh_keys,
             ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5OpenStackDrive drive@example"]
@@ -402,6 +416,19 @@ mod tests {
             assert_eq!(a[&format!("{prefix}_IPV4_PUBLIC")], "203.0.113.77");
             assert_eq!(md.ssh_keys.len(), 1);
         }
+        // openstack_empty_values_written (#16 item 10): an empty leaf is an empty value.
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/latest/meta-data/public-ipv4" => Reply::ok(""),
+            _ => tree_reply("openstack/metadata", &r.target),
+        });
+        let b = Bench::new();
+        let md = super::metadata(&b.env(Some(&s.base)), Platform::OpenStack).unwrap();
+        assert_eq!(md.attributes["OPENSTACK_IPV4_PUBLIC"], "");
+        let text = crate::afterburn::attributes_text(&md.attributes);
+        assert!(
+            text.contains("AFTERBURN_OPENSTACK_IPV4_PUBLIC=\n"),
+            "{text}"
+        );
     }
 
     #[test]

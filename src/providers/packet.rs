@@ -1,6 +1,6 @@
 //! Packet (Equinix Metal) metadata (Afterburn's): the `metadata` document gives the hostname,
-//! plan, SSH keys and addresses (`PACKET_IPV4_PUBLIC_0`, `..._GATEWAY_0`, ...). No first-boot
-//! check-in. User data is in `simple`.
+//! plan, SSH keys and addresses (`PACKET_IPV4_PUBLIC_0`, `..._GATEWAY_0`, ...), and the
+//! phone-home URL the boot check-in posts to. User data is in `simple`.
 
 use super::cloudinit::text;
 use super::metadata::{put, Service};
@@ -25,6 +25,7 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
     let a = &mut md.attributes;
     put(a, "PACKET_HOSTNAME", doc.get("hostname"));
     put(a, "PACKET_PLAN", doc.get("plan"));
+    put(a, "PACKET_PHONE_HOME_URL", doc.get("phone_home_url"));
     let mut counts = std::collections::HashMap::new();
     let addrs = doc.pointer("/network/addresses").and_then(Value::as_array);
     for addr in addrs.into_iter().flatten() {
@@ -47,6 +48,28 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
     Ok(md)
 }
 
+/// The boot check-in: an empty `POST` to the metadata's `phone_home_url`, which tells the
+/// provisioning service the machine has booted.
+pub fn check_in(env: &Env) -> Result<()> {
+    let doc = Service::new(env, BASE).required_json(PATH)?;
+    let url = doc
+        .get("phone_home_url")
+        .and_then(text)
+        .ok_or_else(|| crate::error::Error::failed("packet: the metadata has no phone_home_url"))?;
+    let http = super::util::Http::new(env);
+    http.fetcher()
+        .http_request(
+            "POST",
+            &url,
+            &[("Content-Type", "application/json")],
+            Some(b""),
+            &[],
+        )?
+        .ok_or_else(|| crate::error::Error::failed(format!("POST {url}: HTTP 404")))?;
+    log::info!("packet: phoned home to {url}");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,8 +89,61 @@ mod tests {
         assert_eq!(a["PACKET_IPV4_PUBLIC_0"], "147.75.0.10");
         assert_eq!(a["PACKET_IPV4_PUBLIC_GATEWAY_0"], "147.75.0.9");
         assert_eq!(a["PACKET_IPV6_PUBLIC_0"], "2604:1380:1::1");
+        // packet_phone_home_url (#16 item 6)
+        assert_eq!(
+            a["PACKET_PHONE_HOME_URL"],
+            "http://tinkerbell.am6.packet.net/phone-home"
+        );
         assert_eq!(a["PACKET_IPV4_PRIVATE_0"], "10.70.0.3");
         assert_eq!(a["PACKET_IPV4_PRIVATE_GATEWAY_0"], "10.70.0.2");
         assert_eq!(md.ssh_keys.len(), 1);
+    }
+
+    #[test]
+    fn gateway_normalised_when_written() {
+        // #16 item 9: `2604:1380:1::0` is written as `2604:1380:1::`.
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/metadata" => Reply::ok(fixture("packet/metadata.json")),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let env = b.env(Some(&s.base));
+        assert_eq!(
+            metadata(&env).unwrap().attributes["PACKET_IPV6_PUBLIC_GATEWAY_0"],
+            "2604:1380:1::0",
+            "the fixture carries the long form"
+        );
+        let md = crate::providers::metadata::metadata(crate::providers::Platform::Packet, &env);
+        assert_eq!(
+            md.unwrap().attributes["PACKET_IPV6_PUBLIC_GATEWAY_0"],
+            "2604:1380:1::"
+        );
+    }
+
+    #[test]
+    fn packet_phone_home_check_in() {
+        let s = Server::start(|r: &Request| match (r.method.as_str(), r.target.as_str()) {
+            ("GET", "/metadata") => {
+                let port = r.header("host").unwrap_or_default().to_string();
+                Reply::ok(format!(
+                    r#"{{"hostname": "m", "phone_home_url": "http://{port}/phone-home"}}"#
+                ))
+            }
+            ("POST", "/phone-home") => Reply::ok(""),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        check_in(&b.env(Some(&s.base))).unwrap();
+        let post = s
+            .requests()
+            .into_iter()
+            .find(|r| r.method == "POST")
+            .unwrap();
+        assert_eq!(post.target, "/phone-home");
+        assert_eq!(post.header("content-type"), Some("application/json"));
+        // No URL: a clear error, nothing posted.
+        let s = Server::start(|_: &Request| Reply::ok(r#"{"hostname": "m"}"#));
+        let e = check_in(&b.env(Some(&s.base))).unwrap_err();
+        assert!(e.to_string().contains("phone_home_url"), "{e}");
     }
 }

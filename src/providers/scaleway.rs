@@ -1,6 +1,7 @@
 //! Scaleway metadata (Afterburn's): `conf?format=json` at 169.254.42.42 gives the hostname,
 //! instance id and type, addresses, zone and the account's SSH keys, plus keys set as
-//! `AUTHORIZED_KEY=` tags (spaces written as `_`). No boot check-in. User data is in `simple`.
+//! `AUTHORIZED_KEY=` tags (spaces written as `_`). The boot check-in sets the server's state
+//! detail to `booted` (`PATCH state`). User data is in `simple`.
 
 use super::cloudinit::text;
 use super::metadata::{put, Service};
@@ -22,9 +23,26 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
     put(a, "SCALEWAY_HOSTNAME", doc.get("hostname"));
     put(a, "SCALEWAY_INSTANCE_ID", doc.get("id"));
     put(a, "SCALEWAY_INSTANCE_TYPE", doc.get("commercial_type"));
-    put(a, "SCALEWAY_PRIVATE_IPV4", doc.get("private_ip"));
-    put(a, "SCALEWAY_PUBLIC_IPV4", doc.pointer("/public_ip/address"));
-    put(a, "SCALEWAY_PUBLIC_IPV6", doc.pointer("/ipv6/address"));
+    // Afterburn's binary writes `IPV4_PRIVATE` etc.; its documentation says `PRIVATE_IPV4`.
+    // Both spellings are written: units written against either find their variable.
+    for (v, names) in [
+        (
+            doc.get("private_ip"),
+            ["SCALEWAY_IPV4_PRIVATE", "SCALEWAY_PRIVATE_IPV4"],
+        ),
+        (
+            doc.pointer("/public_ip/address"),
+            ["SCALEWAY_IPV4_PUBLIC", "SCALEWAY_PUBLIC_IPV4"],
+        ),
+        (
+            doc.pointer("/ipv6/address"),
+            ["SCALEWAY_IPV6_PUBLIC", "SCALEWAY_PUBLIC_IPV6"],
+        ),
+    ] {
+        for n in names {
+            put(a, n, v);
+        }
+    }
     put(a, "SCALEWAY_ZONE_ID", doc.pointer("/location/zone_id"));
     let account = doc.get("ssh_public_keys").and_then(Value::as_array);
     for k in account.into_iter().flatten() {
@@ -37,6 +55,18 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         }
     }
     Ok(md)
+}
+
+/// The boot check-in: tells the Scaleway API the server has booted.
+pub fn check_in(env: &Env) -> Result<()> {
+    Service::new(env, BASE).send(
+        "PATCH",
+        "state",
+        "application/json",
+        br#"{"state_detail":"booted"}"#,
+    )?;
+    log::info!("scaleway: reported the state detail \"booted\"");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -57,7 +87,11 @@ mod tests {
         assert_eq!(a["SCALEWAY_INSTANCE_TYPE"], "DEV1-S");
         assert_eq!(a["SCALEWAY_PUBLIC_IPV4"], "51.15.0.10");
         assert_eq!(a["SCALEWAY_ZONE_ID"], "fr-par-1");
-        assert_eq!(a.len(), 7);
+        // scaleway_binary_attribute_names (#16 item 3): the binary's names and the documented.
+        assert_eq!(a["SCALEWAY_IPV4_PUBLIC"], "51.15.0.10");
+        assert_eq!(a["SCALEWAY_IPV4_PRIVATE"], a["SCALEWAY_PRIVATE_IPV4"]);
+        assert_eq!(a["SCALEWAY_IPV6_PUBLIC"], a["SCALEWAY_PUBLIC_IPV6"]);
+        assert_eq!(a.len(), 10);
         assert_eq!(
             md.ssh_keys,
             [
@@ -65,5 +99,18 @@ mod tests {
                 "ssh-rsa AAAAB3NzaC1yc2ETagKey tag@example"
             ]
         );
+    }
+
+    #[test]
+    fn scaleway_check_in_patches_state() {
+        let s = Server::start(|r: &Request| match (r.method.as_str(), r.target.as_str()) {
+            ("PATCH", "/state") => Reply::ok(""),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        check_in(&b.env(Some(&s.base))).unwrap();
+        let r = &s.requests()[0];
+        assert_eq!(r.body, br#"{"state_detail":"booted"}"#);
+        assert_eq!(r.header("content-type"), Some("application/json"));
     }
 }

@@ -1,9 +1,10 @@
 //! The YAML subset that cloud-init data is written in (NoCloud `meta-data` and
 //! `network-config`, `#cloud-config` user data, Hetzner's metadata document), parsed into
 //! `serde_json::Value` so the providers read it like JSON. Block mappings and sequences,
-//! plain and quoted scalars, one-line flow collections, literal and folded block scalars,
-//! comments. Not supported (an error, never a guess): anchors, aliases, tags, multi-line plain
-//! or quoted scalars, flow collections across lines. Pure; no input makes it panic.
+//! plain and quoted scalars, plain scalars folded over more-indented lines (IBM Cloud's
+//! vendor-data wraps long SSH keys so), one-line flow collections, literal and folded block
+//! scalars, comments. Not supported (an error, never a guess): anchors, aliases, tags,
+//! multi-line quoted scalars, flow collections across lines. Pure; no input makes it panic.
 
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
@@ -147,7 +148,28 @@ impl Parser {
         if rest.starts_with('&') || rest.starts_with('*') || rest.starts_with('!') {
             return Err(self.err(i, "anchors, aliases and tags are not supported"));
         }
-        inline(rest).map_err(|e| self.err(i, &e))
+        if rest.starts_with(['[', '{', '"', '\'']) {
+            return inline(rest).map_err(|e| self.err(i, &e));
+        }
+        // A plain scalar goes on over the directly following lines indented deeper than its
+        // key or item, folded with spaces; a line that reads as `key: value` is not a
+        // continuation (YAML forbids ": " in plain scalars) and stays an error below.
+        let mut text = rest.to_string();
+        while let Some(l) = self.lines.get(self.pos) {
+            let t = l.trim();
+            if t.is_empty()
+                || t.starts_with('#')
+                || indent_of(l) <= ind
+                || split_key(t).is_some()
+                || t.contains(" #")
+            {
+                break;
+            }
+            text.push(' ');
+            text.push_str(t);
+            self.pos += 1;
+        }
+        inline(&text).map_err(|e| self.err(i, &e))
     }
 
     fn seq(&mut self, ind: usize) -> Result<Value> {
@@ -539,6 +561,11 @@ mod tests {
         );
         assert_eq!(parse("plain text").unwrap(), json!("plain text"));
         assert_eq!(parse("k: |+\n  a\n\nz: 1\n").unwrap()["k"], "a\n\n");
+        // Plain scalars folded over deeper lines (IBM Cloud vendor-data's wrapped keys).
+        assert_eq!(
+            parse("keys:\n- ssh-rsa AAAA\n  user@host\n- b\nk: one\n   two\n").unwrap(),
+            json!({"keys": ["ssh-rsa AAAA user@host", "b"], "k": "one two"})
+        );
     }
 
     #[test]
