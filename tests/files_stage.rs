@@ -668,3 +668,36 @@ fn result_file_previous_report_and_an_interrupted_first_boot() {
     assert_eq!(second["previousReport"], first);
     assert!(!t.p("/etc/.ignition-in-progress.json").exists());
 }
+
+#[test]
+fn overwrite_keeps_the_old_file_when_the_new_contents_fail() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("overwrite-atomic");
+    std::fs::write(t.p("/etc/motd"), "old\n").unwrap();
+    std::fs::create_dir_all(t.p("/etc/confdir")).unwrap();
+    std::fs::write(t.p("/etc/confdir/keep"), "x").unwrap();
+    // A wrong hash: the stage fails, and the old file is still there, unchanged.
+    let bad = format!("sha512-{}", "0".repeat(128));
+    let o = t.apply(&cfg(&format!(
+        r#"{{"files":[{{"path":"/etc/motd","overwrite":true,"contents":{{"source":"data:,new%0A","verification":{{"hash":"{bad}"}}}}}}]}}"#
+    )));
+    assert!(!o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(t.p("/etc/motd")).unwrap(), "old\n");
+    // Good contents replace it; a directory in the way goes only once the file is ready.
+    let o = t.apply(&cfg(
+        r#"{"files":[{"path":"/etc/motd","overwrite":true,"contents":{"source":"data:,new%0A"}},
+                     {"path":"/etc/confdir","overwrite":true,"contents":{"source":"data:,f"}}]}"#,
+    ));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(t.p("/etc/motd")).unwrap(), "new\n");
+    assert_eq!(std::fs::read_to_string(t.p("/etc/confdir")).unwrap(), "f");
+    let m = std::fs::metadata(t.p("/etc/motd")).unwrap();
+    assert_eq!(
+        m.permissions().mode() & 0o7777,
+        0o644,
+        "treated as a new file"
+    );
+}

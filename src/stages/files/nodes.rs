@@ -291,11 +291,13 @@ fn file(
     out: &mut Applied,
     prefetched: Option<Result<TempFile>>,
 ) -> Result<()> {
-    let mut existing = root.lstat(&f.path)?;
-    if existing.is_some() && f.overwrite == Some(true) {
-        root.remove_all(&f.path)?;
-        existing = None;
-    }
+    let found = root.lstat(&f.path)?;
+    // overwrite: the new file is fetched and verified into a temp file first, and only then
+    // takes the old one's place (a rename replaces a file or a link atomically), so a 404, a
+    // bad hash or a full disk leaves the old file as it was (Ignition deletes it first). It is
+    // treated as absent for owner and mode, as after Ignition's delete.
+    let replacing = found.filter(|_| f.overwrite == Some(true));
+    let existing = if replacing.is_some() { None } else { found };
     out.created
         .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
     let (uid, gid) = owner(ids, &f.user, &f.group, existing.as_ref())?;
@@ -343,6 +345,11 @@ fn file(
         None => {}
     }
     fetch_appends(fetcher, f, &mut t.file)?;
+    // A directory (or a device, a socket) cannot be renamed over: it goes now, once the new
+    // contents are complete.
+    if replacing.is_some_and(|m| m.kind != Kind::File && m.kind != Kind::Symlink) {
+        root.remove_all(&f.path)?;
+    }
     t.commit(mode, uid, gid)?;
     if existing.is_none() {
         out.created.push(f.path.clone());
