@@ -278,7 +278,38 @@ fn user_config(src: &Sources, offline: bool) -> Result<Option<(Vec<u8>, String)>
             src.platform.id()
         ))
     })?;
-    Ok(got.map(|b| (b, format!("platform {}", src.platform.id()))))
+    let origin = format!("platform {}", src.platform.id());
+    if let Some(kind) = got.as_deref().and_then(cloud_init_kind) {
+        // The platform's user-data slot is shared with cloud-init: an image moved between
+        // distributions, or a template reused, carries such data. It is no Ignition config,
+        // and failing the boot over it helps nobody.
+        log::warn!("{origin}: user data is {kind}, not an Ignition config; ignoring it");
+        return Ok(None);
+    }
+    Ok(got.map(|b| (b, origin)))
+}
+
+/// What kind of cloud-init user data `b` is, if it is one (cloud-init's own markers: a
+/// `#cloud-config`-style first line, a `#!` script, or a MIME multipart document).
+fn cloud_init_kind(b: &[u8]) -> Option<&'static str> {
+    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
+    let head = &b[..b.len().min(64)];
+    let lower = head.to_ascii_lowercase();
+    let kinds: [(&[u8], &str); 9] = [
+        (b"#cloud-config-archive", "a cloud-config archive"),
+        (b"#cloud-config", "a cloud-config"),
+        (b"#cloud-boothook", "a cloud-init boothook"),
+        (b"#include", "a cloud-init include list"),
+        (b"#part-handler", "a cloud-init part handler"),
+        (b"#upstart-job", "an upstart job"),
+        (b"#!", "a script"),
+        (b"content-type:", "a MIME multipart document"),
+        (b"mime-version:", "a MIME multipart document"),
+    ];
+    kinds
+        .iter()
+        .find(|(m, _)| lower.starts_with(m))
+        .map(|(_, k)| *k)
 }
 
 fn wait_for(p: &std::path::Path, max: Duration) -> Result<()> {
@@ -486,6 +517,34 @@ mod tests {
         assert_eq!(base64_encode(b"fo"), "Zm8=");
         assert_eq!(base64_encode(b"foo"), "Zm9v");
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn cloud_init_user_data_is_recognised() {
+        // #13 item 4: such data from a platform is "no config", not a failed boot.
+        for (d, k) in [
+            (&b"#cloud-config\nusers: []\n"[..], "a cloud-config"),
+            (b"\xef\xbb\xbf#cloud-config\n", "a cloud-config"),
+            (b"#cloud-config-archive\n- x", "a cloud-config archive"),
+            (b"#!/bin/sh\necho hi\n", "a script"),
+            (
+                b"Content-Type: multipart/mixed; boundary=x\n",
+                "a MIME multipart document",
+            ),
+            (b"MIME-Version: 1.0\n", "a MIME multipart document"),
+            (b"#include\nhttp://x\n", "a cloud-init include list"),
+        ] {
+            assert_eq!(cloud_init_kind(d), Some(k));
+        }
+        for d in [
+            &b"{\"ignition\":{\"version\":\"3.4.0\"}}"[..],
+            b"",
+            b"  #cloud-config",
+            b"# a comment",
+            b"not json",
+        ] {
+            assert_eq!(cloud_init_kind(d), None);
+        }
     }
 
     #[test]

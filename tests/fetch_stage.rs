@@ -311,3 +311,60 @@ fn percent(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn cloud_init_user_data_from_a_platform_is_no_config_with_a_warning() {
+    // #13 item 4: the platform's user-data slot holds a cloud-config (a reused template):
+    // the boot goes on with an empty config instead of failing, and says why.
+    let s = serve(None);
+    s.route("/latest/api/token", vec![Reply::Body(b"tok".to_vec())]);
+    s.route(
+        "/2019-10-01/user-data",
+        vec![Reply::Body(
+            b"#cloud-config\nssh_authorized_keys: []\n".to_vec(),
+        )],
+    );
+    let h = Host::new("cloudinit");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ignis"));
+    let run = h.dir.join("run");
+    let o = c
+        .args(["-platform", "aws", "-stage", "fetch", "-log-to-stdout"])
+        .arg("-config-cache")
+        .arg(run.join("ignition.json"))
+        .arg("-state-file")
+        .arg(run.join("state"))
+        .env("IGNIS_HOST_ROOT", h.dir.join("root"))
+        .env("IGNIS_METADATA_BASE", s.url(""))
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("user data is a cloud-config, not an Ignition config; ignoring it"),
+        "{t}"
+    );
+    assert_eq!(s.hits("/2019-10-01/user-data"), 1);
+    let c = h.cache().unwrap();
+    assert!(c["storage"]["files"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+
+    // Not JSON and not cloud-init: still a failed boot naming the source.
+    s.route(
+        "/2019-10-01/user-data",
+        vec![Reply::Body(b"hello: world\n".to_vec())],
+    );
+    let h = Host::new("notcloudinit");
+    let o = Command::new(env!("CARGO_BIN_EXE_ignis"))
+        .args(["-platform", "aws", "-stage", "fetch", "-log-to-stdout"])
+        .arg("-config-cache")
+        .arg(h.dir.join("run/ignition.json"))
+        .arg("-state-file")
+        .arg(h.dir.join("run/state"))
+        .env("IGNIS_HOST_ROOT", h.dir.join("root"))
+        .env("IGNIS_METADATA_BASE", s.url(""))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("platform aws"), "{}", text(&o));
+}

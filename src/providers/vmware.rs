@@ -1,5 +1,5 @@
-//! VMware: the Ignition config (`guestinfo.ignition.config.data` + `.encoding`) and the initrd
-//! network kargs (`guestinfo.afterburn.initrd.network-kargs`) from guestinfo, falling back to
+//! VMware: the Ignition config (`guestinfo.ignition.config.data` + `.encoding`, or a URL in
+//! `guestinfo.ignition.config.url`) and the initrd network kargs (`guestinfo.afterburn.initrd.network-kargs`) from guestinfo, falling back to
 //! the OVF environment (`guestinfo.ovfEnv`) key by key. The logic runs against [`GuestInfo`], so
 //! tests drive it with the software host in `emulator`; only [`fetch_config`] and
 //! [`network_kargs`] reach the real backdoor, and only after `sys::vmware_backdoor::open` has
@@ -21,6 +21,8 @@ use std::io::Read;
 
 pub const KEY_DATA: &str = "guestinfo.ignition.config.data";
 pub const KEY_ENCODING: &str = "guestinfo.ignition.config.data.encoding";
+/// Where to fetch the config from when no data is given (Flatcar's key; Ignition has none).
+pub const KEY_URL: &str = "guestinfo.ignition.config.url";
 /// Ignition asks for `guestinfo.ovfenv`; the host matches names case-insensitively.
 pub const KEY_OVF_ENV: &str = "guestinfo.ovfEnv";
 pub const KEY_NETWORK_KARGS: &str = "guestinfo.afterburn.initrd.network-kargs";
@@ -47,9 +49,34 @@ impl<P: PortIo> GuestInfo for Rpci<P> {
 }
 
 /// The user config from guestinfo on a real boot: `Ok(None)` when this is not VMware or no
-/// config is set.
+/// config is set. A config URL is fetched like `ignition.config.url` (so in fetch-offline it
+/// asks for the network).
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    through_backdoor(vmware_backdoor::open(&env.host.root), config_from)
+    let found = through_backdoor(vmware_backdoor::open(&env.host.root), find_config)?;
+    resolve(env, found)
+}
+
+/// What guestinfo holds: the config itself, or where to fetch it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    Data(Vec<u8>),
+    Url(String),
+}
+
+/// Turns what guestinfo held into config bytes, fetching a URL through the stage's fetcher.
+fn resolve(env: &Env, found: Option<Found>) -> Result<Option<Vec<u8>>> {
+    match found {
+        None => Ok(None),
+        Some(Found::Data(d)) => Ok(Some(d)),
+        Some(Found::Url(url)) => {
+            let shown = crate::resource::redact(&url);
+            log::info!("vmware: fetching the config from {KEY_URL} {shown}");
+            env.fetcher
+                .fetch_bytes(&crate::resource::Spec::url(&url))
+                .map(Some)
+                .map_err(|e| e.context(format!("fetching {KEY_URL} {shown}")))
+        }
+    }
 }
 
 /// The dracut network kargs (`ip=...`) for the initrd, from guestinfo or the OVF environment:
@@ -139,12 +166,51 @@ fn load_ovf(gi: &mut dyn GuestInfo) -> Vec<(String, String)> {
     }
 }
 
-/// The config: `guestinfo.ignition.config.data` decoded per `.encoding`, each taken from
-/// guestinfo or else from the OVF environment. An empty or absent value means no config.
-pub fn config_from(gi: &mut dyn GuestInfo) -> Result<Option<Vec<u8>>> {
+/// The config data, else the config URL (each from guestinfo or else the OVF environment).
+/// Data wins when both are set, as on Flatcar: the URL is then ignored with a warning, since
+/// an operator who set both meant one of them and the inline one is what the VM carries.
+pub fn find_config(gi: &mut dyn GuestInfo) -> Result<Option<Found>> {
     let mut src = Sources::new(gi);
+    let data = data_from(&mut src)?;
+    // With data present, only the direct key is asked (for the warning): the OVF environment
+    // is not fetched for a value that would be ignored anyway.
+    let url = if data.is_some() {
+        src.gi.get(KEY_URL)?.map(|u| (u, Source::Direct))
+    } else {
+        src.get(KEY_URL)?
+    };
+    let url = match url {
+        None => None,
+        Some((u, from)) => {
+            let u = String::from_utf8(u)
+                .map_err(|_| Error::failed(format!("{KEY_URL} is not UTF-8")))?;
+            let u = u.trim().to_string();
+            (!u.is_empty()).then_some((u, from))
+        }
+    };
+    match (data, url) {
+        (Some(d), Some(_)) => {
+            log::warn!(
+                "vmware: both {KEY_DATA} and {KEY_URL} are set; using the data, ignoring the URL"
+            );
+            Ok(Some(Found::Data(d)))
+        }
+        (Some(d), None) => Ok(Some(Found::Data(d))),
+        (None, Some((u, from))) => {
+            log::info!("vmware: config URL from {}", from.describe());
+            Ok(Some(Found::Url(u)))
+        }
+        (None, None) => {
+            log::info!("vmware: no config in guestinfo or the OVF environment");
+            Ok(None)
+        }
+    }
+}
+
+/// `guestinfo.ignition.config.data` decoded per `.encoding`, each taken from guestinfo or else
+/// from the OVF environment. An empty or absent value means no data.
+fn data_from(src: &mut Sources) -> Result<Option<Vec<u8>>> {
     let Some((data, from)) = src.get(KEY_DATA)?.filter(|(d, _)| !d.is_empty()) else {
-        log::info!("vmware: no config in guestinfo or the OVF environment");
         return Ok(None);
     };
     let encoding = match src.get(KEY_ENCODING)? {
@@ -207,6 +273,16 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
         .read_to_end(&mut out)
         .map_err(|e| Error::failed(format!("decompressing gzip: {e}")))?;
     Ok(out)
+}
+
+/// The inline config only, for tests that set no URL.
+#[cfg(test)]
+pub(crate) fn config_from(gi: &mut dyn GuestInfo) -> Result<Option<Vec<u8>>> {
+    Ok(match find_config(gi)? {
+        None => None,
+        Some(Found::Data(d)) => Some(d),
+        Some(Found::Url(u)) => panic!("unexpected URL {u}"),
+    })
 }
 
 #[cfg(test)]
@@ -294,6 +370,72 @@ mod tests {
             assert!(e.contains(KEY_DATA), "{e}");
             h.assert_clean();
         }
+    }
+
+    fn find(h: &mut Host) -> Result<Option<Found>> {
+        find_config(&mut Rpci::new(h))
+    }
+
+    #[test]
+    fn config_url_from_guestinfo_or_ovf() {
+        // #13 item 4: a URL instead of the whole config.
+        let mut h = Host::new();
+        h.set(KEY_URL, b" http://192.0.2.1/c.ign\n");
+        assert_eq!(
+            find(&mut h).unwrap(),
+            Some(Found::Url("http://192.0.2.1/c.ign".into()))
+        );
+        h.assert_clean();
+
+        // From the OVF environment when the direct key is missing.
+        let ovf = String::from_utf8(fixture("ovf-env.xml")).unwrap();
+        let start = ovf
+            .find("<Property oe:key=\"guestinfo.ignition.config.data\"")
+            .unwrap();
+        let end = start + ovf[start..].find("/>").unwrap() + 2;
+        let ovf = ovf.replace(
+            &ovf[start..end],
+            "<Property oe:key=\"guestinfo.ignition.config.url\" oe:value=\"http://h/x.ign\"/>",
+        );
+        let mut h = Host::new();
+        h.set(KEY_OVF_ENV, ovf.as_bytes());
+        assert_eq!(
+            find(&mut h).unwrap(),
+            Some(Found::Url("http://h/x.ign".into()))
+        );
+
+        // Data wins over a URL; an empty or blank URL means none.
+        let mut h = Host::new();
+        h.set(KEY_DATA, b"{}");
+        h.set(KEY_URL, b"http://h/x.ign");
+        assert_eq!(find(&mut h).unwrap(), Some(Found::Data(b"{}".to_vec())));
+        let mut h = Host::new();
+        h.set(KEY_URL, b"  ");
+        assert_eq!(find(&mut h).unwrap(), None);
+        let mut h = Host::new();
+        h.set(KEY_URL, &[0xff, 0xfe]);
+        assert!(find(&mut h).unwrap_err().to_string().contains(KEY_URL));
+    }
+
+    #[test]
+    fn config_url_is_fetched_and_needs_the_network_offline() {
+        use crate::error::Kind;
+        use crate::providers::testserver::{Bench, Reply, Request, Server};
+        let s = Server::start(|r: &Request| match r.target.as_str() {
+            "/c.ign" => Reply::ok(b"{\"ignition\":{\"version\":\"3.4.0\"}}".to_vec()),
+            _ => Reply::status(404),
+        });
+        let b = Bench::new();
+        let url = format!("{}/c.ign", s.base);
+        let got = resolve(&b.env(None), Some(Found::Url(url.clone()))).unwrap();
+        assert_eq!(
+            got.as_deref(),
+            Some(&b"{\"ignition\":{\"version\":\"3.4.0\"}}"[..])
+        );
+        let e = resolve(&b.offline_env(None), Some(Found::Url(url))).unwrap_err();
+        assert_eq!(e.kind(), Kind::NeedNet);
+        let e = resolve(&b.env(None), Some(Found::Url(format!("{}/gone", s.base)))).unwrap_err();
+        assert!(e.to_string().contains(KEY_URL), "{e}");
     }
 
     #[test]
