@@ -6,6 +6,8 @@
 pub struct Params {
     /// `ignition.config.url=`
     pub config_url: Option<String>,
+    /// `ignition.config.signature=` (ignis's: where the user config's detached signature is)
+    pub config_signature: Option<String>,
     /// `ignition.config.device=` (a filesystem label, or a /dev path)
     pub config_device: Option<String>,
     /// `ignition.config.path=` (path of the config inside that filesystem)
@@ -73,6 +75,7 @@ pub fn parse(cmdline: &str) -> Params {
     let s = |k: &str| value(&w, k).filter(|v| !v.is_empty()).map(String::from);
     Params {
         config_url: s("ignition.config.url"),
+        config_signature: s("ignition.config.signature"),
         config_device: s("ignition.config.device"),
         config_path: s("ignition.config.path"),
         platform_id: s("ignition.platform.id"),

@@ -15,6 +15,7 @@ pub mod passwd;
 pub mod providers;
 pub mod resource;
 pub mod rmcfg;
+pub mod signing;
 pub mod stages;
 pub mod state;
 pub mod sys;

@@ -368,3 +368,183 @@ fn cloud_init_user_data_from_a_platform_is_no_config_with_a_warning() {
     assert!(!o.status.success());
     assert!(text(&o).contains("platform aws"), "{}", text(&o));
 }
+
+/// Signs `body` with the test key (tests/signing) as `ssh-keygen -Y sign` does for a config.
+fn sign(h: &Host, body: &[u8], namespace: &str) -> Vec<u8> {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/signing");
+    let key = h.dir.join("signing-key");
+    std::fs::copy(fixtures.join("test-key"), &key).unwrap();
+    // ssh-keygen refuses a private key others can read.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let msg = h.dir.join("to-sign");
+    std::fs::write(&msg, body).unwrap();
+    let _ = std::fs::remove_file(h.dir.join("to-sign.sig"));
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+        .arg(&key)
+        .arg(&msg)
+        .output()
+        .expect("ssh-keygen (openssh-client, scripts/setup-deps installs it)");
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::read(h.dir.join("to-sign.sig")).unwrap()
+}
+
+fn trust_test_key(h: &Host) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/signing");
+    let key = std::fs::read_to_string(fixtures.join("test-key.pub")).unwrap();
+    h.put("/etc/ignis/trusted-keys.d/ops.pub", &key);
+}
+
+#[test]
+fn signed_configs_are_required_once_keys_are_baked_in() {
+    // #13 item 3. Without keys nothing changes (every other test here); with keys, the
+    // platform's config must carry a good signature by one of them, or the stage fails and
+    // caches nothing.
+    let cfg = format!(
+        r#"{{{V}}},"storage":{{"files":[{{"path":"/etc/signed","contents":{{"source":"data:,s"}}}}]}}}}"#
+    );
+    let h = Host::new("signed-ok");
+    trust_test_key(&h);
+    std::fs::write(
+        h.dir.join("user.ign.sig"),
+        sign(&h, cfg.as_bytes(), "ignition-config"),
+    )
+    .unwrap();
+    let o = h.stage("file", "fetch", Some(&cfg));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("ops.pub:1 verified"), "{}", text(&o));
+    assert_eq!(file_paths(&h.cache().unwrap()), ["/etc/signed"]);
+
+    let cases = [
+        (
+            "unsigned",
+            None,
+            "not signed, and signed configs are required",
+        ),
+        (
+            "tampered",
+            Some(sign(&h, b"{}", "ignition-config")),
+            "signature does not match the config",
+        ),
+        (
+            "namespace",
+            Some(sign(&h, cfg.as_bytes(), "file")),
+            "namespace \"file\"",
+        ),
+        ("garbage", Some(b"hello".to_vec()), "malformed signature"),
+    ];
+    for (name, sig, want) in cases {
+        let h = Host::new(&format!("signed-{name}"));
+        trust_test_key(&h);
+        if let Some(sig) = sig {
+            std::fs::write(h.dir.join("user.ign.sig"), sig).unwrap();
+        }
+        let o = h.stage("file", "fetch", Some(&cfg));
+        assert!(!o.status.success(), "{name}: {}", text(&o));
+        assert!(text(&o).contains(want), "{name}: {}", text(&o));
+        assert!(h.cache().is_none(), "{name}: nothing cached");
+    }
+
+    // A user.ign in the system dirs is local: trusted as the keys are.
+    let h = Host::new("signed-local");
+    trust_test_key(&h);
+    h.put("/run/ignition/user.ign", &cfg);
+    let o = h.stage("file", "fetch", None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("trusted as the keys are"), "{}", text(&o));
+}
+
+#[test]
+fn signed_config_url_children_and_resources() {
+    let s = serve(None);
+    let h = Host::new("signed-url");
+    trust_test_key(&h);
+    let child = format!(r#"{{{V}}},"storage":{{"files":[{{"path":"/etc/child"}}]}}}}"#);
+    s.route("/child.ign", vec![Reply::Body(child.clone().into_bytes())]);
+    s.route(
+        "/child.ign.sig",
+        vec![Reply::Body(sign(&h, child.as_bytes(), "ignition-config"))],
+    );
+    s.route(
+        "/unsigned.ign",
+        vec![Reply::Body(child.clone().into_bytes())],
+    );
+    s.route("/unsigned.ign.sig", vec![Reply::Status(404)]);
+    let parent = |child_url: &str, extra: &str| {
+        format!(
+            r#"{{"ignition":{{"version":"3.3.0","config":{{"merge":[{{"source":"{child_url}"}}]}}}},"storage":{{"files":[{{"path":"/etc/parent"{extra}}}]}}}}"#
+        )
+    };
+    let serve_parent = |name: &str, body: &str| {
+        s.route(
+            &format!("/{name}.ign"),
+            vec![Reply::Body(body.as_bytes().to_vec())],
+        );
+        s.route(
+            &format!("/{name}.ign.sig"),
+            vec![Reply::Body(sign(&h, body.as_bytes(), "ignition-config"))],
+        );
+        h.put(
+            "/proc/cmdline",
+            &format!(
+                "ignition.firstboot ignition.config.url={}\n",
+                s.url(&format!("/{name}.ign"))
+            ),
+        );
+        let _ = std::fs::remove_file(h.dir.join("run/ignition.json"));
+        h.stage("metal", "fetch", None)
+    };
+
+    // The config URL's sibling .sig, and a child with its own sibling .sig.
+    let o = serve_parent("p1", &parent(&s.url("/child.ign"), ""));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        file_paths(&h.cache().unwrap()),
+        ["/etc/parent", "/etc/child"]
+    );
+    assert_eq!(s.hits("/p1.ign.sig"), 1);
+    assert_eq!(s.hits("/child.ign.sig"), 1);
+
+    // A child with no signature (404) stops the boot, naming it.
+    let o = serve_parent("p2", &parent(&s.url("/unsigned.ign"), ""));
+    assert!(!o.status.success());
+    assert!(text(&o).contains("merge config"), "{}", text(&o));
+    assert!(text(&o).contains("not signed"), "{}", text(&o));
+    assert!(h.cache().is_none());
+
+    // A child pinned by hash in the signed parent needs no signature of its own.
+    let sha = {
+        use std::io::Write;
+        let mut p = Command::new("sha512sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin.take().unwrap().write_all(child.as_bytes()).unwrap();
+        let out = p.wait_with_output().unwrap();
+        String::from_utf8(out.stdout).unwrap()[..128].to_string()
+    };
+    let pinned = format!(
+        r#"{{"ignition":{{"version":"3.3.0","config":{{"merge":[{{"source":"{}","verification":{{"hash":"sha512-{sha}"}}}}]}}}}}}"#,
+        s.url("/unsigned.ign")
+    );
+    let o = serve_parent("p3", &pinned);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("covered by its parent's signature"));
+
+    // A remote file without a hash would escape the signature: refused with its path.
+    let o = serve_parent(
+        "p4",
+        &parent(
+            &s.url("/child.ign"),
+            &format!(r#","contents":{{"source":"{}"}}"#, s.url("/f")),
+        ),
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("error at $.storage.files.0.contents: signed configs are required"),
+        "{}",
+        text(&o)
+    );
+    assert!(h.cache().is_none());
+}

@@ -246,6 +246,18 @@ pub fn fetch_config(p: Platform, env: &Env) -> Result<Option<Vec<u8>>> {
     }
 }
 
+/// The detached signature of the platform's user config (see `crate::signing`): `Ok(None)`
+/// when the platform has none. Only platforms with a place for one are asked: VMware
+/// (`guestinfo.ignition.config.signature`, or the config URL's sibling) and `file`
+/// (`<file>.sig`); on the others a signed config comes through `ignition.config.url`.
+pub fn fetch_signature(p: Platform, env: &Env) -> Result<Option<(Vec<u8>, String)>> {
+    match p {
+        Platform::File => file::fetch_signature(env),
+        Platform::Vmware => vmware::fetch_signature(env),
+        _ => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

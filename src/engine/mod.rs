@@ -8,16 +8,18 @@ use crate::config::types::{Config, Ignition, Resource};
 use crate::config::{self, Failure};
 use crate::error::{Error, Kind, Result};
 use crate::merged::{self, Provenance};
-use crate::providers::{self, Env, HostPaths, Mounter, Platform};
+use crate::providers::{HostPaths, Mounter, Platform};
 use crate::resource::{self, hash, Fetcher, Options, Spec};
+use crate::signing::policy::{self, Policy, SigFrom};
 use crate::state::FetchedConfig;
+use user::{fetch_signature, user_config, user_signature, UserConfig};
+
+mod user;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How deep merge/replace children may nest (a config that merges itself must not loop).
 const MAX_DEPTH: usize = 10;
-/// How long to wait for the device named by `ignition.config.device`.
-const DEVICE_WAIT: Duration = Duration::from_secs(30);
 
 /// Everything acquisition reads from.
 pub struct Sources<'a> {
@@ -122,6 +124,7 @@ struct Renderer<'a> {
     offline: bool,
     fetched: &'a mut Vec<FetchedConfig>,
     provenance: &'a mut Provenance,
+    policy: Option<&'a Policy>,
 }
 
 impl Renderer<'_> {
@@ -145,6 +148,25 @@ impl Renderer<'_> {
             sha512: hash::sha512_hex(&bytes),
         });
         log::info!("fetched {what}");
+        if let Some(p) = self.policy {
+            if res.verification.hash.is_some() || spec.url.starts_with("data:") {
+                // The parent's signature covers it: through its hash, or by containing it.
+                log::info!("{what}: covered by its parent's signature");
+            } else {
+                let sig = policy::sibling(&spec.url)
+                    .map(|u| {
+                        let sig_spec = Spec {
+                            url: u.clone(),
+                            headers: spec.headers.clone(),
+                            ..Spec::url(&u)
+                        };
+                        fetch_signature(fetcher, &sig_spec)
+                    })
+                    .transpose()?
+                    .flatten();
+                p.verify(&what, &bytes, sig)?;
+            }
+        }
         // A referenced config that is empty is an error, unlike a provider's "no config".
         let cfg = parse_checked(&bytes, &what)?
             .ok_or_else(|| Error::failed(format!("{what}: config is empty")))?;
@@ -186,156 +208,6 @@ impl Renderer<'_> {
     }
 }
 
-/// The user config's bytes and where they came from, in Ignition's order of precedence.
-fn user_config(src: &Sources, offline: bool) -> Result<Option<(Vec<u8>, String)>> {
-    // 1. The kernel command line.
-    let cmdline_path =
-        std::env::var("IGNITION_KERNEL_CMDLINE_PATH").unwrap_or_else(|_| "/proc/cmdline".into());
-    let cmdline = src.host.read_opt(&cmdline_path)?.unwrap_or_default();
-    let params = crate::cmdline::parse(&String::from_utf8_lossy(&cmdline));
-    if let Some(url) = &params.config_url {
-        let f = Fetcher::plain(offline);
-        let bytes = f.fetch_bytes(&Spec::url(url)).map_err(|e| {
-            e.context(format!(
-                "fetching ignition.config.url {}",
-                resource::redact(url)
-            ))
-        })?;
-        return Ok(Some((
-            bytes,
-            format!("ignition.config.url {}", resource::redact(url)),
-        )));
-    }
-    match (&params.config_device, &params.config_path) {
-        (Some(dev), Some(path)) => {
-            let dev_path = if dev.starts_with("/dev/") {
-                src.host.path(dev)
-            } else {
-                src.host.path(&format!("/dev/disk/by-label/{dev}"))
-            };
-            wait_for(&dev_path, DEVICE_WAIT)?;
-            let bytes = src
-                .mounter
-                .read_file(
-                    &dev_path,
-                    &["iso9660", "vfat", "ext4", "xfs", "btrfs"],
-                    path,
-                )?
-                .ok_or_else(|| {
-                    Error::failed(format!(
-                        "ignition.config.path {path} not found on device {dev}"
-                    ))
-                })?;
-            return Ok(Some((
-                bytes,
-                format!("ignition.config.device {dev}:{path}"),
-            )));
-        }
-        (Some(_), None) => {
-            return Err(Error::failed(
-                "ignition.config.device is set but ignition.config.path is not",
-            ))
-        }
-        (None, Some(_)) => {
-            return Err(Error::failed(
-                "ignition.config.path is set but ignition.config.device is not",
-            ))
-        }
-        (None, None) => {}
-    }
-    // 2. user.ign in the system dirs; the initramfs' embedded /config.ign ranks above the
-    //    image default in /usr/lib/ignition (it is this machine's config, as ISO embed and PXE
-    //    wrap deliver it) and below the runtime and admin dirs.
-    let dirs = system_dirs(src.host);
-    let embedded = src.host.path("/config.ign");
-    let candidates = [
-        dirs[0].join("user.ign"),
-        dirs[1].join("user.ign"),
-        embedded,
-        dirs[2].join("user.ign"),
-    ];
-    for c in candidates {
-        if let Some(b) = read_opt(&c)? {
-            return Ok(Some((b, c.display().to_string())));
-        }
-    }
-    // 3. The platform.
-    let opts = Options {
-        total: Some(src.fetch_timeout),
-        ..Options::default()
-    };
-    let fetcher = Fetcher::new(opts, offline);
-    let env = Env {
-        host: src.host,
-        fetcher: &fetcher,
-        mounter: src.mounter,
-        fetch_timeout: src.fetch_timeout,
-        metadata_base: src.metadata_base.clone(),
-    };
-    let got = providers::fetch_config(src.platform, &env).map_err(|e| {
-        e.context(format!(
-            "fetching config from platform {}",
-            src.platform.id()
-        ))
-    })?;
-    let origin = format!("platform {}", src.platform.id());
-    if let Some(kind) = got.as_deref().and_then(cloud_init_kind) {
-        // The platform's user-data slot is shared with cloud-init: an image moved between
-        // distributions, or a template reused, carries such data. It is no Ignition config,
-        // and failing the boot over it helps nobody.
-        log::warn!("{origin}: user data is {kind}, not an Ignition config; ignoring it");
-        return Ok(None);
-    }
-    Ok(got.map(|b| (b, origin)))
-}
-
-/// What kind of cloud-init user data `b` is, if it is one (cloud-init's own markers: a
-/// `#cloud-config`-style first line, a `#!` script, or a MIME multipart document).
-fn cloud_init_kind(b: &[u8]) -> Option<&'static str> {
-    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
-    let head = &b[..b.len().min(64)];
-    let lower = head.to_ascii_lowercase();
-    let kinds: [(&[u8], &str); 9] = [
-        (b"#cloud-config-archive", "a cloud-config archive"),
-        (b"#cloud-config", "a cloud-config"),
-        (b"#cloud-boothook", "a cloud-init boothook"),
-        (b"#include", "a cloud-init include list"),
-        (b"#part-handler", "a cloud-init part handler"),
-        (b"#upstart-job", "an upstart job"),
-        (b"#!", "a script"),
-        (b"content-type:", "a MIME multipart document"),
-        (b"mime-version:", "a MIME multipart document"),
-    ];
-    kinds
-        .iter()
-        .find(|(m, _)| lower.starts_with(m))
-        .map(|(_, k)| *k)
-}
-
-fn wait_for(p: &std::path::Path, max: Duration) -> Result<()> {
-    let start = Instant::now();
-    let mut last_log = Instant::now();
-    while !p.exists() {
-        if start.elapsed() >= max {
-            return Err(Error::failed(format!(
-                "device {} did not appear within {} s",
-                p.display(),
-                max.as_secs()
-            )));
-        }
-        if last_log.elapsed() >= Duration::from_secs(5) {
-            log::info!(
-                "waiting for {} ({} s so far)",
-                p.display(),
-                start.elapsed().as_secs()
-            );
-            last_log = Instant::now();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
 /// The base configs: `base.d/*.ign`, then `base.platform.d/<platform>/*.ign`; each sorted by
 /// name, a name in a higher-priority dir shadowing the same name below it.
 fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
@@ -371,6 +243,7 @@ fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
 /// Acquires, renders and merges the config. `offline` refuses the network (fetch-offline):
 /// anything that needs it fails with `Kind::NeedNet`.
 pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
+    let policy = Policy::load(src.host)?;
     let mut fetched = Vec::new();
     let mut provenance = Provenance::default();
     let none = Ignition::default();
@@ -387,6 +260,7 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
                 offline,
                 fetched: &mut fetched,
                 provenance: &mut provenance,
+                policy: policy.as_ref(),
             }
             .render(c, &none, 0)?;
             base = merge(base, rendered);
@@ -394,7 +268,16 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
     }
     let mut user_config_provided = false;
     let mut user = Config::default();
-    if let Some((bytes, origin)) = user_config(src, offline)? {
+    if let Some(uc) = user_config(src, offline)? {
+        if let Some(p) = &policy {
+            if uc.sig == SigFrom::Local {
+                log::info!("{}: local, trusted as the keys are", uc.origin);
+            } else {
+                let sig = user_signature(src, offline, &uc)?;
+                p.verify(&uc.origin, &uc.bytes, sig)?;
+            }
+        }
+        let UserConfig { bytes, origin, .. } = uc;
         log::info!(
             "user config from {origin} ({} bytes, sha512 {})",
             bytes.len(),
@@ -412,6 +295,7 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
                 offline,
                 fetched: &mut fetched,
                 provenance: &mut provenance,
+                policy: policy.as_ref(),
             }
             .render(c, &none, 0)?;
         } else {
@@ -434,6 +318,9 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
     // Each document was valid alone; together they may not be (a child's link under a
     // parent's file, a file and a directory on one path): check the whole, as Ignition does.
     merged::check(&config, version, &provenance)?;
+    if let Some(p) = &policy {
+        p.check_resources(&config)?;
+    }
     inline_cas(&mut config, offline)?;
     Ok(Acquired {
         config,
@@ -517,34 +404,6 @@ mod tests {
         assert_eq!(base64_encode(b"fo"), "Zm8=");
         assert_eq!(base64_encode(b"foo"), "Zm9v");
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
-    fn cloud_init_user_data_is_recognised() {
-        // #13 item 4: such data from a platform is "no config", not a failed boot.
-        for (d, k) in [
-            (&b"#cloud-config\nusers: []\n"[..], "a cloud-config"),
-            (b"\xef\xbb\xbf#cloud-config\n", "a cloud-config"),
-            (b"#cloud-config-archive\n- x", "a cloud-config archive"),
-            (b"#!/bin/sh\necho hi\n", "a script"),
-            (
-                b"Content-Type: multipart/mixed; boundary=x\n",
-                "a MIME multipart document",
-            ),
-            (b"MIME-Version: 1.0\n", "a MIME multipart document"),
-            (b"#include\nhttp://x\n", "a cloud-init include list"),
-        ] {
-            assert_eq!(cloud_init_kind(d), Some(k));
-        }
-        for d in [
-            &b"{\"ignition\":{\"version\":\"3.4.0\"}}"[..],
-            b"",
-            b"  #cloud-config",
-            b"# a comment",
-            b"not json",
-        ] {
-            assert_eq!(cloud_init_kind(d), None);
-        }
     }
 
     #[test]
