@@ -107,7 +107,7 @@ class Scenario:
 
 SCENARIO_KEYS = {"description", "needs", "cmdline", "fw_cfg", "pxe", "disks", "expect",
                  "expect_failed_stage", "timeout", "mem_mib", "secrets", "check", "flavours",
-                 "boot_config"}
+                 "boot_config", "initrd_files"}
 DISK_KEYS = {"name", "size_mib", "prepare"}
 # The keys each check type reads (besides type and needs): a misspelt key must not silently
 # turn a check into one that always passes.
@@ -153,6 +153,11 @@ def load_scenarios() -> list[Scenario]:
         for k in ("fw_cfg", "pxe"):
             if k in spec and not (d / spec[k]).is_file():
                 problems.append(f"{k}: no file {spec[k]}")
+        for dest, src in spec.get("initrd_files", {}).items():
+            if not dest.startswith("/") or ".." in dest.split("/"):
+                problems.append(f"initrd_files: {dest!r} is not an absolute path inside the initrd")
+            if not (d / src).is_file():
+                problems.append(f"initrd_files: no file {src}")
         for i, chk in enumerate(spec.get("check", [])):
             keys = CHECK_KEYS.get(chk.get("type"))
             if keys is None:
@@ -852,6 +857,17 @@ def run_scenario(sc: Scenario, b: Build, out: Path, keep: bool, real_stages: boo
                 res.errors.append(f"pxe-wrap: {r.stderr}")
                 return res
             parts.append(wrapped)
+        if spec.get("initrd_files"):
+            # Files the image's builder would have baked in (trusted keys, ...), as one more
+            # archive: the kernel unpacks them over the image.
+            tree = work / "initrd-files"
+            for dest, src in spec["initrd_files"].items():
+                t = tree / dest.lstrip("/")
+                t.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(sc.dir / src, t)
+            extra = work / "initrd-files.img"
+            cpio_gz(tree, extra)
+            parts.append(extra)
         initrd = work / "initrd.img"
         with open(initrd, "wb") as f:
             for p in parts:

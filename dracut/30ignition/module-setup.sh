@@ -98,6 +98,13 @@ install() {
     for u in afterburn-network-kargs.service afterburn-hostname.service; do
         $SYSTEMCTL -q --root "$initdir" add-requires ignition-complete.target "$u"
     done
+
+    # Signed configs (docs/signed-configs.md): the build host's trusted keys go into the image,
+    # where their presence alone makes signatures required.
+    local k
+    for k in /etc/ignis/trusted-keys.d/*.pub; do
+        if [[ -f $k ]]; then inst_simple "$k"; fi
+    done
     # A disk-backed first boot also needs /sysroot writable (live images do not).
     $SYSTEMCTL -q --root "$initdir" add-requires ignition-diskful.target ignition-remount-sysroot.service
     # Every emergency stop says which stage failed and why, before the shell (or poweroff).
