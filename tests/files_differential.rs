@@ -905,6 +905,20 @@ fn link_cases() -> Vec<Case> {
             false,
         ),
         case(
+            "links: a new symlink takes the owner of what it points to",
+            "3.3.0",
+            r#""storage":{"links":[
+                {"path":"/etc/l-file","target":"../home/core/.bashrc"},
+                {"path":"/etc/l-dir","target":"../srv/d"},
+                {"path":"/etc/l-dangling","target":"nowhere"},
+                {"path":"/etc/l-user-only","target":"../srv/d","user":{"id":0}}]}"#,
+            |r| {
+                mkdir(r, "/srv/d");
+                chown(r, "/srv/d", 1000, 100);
+            },
+            true,
+        ),
+        case(
             "links: through a symlinked parent",
             "3.3.0",
             r#""storage":{"links":[{"path":"/opt/abs/l","target":"/etc/passwd"},{"path":"/opt/abs/new/l2","target":"../l"}]}"#,
