@@ -23,11 +23,18 @@
 //! listed in `KNOWN` with their reasons and printed; any other difference fails the test, and so
 //! does a listed difference that no longer shows up.
 //!
+//! The same cases are compared with recorded trees of Ignition v2.26.0 in `oracle_226`
+//! (`tests/files_diff/oracle_226.rs`, data in `tests/diff/files-2.26/`).
+//!
 //! Needs root (useradd --root, chown, setfiles) and Ignition 2.14 unpacked by
 //! `scripts/setup-deps` (or `IGNITION_BIN`); otherwise it is skipped with the reason printed,
 //! except that with `CI` set a missing Ignition binary is a failure.
 
 mod common;
+
+/// The same corpus against the recorded trees of Ignition v2.26.0.
+#[path = "files_diff/oracle_226.rs"]
+mod oracle_226;
 
 use sha2::Digest;
 use std::collections::BTreeMap;
