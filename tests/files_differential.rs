@@ -23,11 +23,18 @@
 //! listed in `KNOWN` with their reasons and printed; any other difference fails the test, and so
 //! does a listed difference that no longer shows up.
 //!
+//! The same cases are compared with recorded trees of Ignition v2.26.0 in `oracle_226`
+//! (`tests/files_diff/oracle_226.rs`, data in `tests/diff/files-2.26/`).
+//!
 //! Needs root (useradd --root, chown, setfiles) and Ignition 2.14 unpacked by
 //! `scripts/setup-deps` (or `IGNITION_BIN`); otherwise it is skipped with the reason printed,
 //! except that with `CI` set a missing Ignition binary is a failure.
 
 mod common;
+
+/// The same corpus against the recorded trees of Ignition v2.26.0.
+#[path = "files_diff/oracle_226.rs"]
+mod oracle_226;
 
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -903,6 +910,20 @@ fn link_cases() -> Vec<Case> {
             r#""storage":{"links":[{"path":"/etc/h","target":"orig","hard":true}]}"#,
             |r| write(r, "/etc/orig", "orig\n"),
             false,
+        ),
+        case(
+            "links: a new symlink takes the owner of what it points to",
+            "3.3.0",
+            r#""storage":{"links":[
+                {"path":"/etc/l-file","target":"../home/core/.bashrc"},
+                {"path":"/etc/l-dir","target":"../srv/d"},
+                {"path":"/etc/l-dangling","target":"nowhere"},
+                {"path":"/etc/l-user-only","target":"../srv/d","user":{"id":0}}]}"#,
+            |r| {
+                mkdir(r, "/srv/d");
+                chown(r, "/srv/d", 1000, 100);
+            },
+            true,
         ),
         case(
             "links: through a symlinked parent",

@@ -242,6 +242,37 @@ fn directories_and_links() {
     );
 }
 
+/// A symlink without an owner in the config takes the owner of what it points to, field by
+/// field, as Ignition's does; with an absolute target, root (Ignition looks that target up
+/// outside the target root).
+#[test]
+fn new_symlink_takes_its_targets_owner() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("link-owner");
+    std::fs::create_dir_all(t.p("/srv/d")).unwrap();
+    std::os::unix::fs::lchown(t.p("/srv/d"), Some(1000), Some(74)).unwrap();
+    ok(t.apply(&cfg(r#"{
+        "links":[
+            {"path":"/etc/rel","target":"../srv/d"},
+            {"path":"/etc/abs","target":"/srv/d"},
+            {"path":"/etc/dangling","target":"/srv/nothing"},
+            {"path":"/etc/user-set","target":"../srv/d","user":{"id":0}},
+            {"path":"/etc/group-set","target":"../srv/d","group":{"name":"root"}}]}"#)));
+    assert_eq!(t.owner("/etc/rel"), (1000, 74));
+    assert_eq!(t.owner("/etc/abs"), (0, 0));
+    assert_eq!(t.owner("/etc/dangling"), (0, 0));
+    assert_eq!(t.owner("/etc/user-set"), (0, 74));
+    assert_eq!(t.owner("/etc/group-set"), (1000, 0));
+    assert_eq!(
+        t.owner("/srv/d"),
+        (1000, 74),
+        "the target itself is untouched"
+    );
+}
+
 #[test]
 fn wrong_node_types() {
     let t = T::new("types");

@@ -416,7 +416,15 @@ fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
         root.hard_link(target, &l.path)?;
     } else {
         root.symlink(target, &l.path)?;
-        let (uid, gid) = owner(ids, &l.user, &l.group, None)?;
+        // Without an owner in the config, a new symlink takes the owner of what it points to
+        // when that exists, else root: Ignition stats the link, following it, for the default
+        // owner. It follows an absolute target outside the target root (in the initramfs,
+        // where the target's paths are not), so for those it ends with root, as here.
+        let pointee = match target.starts_with('/') {
+            true => None,
+            false => root.stat(&l.path)?,
+        };
+        let (uid, gid) = owner(ids, &l.user, &l.group, pointee.as_ref())?;
         root.lchown(&l.path, uid, gid)?;
     }
     out.created.push(l.path.clone());
