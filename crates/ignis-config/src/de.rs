@@ -6,7 +6,7 @@
 
 use super::json::{Member, Node, Value};
 use super::report::{JsonPath, Level, Seg};
-use super::version::{field_since, Version};
+use super::version::{since_in, Version};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use std::cell::RefCell;
 use std::fmt;
@@ -310,7 +310,8 @@ impl<'n, 'a, 'p, 'c> NodeDe<'n, 'a, 'p, 'c> {
             many => Members::Many(many.iter().flat_map(|m| m.iter()).collect()),
         };
         let parent = self.path.parent_key();
-        let allowed = |f: &str| field_since(name, f, parent) <= self.ctx.version;
+        let gates = crate::types::gates_of(name);
+        let allowed = |f: &str| since_in(gates, name, f, parent) <= self.ctx.version;
         // Each field with the index of the first member that sets it and, when a key repeats,
         // all of them in document order.
         let mut chosen: Vec<(&'static str, usize, Option<Vec<usize>>)> =

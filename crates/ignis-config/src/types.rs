@@ -1,50 +1,67 @@
 //! The config types of the newest spec (3.7.0-experimental, a superset of 3.0.0-3.6.0).
-//! Older versions decode into these same types; `version::field_since` gates their fields.
+//! Older versions decode into these same types; a field newer than 3.0.0 carries `since(V)`
+//! on its declaration, the one place its version gate is written.
 //! Plain data: no I/O, no validation here.
 
+use crate::version::Version;
 use serde::{Deserialize, Serialize};
 
-macro_rules! spec_struct {
-    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident : $t:ty,)* }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(default, rename_all = "camelCase")]
-        pub struct $name {
-            $($(#[$fm])* pub $f: $t,)*
+macro_rules! spec_structs {
+    ($($(#[$m:meta])* pub struct $name:ident {
+        $($(since($v:ident))? $(#[$fm:meta])* pub $f:ident : $t:ty,)*
+    })*) => {
+        $(
+            $(#[$m])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            #[serde(default, rename_all = "camelCase")]
+            pub struct $name {
+                $($(#[$fm])* pub $f: $t,)*
+            }
+
+            impl $name {
+                /// The fields newer than 3.0.0 (by their Rust names) and the version that
+                /// introduced each, from the `since(...)` marks on the declaration.
+                pub const GATES: &'static [(&'static str, Version)] =
+                    &[$($((stringify!($f), Version::$v),)?)*];
+            }
+        )*
+
+        /// The gates of the spec struct serde names `name` (its Rust name); none for others.
+        pub(crate) fn gates_of(name: &str) -> &'static [(&'static str, Version)] {
+            match name {
+                $(stringify!($name) => $name::GATES,)*
+                _ => &[],
+            }
         }
     };
 }
 
-spec_struct! {
+spec_structs! {
     pub struct Config {
         pub ignition: Ignition,
+        since(V3_3)
         #[serde(skip_serializing_if = "KernelArguments::is_empty")]
         pub kernel_arguments: KernelArguments,
         pub passwd: Passwd,
         pub storage: Storage,
         pub systemd: Systemd,
     }
-}
 
-spec_struct! {
     pub struct Ignition {
         pub config: IgnitionConfig,
+        since(V3_1)
         pub proxy: Proxy,
         pub security: Security,
         pub timeouts: Timeouts,
         pub version: String,
     }
-}
 
-spec_struct! {
     pub struct IgnitionConfig {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub merge: Vec<Resource>,
         pub replace: Resource,
     }
-}
 
-spec_struct! {
     pub struct Proxy {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub http_proxy: Option<String>,
@@ -53,35 +70,29 @@ spec_struct! {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub no_proxy: Vec<String>,
     }
-}
 
-spec_struct! {
     pub struct Security {
         pub tls: Tls,
     }
-}
 
-spec_struct! {
     pub struct Tls {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub certificate_authorities: Vec<Resource>,
     }
-}
 
-spec_struct! {
     pub struct Timeouts {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub http_response_headers: Option<i64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub http_total: Option<i64>,
     }
-}
 
-spec_struct! {
     /// Anything fetched: a config, a CA bundle, file contents, an append fragment, a key file.
     pub struct Resource {
+        since(V3_1)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub compression: Option<String>,
+        since(V3_1)
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub http_headers: Vec<HttpHeader>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,56 +100,45 @@ spec_struct! {
         #[serde(skip_serializing_if = "Verification::is_empty")]
         pub verification: Verification,
     }
-}
 
-spec_struct! {
     pub struct HttpHeader {
         pub name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub value: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct Verification {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub hash: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct KernelArguments {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub should_exist: Vec<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub should_not_exist: Vec<String>,
     }
-}
 
-spec_struct! {
     pub struct Passwd {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub groups: Vec<PasswdGroup>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub users: Vec<PasswdUser>,
     }
-}
 
-spec_struct! {
     pub struct PasswdGroup {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub gid: Option<i64>,
         pub name: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub password_hash: Option<String>,
+        since(V3_2)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub should_exist: Option<bool>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub system: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct PasswdUser {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub gecos: Option<String>,
@@ -159,6 +159,7 @@ spec_struct! {
         pub primary_group: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub shell: Option<String>,
+        since(V3_2)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub should_exist: Option<bool>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -168,9 +169,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub uid: Option<i64>,
     }
-}
 
-spec_struct! {
     pub struct Storage {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub directories: Vec<Directory>,
@@ -182,14 +181,13 @@ spec_struct! {
         pub filesystems: Vec<Filesystem>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub links: Vec<Link>,
+        since(V3_2)
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub luks: Vec<Luks>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub raid: Vec<Raid>,
     }
-}
 
-spec_struct! {
     /// Owner of a node: by id or by name, never both.
     pub struct NodeUser {
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -197,18 +195,14 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct NodeGroup {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub id: Option<i64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub name: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct Directory {
         #[serde(skip_serializing_if = "NodeGroup::is_empty")]
         pub group: NodeGroup,
@@ -220,9 +214,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub mode: Option<i64>,
     }
-}
 
-spec_struct! {
     pub struct File {
         #[serde(skip_serializing_if = "NodeGroup::is_empty")]
         pub group: NodeGroup,
@@ -238,9 +230,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub mode: Option<i64>,
     }
-}
 
-spec_struct! {
     pub struct Link {
         #[serde(skip_serializing_if = "NodeGroup::is_empty")]
         pub group: NodeGroup,
@@ -254,9 +244,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub target: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct Disk {
         pub device: String,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -264,9 +252,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub wipe_table: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct Partition {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub guid: Option<String>,
@@ -274,6 +260,7 @@ spec_struct! {
         pub label: Option<String>,
         #[serde(skip_serializing_if = "is_zero")]
         pub number: i64,
+        since(V3_2)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub resize: Option<bool>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -287,15 +274,14 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub wipe_partition_entry: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct Filesystem {
         pub device: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub format: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub label: Option<String>,
+        since(V3_1)
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub mount_options: Vec<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -307,16 +293,16 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub wipe_filesystem: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct Luks {
+        since(V3_5)
         #[serde(skip_serializing_if = "Cex::is_empty")]
         pub cex: Cex,
         #[serde(skip_serializing_if = "Clevis::is_empty")]
         pub clevis: Clevis,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub device: Option<String>,
+        since(V3_4)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub discard: Option<bool>,
         #[serde(skip_serializing_if = "Resource::is_empty")]
@@ -324,6 +310,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub label: Option<String>,
         pub name: String,
+        since(V3_4)
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub open_options: Vec<String>,
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -333,16 +320,12 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub wipe_volume: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct Cex {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub enabled: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct Clevis {
         /// Optional because 3.2.0 judged it by presence; later versions by content.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -354,9 +337,7 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub tpm2: Option<bool>,
     }
-}
 
-spec_struct! {
     pub struct ClevisCustom {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub config: Option<String>,
@@ -365,19 +346,16 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub pin: Option<String>,
     }
-}
 
-spec_struct! {
     pub struct Tang {
+        since(V3_4)
         #[serde(skip_serializing_if = "Option::is_none")]
         pub advertisement: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
         pub thumbprint: Option<String>,
         pub url: String,
     }
-}
 
-spec_struct! {
     pub struct Raid {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub devices: Vec<String>,
@@ -389,16 +367,12 @@ spec_struct! {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub spares: Option<i64>,
     }
-}
 
-spec_struct! {
     pub struct Systemd {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         pub units: Vec<Unit>,
     }
-}
 
-spec_struct! {
     pub struct Unit {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub contents: Option<String>,
@@ -410,9 +384,7 @@ spec_struct! {
         pub mask: Option<bool>,
         pub name: String,
     }
-}
 
-spec_struct! {
     pub struct Dropin {
         #[serde(skip_serializing_if = "Option::is_none")]
         pub contents: Option<String>,

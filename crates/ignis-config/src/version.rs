@@ -139,28 +139,52 @@ pub fn classify(s: &str) -> Result<Version, VersionError> {
         .ok_or(VersionError::Unknown)
 }
 
-/// The version that introduced a field of a struct, for fields newer than 3.0.0.
+/// The version that introduced a field (its serde name) of a spec struct (its Rust name):
+/// the `since(...)` mark on the field's declaration in `types`, 3.0.0 when it has none.
 /// `parent` is the key under which the struct sits, for the one field whose gate depends on it
 /// (3.0.0 allowed `compression` only on file contents and appends).
 pub fn field_since(strukt: &str, field: &str, parent: Option<&str>) -> Version {
-    use Version::*;
-    match (strukt, field) {
-        ("Resource", "compression") => match parent {
-            Some("contents") | Some("append") => V3_0,
-            _ => V3_1,
-        },
-        ("Resource", "httpHeaders") => V3_1,
-        ("Ignition", "proxy") => V3_1,
-        ("Filesystem", "mountOptions") => V3_1,
-        ("Storage", "luks") => V3_2,
-        ("Partition", "resize") => V3_2,
-        ("PasswdUser", "shouldExist") | ("PasswdGroup", "shouldExist") => V3_2,
-        ("Config", "kernelArguments") => V3_3,
-        ("Luks", "discard") | ("Luks", "openOptions") => V3_4,
-        ("Tang", "advertisement") => V3_4,
-        ("Luks", "cex") => V3_5,
-        _ => V3_0,
+    since_in(crate::types::gates_of(strukt), strukt, field, parent)
+}
+
+/// [`field_since`] with the struct's gates already looked up (the decoder asks per key).
+pub fn since_in(
+    gates: &[(&str, Version)],
+    strukt: &str,
+    field: &str,
+    parent: Option<&str>,
+) -> Version {
+    if gates.is_empty() {
+        return Version::V3_0;
     }
+    if strukt == "Resource"
+        && field == "compression"
+        && matches!(parent, Some("contents" | "append"))
+    {
+        return Version::V3_0;
+    }
+    gates
+        .iter()
+        .find(|(rust, _)| snake_is_camel(rust, field))
+        .map_or(Version::V3_0, |(_, v)| *v)
+}
+
+/// `http_headers` names `httpHeaders` (serde's camelCase renaming), without allocating.
+fn snake_is_camel(snake: &str, camel: &str) -> bool {
+    let mut c = camel.bytes();
+    let mut upper = false;
+    for b in snake.bytes() {
+        if b == b'_' {
+            upper = true;
+            continue;
+        }
+        let want = if upper { b.to_ascii_uppercase() } else { b };
+        upper = false;
+        if c.next() != Some(want) {
+            return false;
+        }
+    }
+    c.next().is_none()
 }
 
 #[cfg(test)]
@@ -201,6 +225,17 @@ mod tests {
             Version::V3_3
         );
         assert_eq!(field_since("File", "path", None), Version::V3_0);
+        assert_eq!(field_since("Luks", "openOptions", None), Version::V3_4);
+        assert_eq!(field_since("Luks", "open_options", None), Version::V3_0);
+        assert_eq!(
+            field_since("PasswdGroup", "shouldExist", None),
+            Version::V3_2
+        );
+        assert_eq!(field_since("Nope", "shouldExist", None), Version::V3_0);
+        assert!(snake_is_camel("http_headers", "httpHeaders"));
+        assert!(snake_is_camel("cex", "cex"));
+        assert!(!snake_is_camel("http_headers", "httpHeader"));
+        assert!(!snake_is_camel("http_header", "httpHeaders"));
         assert!(Version::V3_5 < Version::V3_6 && Version::V3_6 < Version::V3_7Exp);
     }
 }
