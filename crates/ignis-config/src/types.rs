@@ -20,7 +20,9 @@ macro_rules! spec_structs {
 
             impl $name {
                 /// The fields newer than 3.0.0 (by their Rust names) and the version that
-                /// introduced each, from the `since(...)` marks on the declaration.
+                /// introduced each, from the `since(...)` marks on the declaration. The
+                /// decoder matches them to serde's camelCase names, so a gated field must not
+                /// carry its own `serde(rename)`.
                 pub const GATES: &'static [(&'static str, Version)] =
                     &[$($((stringify!($f), Version::$v),)?)*];
             }
