@@ -38,6 +38,9 @@ pub struct Error {
     kind: Kind,
     msg: String,
     contexts: Vec<String>,
+    /// The HTTP status that caused it, for callers that decide on the number (never parsed
+    /// back out of the message).
+    status: Option<u16>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -48,6 +51,7 @@ impl Error {
             kind,
             msg: msg.into(),
             contexts: Vec::new(),
+            status: None,
         }
     }
 
@@ -65,6 +69,17 @@ impl Error {
 
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// Records the HTTP status the error stands for.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status the error stands for, if it came from an HTTP answer.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     /// Wraps the error in one more context (`reading /etc/passwd`).

@@ -136,20 +136,14 @@ pub(crate) fn decode_base64(data: &[u8], what: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// The HTTP status of a failed metadata request, when the failure was a status. The fetcher
-/// reports statuses only in its message (`PUT http://...: HTTP 405`); the token flows (AWS,
-/// aliyun) need the number to decide whether to fall back to token-less requests. Kept in one
-/// place and covered by tests against a real server so a change of wording shows up.
+/// The HTTP status of a failed metadata request, when the failure was a status other than
+/// 404 (the token flows of AWS and aliyun decide on the number whether to fall back to
+/// token-less requests). The fetcher records it on the error; it is never read from the text.
 pub(crate) fn http_status(e: &Error) -> Option<u16> {
     if e.kind() != Kind::Failed {
         return None;
     }
-    let msg = e.to_string();
-    let tail = msg.rsplit_once("HTTP ")?.1;
-    if tail.len() != 3 {
-        return None;
-    }
-    tail.parse().ok()
+    e.status()
 }
 
 /// A point in time after which a provider stops waiting.
@@ -202,12 +196,23 @@ mod tests {
     #[test]
     fn statuses() {
         assert_eq!(
-            http_status(&Error::failed("PUT http://x/y: HTTP 405").context("token")),
+            http_status(
+                &Error::failed("PUT http://x/y: HTTP 405")
+                    .with_status(405)
+                    .context("token")
+            ),
             Some(405)
         );
         assert_eq!(http_status(&Error::failed("connection refused")), None);
-        assert_eq!(http_status(&Error::failed("HTTP 4051")), None);
-        assert_eq!(http_status(&Error::new(Kind::NeedNet, "HTTP 403")), None);
+        // The text is not parsed: only the recorded status counts.
+        assert_eq!(
+            http_status(&Error::failed("PUT http://x/y: HTTP 405")),
+            None
+        );
+        assert_eq!(
+            http_status(&Error::new(Kind::NotFound, "HTTP 404").with_status(404)),
+            None
+        );
     }
 
     #[test]

@@ -37,8 +37,9 @@ pub struct Client {
 }
 
 enum Attempt {
-    /// Worth retrying: connection failure, 5xx, a retry code, a broken or stalled body.
-    Retry(String),
+    /// Worth retrying: connection failure, 5xx, a retry code, a broken or stalled body; with
+    /// the HTTP status when there was an answer.
+    Retry(String, Option<u16>),
     Fatal(Error),
 }
 
@@ -259,7 +260,7 @@ impl Client {
             let remaining = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(r) if !r.is_zero() => Some(r),
-                    _ => return Err(Attempt::Retry("httpTotal reached".into())),
+                    _ => return Err(Attempt::Retry("httpTotal reached".into(), None)),
                 },
                 None => None,
             };
@@ -327,15 +328,19 @@ impl Client {
             match attempt(n, deadline) {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Fatal(e)) => return Err(e),
-                Err(Attempt::Retry(reason)) => {
+                Err(Attempt::Retry(reason, status)) => {
                     let wait = backoff(n, jitter.factor());
                     if let (Some(total), Some(d)) = (opts.total, deadline) {
                         if Instant::now() + wait >= d {
-                            return Err(Error::failed(format!(
+                            let e = Error::failed(format!(
                                 "{what}: giving up after {n} attempts in {:.1} s (httpTotal {} s): {reason}",
                                 start.elapsed().as_secs_f64(),
                                 total.as_secs()
-                            )));
+                            ));
+                            return Err(match status {
+                                Some(s) => e.with_status(s),
+                                None => e,
+                            });
                         }
                     }
                     // Info, as Ignition logs its attempts: a retry that later succeeds is not a
@@ -365,15 +370,19 @@ impl Client {
             match status {
                 200 | 204 => {}
                 404 => {
-                    return Err(Attempt::Fatal(Error::new(
-                        Kind::NotFound,
-                        format!("{what}: HTTP 404 Not Found"),
-                    )))
+                    return Err(Attempt::Fatal(
+                        Error::new(Kind::NotFound, format!("{what}: HTTP 404 Not Found"))
+                            .with_status(404),
+                    ))
                 }
                 s if s >= 500 || opts.retry_codes.contains(&s) => {
-                    return Err(Attempt::Retry(format!("HTTP {s}")))
+                    return Err(Attempt::Retry(format!("HTTP {s}"), Some(s)))
                 }
-                s => return Err(Attempt::Fatal(Error::failed(format!("{what}: HTTP {s}")))),
+                s => {
+                    return Err(Attempt::Fatal(
+                        Error::failed(format!("{what}: HTTP {s}")).with_status(s),
+                    ))
+                }
             }
             if n > 1 {
                 sink.reset()
@@ -397,7 +406,7 @@ impl Client {
                     sink.reset().map_err(|e| {
                         Attempt::Fatal(Error::failed(format!("resetting output: {e}")))
                     })?;
-                    Err(Attempt::Retry(format!("reading body: {e}")))
+                    Err(Attempt::Retry(format!("reading body: {e}"), None))
                 }
                 Err(DeliverError::Other(e)) => Err(Attempt::Fatal(e.context(what.clone()))),
             }
@@ -426,15 +435,19 @@ impl Client {
                 200..=299 => {}
                 404 => return Ok(None),
                 s if s >= 500 || retry_codes.contains(&s) || opts.retry_codes.contains(&s) => {
-                    return Err(Attempt::Retry(format!("HTTP {s}")))
+                    return Err(Attempt::Retry(format!("HTTP {s}"), Some(s)))
                 }
-                s => return Err(Attempt::Fatal(Error::failed(format!("{what}: HTTP {s}")))),
+                s => {
+                    return Err(Attempt::Fatal(
+                        Error::failed(format!("{what}: HTTP {s}")).with_status(s),
+                    ))
+                }
             }
             let mut v = Vec::new();
             resp.into_body()
                 .into_reader()
                 .read_to_end(&mut v)
-                .map_err(|e| Attempt::Retry(format!("reading body: {e}")))?;
+                .map_err(|e| Attempt::Retry(format!("reading body: {e}"), None))?;
             Ok(Some(v))
         })
     }
@@ -481,7 +494,7 @@ impl Client {
             let resp = self.send(method, url, &headers, body, opts, false, deadline)?;
             let status = resp.status().as_u16();
             if status >= 500 {
-                return Err(Attempt::Retry(format!("HTTP {status}")));
+                return Err(Attempt::Retry(format!("HTTP {status}"), Some(status)));
             }
             let headers = resp
                 .headers()
@@ -493,7 +506,7 @@ impl Client {
                 .into_reader()
                 .take(Reply::BODY_LIMIT)
                 .read_to_end(&mut body)
-                .map_err(|e| Attempt::Retry(format!("reading body: {e}")))?;
+                .map_err(|e| Attempt::Retry(format!("reading body: {e}"), None))?;
             Ok(Reply {
                 status,
                 headers,
@@ -535,7 +548,7 @@ fn classify(e: ureq::Error) -> Attempt {
         }
         ureq::Error::Rustls(r) => tls_fatal(&r),
         ureq::Error::Tls(r) => tls_fatal(&r),
-        other => Attempt::Retry(other.to_string()),
+        other => Attempt::Retry(other.to_string(), None),
     }
 }
 
