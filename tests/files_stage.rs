@@ -465,6 +465,44 @@ fn users_groups_and_ssh_keys() {
 }
 
 #[test]
+fn mount_stage_directories_in_a_new_home_go_to_the_user() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("home-mountpoints");
+    // What the mount stage left: /home/bob/data/disk is a mountpoint it created, with its
+    // parents; /srv/x is not under any home; /home/bob/link is now a symlink.
+    for d in ["/home/bob/data/disk", "/srv/x"] {
+        std::fs::create_dir_all(t.p(d)).unwrap();
+    }
+    std::os::unix::fs::symlink("/srv/x", t.p("/home/bob/link")).unwrap();
+    std::fs::write(
+        t.dir.join("run/state"),
+        r#"{"notatedDirectories":["/home","/home/bob","/home/bob/data","/home/bob/data/disk","/home/bob/link","/srv/x"]}"#,
+    )
+    .unwrap();
+    ok(t.apply(
+        r#"{"ignition":{"version":"3.3.0"},"passwd":{"users":[{"name":"bob","sshAuthorizedKeys":["ssh-ed25519 AAAA bob@a"]}]}}"#,
+    ));
+    let passwd = t.read("/etc/passwd");
+    let line = passwd.lines().find(|l| l.starts_with("bob:")).unwrap();
+    let uid: u32 = line.split(':').nth(2).unwrap().parse().unwrap();
+    let gid: u32 = line.split(':').nth(3).unwrap().parse().unwrap();
+    for d in ["/home/bob", "/home/bob/data", "/home/bob/data/disk"] {
+        assert_eq!(t.owner(d), (uid, gid), "{d}");
+        assert_eq!(t.mode(d), 0o700, "{d}");
+    }
+    assert_eq!(t.owner("/home"), (0, 0));
+    assert_eq!(t.owner("/srv/x"), (0, 0), "reached through the symlink");
+    assert_eq!(t.owner("/home/bob/link"), (0, 0));
+    assert_eq!(
+        t.owner("/home/bob/.ssh/authorized_keys.d/ignition"),
+        (uid, gid)
+    );
+}
+
+#[test]
 fn ssh_dir_symlink_is_refused_and_nothing_changes_owner() {
     if !is_root() {
         println!("skipped: chown needs root");

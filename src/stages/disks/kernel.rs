@@ -148,28 +148,45 @@ pub fn lock(f: &File, kname: &str) -> Result<()> {
         .map_err(|e| Error::failed(format!("locking {kname}: {}", std::io::Error::from(e))))
 }
 
+/// The BLKPG operations that turn the kernel's `have` into `want`, in an order the kernel
+/// accepts: it refuses (EBUSY) a resize or an add that overlaps a partition it still has, so
+/// every delete comes first, then the shrinking resizes, the growing ones, and the adds.
+fn part_ops(
+    want: &BTreeMap<u32, (u64, u64)>,
+    have: &BTreeMap<u32, KPart>,
+) -> Vec<(PartOp, u32, u64, u64)> {
+    let mut deletes = Vec::new();
+    let mut shrinks = Vec::new();
+    let mut grows = Vec::new();
+    let mut adds = Vec::new();
+    for (n, k) in have {
+        match want.get(n) {
+            Some((s, z)) if *s == k.start && *z == k.size => {}
+            Some((s, z)) if *s == k.start && *z < k.size => {
+                shrinks.push((PartOp::Resize, *n, *s, *z))
+            }
+            Some((s, z)) if *s == k.start => grows.push((PartOp::Resize, *n, *s, *z)),
+            _ => deletes.push((PartOp::Delete, *n, k.start, k.size)),
+        }
+    }
+    for (n, (s, z)) in want {
+        let kept = have.get(n).is_some_and(|k| k.start == *s);
+        if !kept {
+            adds.push((PartOp::Add, *n, *s, *z));
+        }
+    }
+    deletes
+        .into_iter()
+        .chain(shrinks)
+        .chain(grows)
+        .chain(adds)
+        .collect()
+}
+
 /// Tells the kernel about `table` on disk `kname` (open as `f`): deletes, resizes and adds
 /// partitions one by one with BLKPG, falling back to re-reading the whole table.
 pub fn tell(f: &File, kname: &str, table: &Table, have: &BTreeMap<u32, KPart>) -> Result<()> {
-    let want = wanted(table);
-    let have = have.clone();
-    let mut ops: Vec<(PartOp, u32, u64, u64)> = Vec::new();
-    let mut gone = Vec::new();
-    for (n, k) in &have {
-        match want.get(n) {
-            Some((s, z)) if *s == k.start && *z == k.size => {}
-            Some((s, z)) if *s == k.start => ops.push((PartOp::Resize, *n, *s, *z)),
-            _ => {
-                ops.push((PartOp::Delete, *n, k.start, k.size));
-                gone.push(*n);
-            }
-        }
-    }
-    for (n, (s, z)) in &want {
-        if !have.contains_key(n) || gone.contains(n) {
-            ops.push((PartOp::Add, *n, *s, *z));
-        }
-    }
+    let ops = part_ops(&wanted(table), have);
     let mut failed = None;
     for (op, n, s, z) in &ops {
         log::info!("telling the kernel: {op:?} partition {n} of {kname} (start {s}, size {z} in 512-byte units)");
@@ -227,6 +244,46 @@ pub fn verify(env: &Env, kname: &str, table: &Table) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkpg_ops_delete_then_shrink_then_grow_then_add() {
+        let k = |start, size| KPart {
+            name: String::new(),
+            start,
+            size,
+        };
+        // partition.match.recreate.delete.add: 2 grows into the space 3 leaves, 4 is new,
+        // 5 shrinks, 6 moves (deleted and added again).
+        let have = BTreeMap::from([
+            (1, k(2048, 100)),
+            (2, k(4096, 100)),
+            (3, k(8192, 100)),
+            (5, k(20000, 500)),
+            (6, k(30000, 100)),
+        ]);
+        let want = BTreeMap::from([
+            (1, (2048, 100)),
+            (2, (4096, 5000)),
+            (4, (10000, 100)),
+            (5, (20000, 200)),
+            (6, (40000, 100)),
+        ]);
+        let ops: Vec<(PartOp, u32)> = part_ops(&want, &have)
+            .into_iter()
+            .map(|(o, n, _, _)| (o, n))
+            .collect();
+        assert_eq!(
+            ops,
+            vec![
+                (PartOp::Delete, 3),
+                (PartOp::Delete, 6),
+                (PartOp::Resize, 5),
+                (PartOp::Resize, 2),
+                (PartOp::Add, 4),
+                (PartOp::Add, 6),
+            ]
+        );
+    }
     use crate::providers::HostPaths;
     use crate::sys::cmd::RecordingRunner;
     use std::path::PathBuf;

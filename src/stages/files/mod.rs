@@ -59,7 +59,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
     let mut out = Applied::default();
     let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
-        users_and_groups(root, cfg, &mut out).context(|| "users and groups")?;
+        users_and_groups(root, cfg, st, &mut out).context(|| "users and groups")?;
     }
     let ids = ids::Ids::load(root)?;
     nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
@@ -73,7 +73,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
 
 /// Groups, then users (natively, in one write per database), then their SSH keys to
 /// `~/.ssh/authorized_keys.d/ignition` (or `authorized_keys`, see sshkeys.rs).
-fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
+fn users_and_groups(root: &Root, cfg: &Config, st: &State, out: &mut Applied) -> Result<()> {
     let plan = crate::passwd::apply::run(
         root,
         &cfg.passwd.groups,
@@ -91,14 +91,57 @@ fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> 
             out.created.push(path.clone());
         }
     }
+    let ids = ids::Ids::load(root)?;
     for (i, u) in cfg.passwd.users.iter().enumerate() {
-        if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
+        if u.should_exist == Some(false) {
+            continue;
+        }
+        if u.no_create_home != Some(true) {
+            let e = ids
+                .user(&u.name)
+                .context(|| format!("$.passwd.users.{i} {:?}", u.name))?;
+            home_mountpoints(root, st, &u.name, &e.home, e.uid, e.gid)
+                .context(|| format!("$.passwd.users.{i} {:?}: home directory", u.name))?;
+        }
+        if u.ssh_authorized_keys.is_empty() {
             continue;
         }
         let file = sshkeys::write(root, &u.name, &u.ssh_authorized_keys)
             .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
         if let Some(file) = file {
             ssh_keys_event(root, &u.name, &file);
+        }
+    }
+    Ok(())
+}
+
+/// Hands the user the directories the mount stage created at or below their home (the
+/// mountpoints and their parents, from the state file), 0700, as Ignition does: without it a
+/// filesystem mounted under a new user's home leaves the home, and the mounted filesystem's
+/// root, owned by root. Only directories are touched, never through a symlink.
+fn home_mountpoints(
+    root: &Root,
+    st: &State,
+    user: &str,
+    home: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<()> {
+    let home = home.trim_end_matches('/');
+    if home.is_empty() {
+        return Ok(());
+    }
+    for d in &st.notated_directories {
+        if d != home && !d.starts_with(&format!("{home}/")) {
+            continue;
+        }
+        match root.lstat(d)? {
+            Some(m) if m.kind == crate::sys::root::Kind::Dir => {
+                root.lchown(d, uid, gid)?;
+                root.chmod(d, 0o700)?;
+                log::info!("passwd: {d} (created by the mount stage) handed to {user}, 0700");
+            }
+            _ => log::info!("passwd: {d} is no longer a directory: left as it is"),
         }
     }
     Ok(())
