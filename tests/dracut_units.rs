@@ -401,3 +401,61 @@ fn realroot_units_do_afterburns_jobs_through_ignis() {
         )));
     }
 }
+
+/// Every `"name"` string literal in the Rust sources (what the code can name as a program).
+fn source_text(dir: &Path, out: &mut String) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            source_text(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push_str(&std::fs::read_to_string(&p).unwrap());
+        }
+    }
+}
+
+#[test]
+fn installs_only_the_programs_ignis_runs() {
+    // The programs module-setup installs for ignis: ignis_require's and the optional ones.
+    let setup = module_setup();
+    let mut progs: Vec<String> = Vec::new();
+    let mut cont = false;
+    for line in setup.lines().map(str::trim) {
+        let words: Option<&str> = if let Some(rest) = line.strip_prefix("ignis_require ") {
+            Some(rest)
+        } else if let Some(rest) = line.strip_prefix("inst_multiple -o ") {
+            Some(rest)
+        } else if cont {
+            Some(line)
+        } else {
+            None
+        };
+        let Some(words) = words else { continue };
+        cont = words.ends_with('\\');
+        progs.extend(
+            words
+                .trim_end_matches('\\')
+                .split_whitespace()
+                .filter(|w| !w.starts_with('"'))
+                .map(String::from),
+        );
+    }
+    assert!(progs.contains(&"mkfs.ext4".to_string()), "{progs:?}");
+    let mut src = String::new();
+    source_text(&repo().join("src"), &mut src);
+    for p in &progs {
+        assert!(
+            src.contains(&format!("\"{p}\"")),
+            "module-setup.sh installs {p}, which ignis never runs"
+        );
+    }
+    // What ignis does natively is not installed as Ignition's tool set was.
+    for gone in [
+        "sgdisk", "partx", "useradd", "groupadd", "usermod", "chroot", "lsblk",
+    ] {
+        assert!(
+            !progs.iter().any(|p| p == gone),
+            "{gone} is installed again"
+        );
+    }
+}

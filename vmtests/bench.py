@@ -2,8 +2,9 @@
 """Boot race: the same first-boot config, booted N times with Debian's Ignition 2.14 initramfs and
 N times with ignis's, in the same harness conditions (same kernel, accel, -smp, -m, root disk).
 Reports per agent the initramfs size and the medians of (a) kernel start to the end of the files
-stage (the kernel timestamp of systemd's "Finished <agent>-files.service" message) and (b) QEMU
-start to poweroff (wall clock). Run through scripts/vm-bench; see vmtests/README.md.
+stage (the kernel timestamp of systemd's "Finished <agent>-files.service" message), (b) the
+stages alone (fetch-offline start to files done) and (c) QEMU start to poweroff (wall clock),
+then how much shorter ignis's stages are. Run through scripts/vm-bench; see vmtests/README.md.
 """
 
 from __future__ import annotations
@@ -148,6 +149,16 @@ def main() -> int:
         its = f"{it:.1f} s" if it is not None else "n/a"
         print(f"| {agent} | {size / 1e6:.1f} MB | {its} | {fs} | {sps} | {ws} | {len(ok)}/{len(rows[agent])} |")
     print("(medians of the passed boots)")
+    # The issue's figure of merit: how much shorter the stages are (fetch-offline start to files
+    # done), and the initramfs difference, when both agents ran.
+    a = summary["agents"]
+    if "ignition" in a and "ignis" in a:
+        si, sg = a["ignition"]["stages_median_s"], a["ignis"]["stages_median_s"]
+        if si and sg:
+            summary["stages_speedup"] = round(si / sg, 2)
+            print(f"stages (fetch-offline start to files done): ignis {si / sg:.1f}x faster than Ignition")
+        d = a["ignition"]["initramfs_bytes"] - a["ignis"]["initramfs_bytes"]
+        print(f"initramfs: ignis's is {d / 1e6:.1f} MB smaller")
     print(f"\n{accel.upper()}, -smp {args.smp}, -m {args.mem}, kernel {kver}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
     (out / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -68,13 +68,20 @@ install() {
     ln_r /usr/bin/ignition /usr/bin/ignis
     ln_r /usr/bin/ignition /usr/bin/afterburn
 
-    # What the stages run (Ignition's tool set): disks, users and groups, udev settling.
-    ignis_require udevadm mkfs.ext4 mkfs.xfs mkfs.fat mkfs.vfat mkswap wipefs sgdisk partx \
-        blkid lsblk mdadm cryptsetup useradd usermod userdel groupadd groupmod groupdel \
+    # Exactly the programs ignis runs, nothing of Ignition's tool set that it replaced: GPT
+    # partitioning (no sgdisk, partx), probing (libblkid linked in: no blkid, lsblk) and users
+    # and groups (no shadow-utils, chroot) are native. What it still runs: udevadm (settling
+    # after partitioning), mkfs.ext4/mkfs.xfs/mkfs.fat/mkswap and wipefs (filesystems), mdadm
+    # (RAID), cryptsetup (LUKS), mount/umount (the mount stage, config drives and the boot
+    # partition for kargs), modprobe (qemu_fw_cfg, drive modules). Distro glue installs its own
+    # tools (NestOS's modules install sgdisk, partx, blkid, lsblk for their scripts).
+    ignis_require udevadm mkfs.ext4 mkfs.xfs mkfs.fat mkswap wipefs mdadm cryptsetup \
         mount umount modprobe
     # Optional: btrfs only where btrfs-progs is installed; setfiles only where SELinux tooling
-    # is (the files stage relabels only when the target root has a policy).
-    inst_multiple -o mkfs.btrfs setfiles chroot
+    # is (the files stage relabels only when the target root has a policy). Not installed
+    # here: clevis (LUKS with Clevis runs it when the image's clevis module put it in),
+    # is-live-image and ignition-kargs-helper (the distro's, run when present).
+    inst_multiple -o mkfs.btrfs setfiles
     inst_simple -o /etc/mke2fs.conf 2>/dev/null || :
 
     inst_script "$moddir/ignition-generator" "$systemdutildir/system-generators/ignition-generator"

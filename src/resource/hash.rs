@@ -1,7 +1,7 @@
 //! `verification.hash`: parsing `sha512-<hex>`/`sha256-<hex>` and hashing a stream as it passes.
 
 use crate::error::{Error, Kind, Result};
-use sha2::{Digest, Sha256, Sha512};
+use ring::digest::{self, Context, SHA256, SHA512};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -51,8 +51,8 @@ impl HashSpec {
 
     pub fn hasher(&self) -> Hasher {
         match self.alg {
-            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            Algorithm::Sha512 => Hasher::Sha512(Box::new(Sha512::new())),
+            Algorithm::Sha256 => Hasher(Context::new(&SHA256)),
+            Algorithm::Sha512 => Hasher(Context::new(&SHA512)),
         }
     }
 
@@ -77,24 +77,16 @@ impl HashSpec {
     }
 }
 
-pub enum Hasher {
-    Sha256(Sha256),
-    Sha512(Box<Sha512>),
-}
+/// A running digest (ring's, the SHA-2 that TLS already links).
+pub struct Hasher(Context);
 
 impl Hasher {
     pub fn update(&mut self, b: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(b),
-            Hasher::Sha512(h) => h.update(b),
-        }
+        self.0.update(b);
     }
 
     pub fn finish(self) -> Vec<u8> {
-        match self {
-            Hasher::Sha256(h) => h.finalize().to_vec(),
-            Hasher::Sha512(h) => h.finalize().to_vec(),
-        }
+        self.0.finish().as_ref().to_vec()
     }
 }
 
@@ -120,7 +112,7 @@ pub fn encode_hex(b: &[u8]) -> String {
 
 /// The sha512 of some bytes as lowercase hex (used to name configs in logs).
 pub fn sha512_hex(b: &[u8]) -> String {
-    encode_hex(&Sha512::digest(b))
+    encode_hex(digest::digest(&SHA512, b).as_ref())
 }
 
 #[cfg(test)]

@@ -746,8 +746,8 @@ mod tests {
     }
 
     fn sha512_spec(data: &[u8]) -> HashSpec {
-        use sha2::Digest;
-        let hex: String = sha2::Sha512::digest(data)
+        let hex: String = ring::digest::digest(&ring::digest::SHA512, data)
+            .as_ref()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();

@@ -4,7 +4,7 @@
 
 use crate::config::url;
 use crate::error::{Error, Result};
-use sha2::{Digest, Sha256};
+use ring::{digest, hmac};
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,23 +26,12 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || m)) with a 64-byte block.
+/// HMAC-SHA256 (RFC 2104), ring's (the SHA-2 and HMAC that TLS already links).
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(msg);
-    let inner = inner.finalize();
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner);
-    outer.finalize().into()
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), msg);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
 }
 
 fn hex(b: &[u8]) -> String {
@@ -50,7 +39,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
-    hex(&Sha256::digest(b))
+    hex(digest::digest(&digest::SHA256, b).as_ref())
 }
 
 /// AWS's URI encoding: everything but `A-Za-z0-9-_.~` (and `/` when `keep_slash`) as `%XX`

@@ -971,8 +971,8 @@ mod tests {
         );
         let url = format!("tftp://127.0.0.1:{}/c.gz", s.addr.port());
         let hex: String = {
-            use sha2::Digest;
-            sha2::Sha256::digest(&plain)
+            ring::digest::digest(&ring::digest::SHA256, &plain)
+                .as_ref()
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect()

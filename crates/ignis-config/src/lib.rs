@@ -15,6 +15,7 @@ pub mod version;
 use report::{Entry, JsonPath, Level, LineIndex, Report, Seg};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 pub use types::Config;
 pub use version::Version;
 
@@ -76,6 +77,17 @@ struct VersionProbe {
 #[serde(default)]
 struct VersionProbeIgnition {
     version: Option<String>,
+}
+
+static ONE_SHOT: AtomicBool = AtomicBool::new(false);
+
+/// Declares the process one-shot: it exits soon after parsing (every ignis command does), so
+/// the JSON tree of a successful parse is not freed piece by piece but left to the exit. With
+/// musl's allocator, freeing the tree of a 10,000-file config (tens of thousands of small
+/// allocations, and the unmapping that follows) was about a tenth of validating it. Off by
+/// default: tests and fuzzers parse many documents in one process.
+pub fn set_one_shot(on: bool) {
+    ONE_SHOT.store(on, Ordering::Relaxed);
 }
 
 /// Parses, validates and translates one config document.
@@ -161,6 +173,10 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
         return fail(Failure::Invalid, report);
     }
     translate(&mut config, version);
+    if ONE_SHOT.load(Ordering::Relaxed) {
+        // Left to the process's exit: see set_one_shot.
+        std::mem::forget(tree);
+    }
     Ok(Parsed {
         config,
         version,
@@ -168,7 +184,7 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
     })
 }
 
-fn type_error_report(e: de::DeError, lines: &LineIndex, len: usize) -> Report {
+fn type_error_report(e: de::DeError, lines: &LineIndex<'_>, len: usize) -> Report {
     let mut r = Report::default();
     r.entries.push(Entry {
         level: Level::Error,
@@ -181,7 +197,7 @@ fn type_error_report(e: de::DeError, lines: &LineIndex, len: usize) -> Report {
 
 /// Where Ignition points for a Go decoding error at `offset`: the byte after the offending
 /// one; nowhere when that is past the end (Ignition prints "line 0 col 0" there).
-fn go_marker(lines: &LineIndex, offset: usize, len: usize) -> Option<(usize, usize)> {
+fn go_marker(lines: &LineIndex<'_>, offset: usize, len: usize) -> Option<(usize, usize)> {
     (offset < len).then(|| lines.line_col(offset))
 }
 
@@ -249,8 +265,73 @@ pub fn to_cache_json(config: &Config) -> String {
 }
 
 /// The canonical form of a config: newest version, unset fields left out, pretty-printed.
+/// Pretty-printed from the compact form (serde_json's pretty layout: two-space indent, `": "`,
+/// empty containers as `{}`/`[]`), so the config's serialiser is compiled once, not once per
+/// formatter (the second copy cost about 30 KiB of the binary).
 pub fn to_canonical_json(config: &Config) -> String {
-    serde_json::to_string_pretty(config).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    pretty(&to_cache_json(config))
+}
+
+/// Re-indents compact JSON (no whitespace outside strings, as serde_json writes it).
+fn pretty(compact: &str) -> String {
+    fn newline(out: &mut String, depth: usize) {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    }
+    let b = compact.as_bytes();
+    let mut out = String::with_capacity(compact.len() * 2);
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            i += 1;
+            continue;
+        }
+        // Everything outside strings is ASCII, so these indices are char boundaries.
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' | b'}' | b']' | b',' | b':' => {
+                out.push_str(&compact[start..i]);
+                match c {
+                    b'{' | b'[' if matches!(b.get(i + 1), Some(b'}' | b']')) => {
+                        out.push_str(&compact[i..i + 2]);
+                        i += 1;
+                    }
+                    b'{' | b'[' => {
+                        out.push(c as char);
+                        depth += 1;
+                        newline(&mut out, depth);
+                    }
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        newline(&mut out, depth);
+                        out.push(c as char);
+                    }
+                    b',' => {
+                        out.push(',');
+                        newline(&mut out, depth);
+                    }
+                    _ => out.push_str(": "),
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push_str(&compact[start..]);
+    out
 }
 
 #[cfg(test)]
@@ -371,5 +452,28 @@ mod tests {
         let again = parse(out.as_bytes()).unwrap();
         assert_eq!(again.config, p.config);
         assert_eq!(again.version, Version::V3_6);
+    }
+
+    #[test]
+    fn canonical_output_is_serde_jsons_pretty_layout() {
+        // Strings with JSON punctuation and escapes, empty and nested containers.
+        let src = r#"{"ignition":{"version":"3.4.0","config":{"merge":[{"source":"data:,a%2Cb"}]}},
+            "passwd":{"users":[{"name":"u","gecos":"a {b} [c], d: \"e\" \\ f","groups":[]}]},
+            "storage":{"files":[{"path":"/a","contents":{"source":"data:,x:1,2"},"mode":420,
+            "append":[{"source":"data:,y"}]}],"directories":[{"path":"/d"}]},
+            "kernelArguments":{"shouldExist":["k=\"{]\""]}}"#;
+        let p = parse(src.as_bytes()).unwrap();
+        assert!(p.report.is_empty(), "{}", p.report);
+        let want = serde_json::to_string_pretty(&p.config).unwrap();
+        assert_eq!(to_canonical_json(&p.config), want);
+        assert_eq!(pretty("{}"), "{}");
+        assert_eq!(
+            pretty(r#"{"a":[],"b":{},"c":[1,{"d":"}"}]}"#),
+            serde_json::to_string_pretty(
+                &serde_json::from_str::<serde_json::Value>(r#"{"a":[],"b":{},"c":[1,{"d":"}"}]}"#)
+                    .unwrap()
+            )
+            .unwrap()
+        );
     }
 }

@@ -170,28 +170,38 @@ impl fmt::Display for Report {
 }
 
 /// Maps byte offsets of a document to 1-based line and column numbers.
-pub struct LineIndex {
-    starts: Vec<usize>,
+pub struct LineIndex<'a> {
+    src: &'a [u8],
+    /// Built on the first lookup: a config without findings (the common case) never pays
+    /// for a pass over its bytes.
+    starts: std::cell::OnceCell<Vec<usize>>,
 }
 
-impl LineIndex {
-    pub fn new(src: &[u8]) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            src.iter()
-                .enumerate()
-                .filter(|(_, &b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        LineIndex { starts }
+impl<'a> LineIndex<'a> {
+    pub fn new(src: &'a [u8]) -> Self {
+        LineIndex {
+            src,
+            starts: std::cell::OnceCell::new(),
+        }
     }
 
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let line = match self.starts.binary_search(&offset) {
+        let starts = self.starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(
+                self.src
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            starts
+        });
+        let line = match starts.binary_search(&offset) {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        (line + 1, offset - self.starts[line] + 1)
+        (line + 1, offset - starts[line] + 1)
     }
 }
 

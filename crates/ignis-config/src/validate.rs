@@ -480,28 +480,30 @@ impl Validator {
         }
         // Files, directories and links share one namespace keyed by path; Ignition walks it
         // directories first, then files, then links.
-        let mut seen = HashSet::new();
+        // Sized once, and a node's JSON path is built only for a duplicate: this runs over
+        // every node of configs with tens of thousands of them.
+        let mut seen = HashSet::with_capacity(s.directories.len() + s.files.len() + s.links.len());
         let nodes = s
             .directories
             .iter()
             .enumerate()
-            .map(|(i, d)| (dirs.idx(i), &d.path))
+            .map(|(i, d)| (&dirs, i, &d.path))
             .chain(
                 s.files
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| (files.idx(i), &f.path)),
+                    .map(|(i, f)| (&files, i, &f.path)),
             )
             .chain(
                 s.links
                     .iter()
                     .enumerate()
-                    .map(|(i, l)| (links.idx(i), &l.path)),
+                    .map(|(i, l)| (&links, i, &l.path)),
             );
         let mut dup_paths = Vec::new();
-        for (jp, path) in nodes {
+        for (kind, i, path) in nodes {
             if !seen.insert(path.as_str()) {
-                dup_paths.push(jp);
+                dup_paths.push(kind.idx(i));
             }
         }
         for jp in dup_paths {
