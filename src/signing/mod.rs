@@ -8,7 +8,7 @@ pub mod policy;
 use crate::config::url::base64_decode_into;
 use crate::error::{Error, Result};
 use crate::providers::HostPaths;
-use sha2::{Digest, Sha256, Sha512};
+use ring::digest;
 
 /// Where the trusted keys live, relative to the host root (the initramfs).
 pub const KEYS_DIR: &str = "/etc/ignis/trusted-keys.d";
@@ -91,8 +91,8 @@ impl TrustedKeys {
             .find(|k| k.key == sig.public_key)
             .ok_or_else(|| Error::failed("signed by a key that is not trusted"))?;
         let digest = match sig.hash_algorithm.as_slice() {
-            b"sha512" => Sha512::digest(message).to_vec(),
-            b"sha256" => Sha256::digest(message).to_vec(),
+            b"sha512" => digest::digest(&digest::SHA512, message).as_ref().to_vec(),
+            b"sha256" => digest::digest(&digest::SHA256, message).as_ref().to_vec(),
             other => {
                 return Err(Error::failed(format!(
                     "unsupported signature hash {:?}",
