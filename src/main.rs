@@ -14,6 +14,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
             Ok(0)
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
+        cli::Command::Butane(b) => ignis::butane_cmd::run(&b),
         cli::Command::Afterburn(a) => {
             log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
