@@ -2,7 +2,7 @@
 //! `boot_device` (LUKS and mirrored boot disks per layout), `grub.users`; and the Ignition-style
 //! merge that puts the rendered parts under the user's own.
 
-use crate::sugar::{data_url, for_each, key_pos, text, Ctx};
+use crate::sugar::{data_url, for_each, text, Ctx};
 use crate::yaml::{parse_bool, Node, Val};
 use crate::Report;
 use serde_json::{json, Map, Value};
@@ -65,24 +65,25 @@ pub fn mount_units(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
         let Some(format) = text(fs, "format").filter(|f| !f.is_empty()) else {
             r.error(
                 &format!("{at}.format"),
-                key_pos(fs, "with_mount_unit"),
+                Some(fs.pos),
                 "format is required if with_mount_unit is true",
             );
             return;
         };
-        let swap = format == "swap";
+        // Swap units came with fcos 1.4; before, a swap filesystem needs a path like any.
+        let swap = format == "swap" && ctx.minor >= 4;
         let path = text(fs, "path").filter(|p| !p.is_empty());
         if !swap && path.is_none() {
             r.error(
                 &format!("{at}.path"),
-                key_pos(fs, "with_mount_unit"),
+                Some(fs.pos),
                 "path is required if with_mount_unit is true and format is not swap",
             );
             return;
         }
         // A filesystem on a LUKS volume unlocked with Tang needs the network.
         let mut remote = false;
-        if ctx.minor >= 4 {
+        if ctx.minor >= 2 {
             for_each(luks, |_, l| {
                 let name = text(l, "name").unwrap_or_default();
                 let matches = device == format!("/dev/mapper/{name}")
@@ -164,58 +165,7 @@ fn boot_device(ctx: &Ctx, r: &mut Report) -> Option<Value> {
     };
     let want_mirror = !devices.is_empty();
     let layout = text(bd, "layout");
-    let s390 = ["s390x-eckd", "s390x-virt", "s390x-zfcp"];
-    let known = match layout.as_deref() {
-        None | Some("x86_64" | "aarch64" | "ppc64le") => true,
-        Some(l) => ctx.minor >= 6 && s390.contains(&l),
-    };
-    if !known {
-        let msg = if ctx.minor >= 6 {
-            "layout must be one of: aarch64, ppc64le, s390x-eckd, s390x-virt, s390x-zfcp, x86_64"
-        } else {
-            "layout must be one of: aarch64, ppc64le, x86_64"
-        };
-        r.error("$.boot_device.layout", bd.get("layout").map(|n| n.pos), msg);
-        return None;
-    }
-    if want_mirror && bd.get("layout").is_none_or(Node::is_null) {
-        let mirror = bd.get("mirror").map(|n| n.pos);
-        r.warn(
-            "$.boot_device.mirror",
-            mirror,
-            "boot_device.layout should be specified when boot_device.mirror is specified",
-        );
-    }
-    if want_mirror && devices.len() < 2 {
-        r.error(
-            "$.boot_device.mirror.devices",
-            bd.get("mirror")
-                .and_then(|m| m.get("devices"))
-                .map(|n| n.pos),
-            "mirroring requires at least two devices",
-        );
-        return None;
-    }
-    if want_mirror && layout.as_deref().is_some_and(|l| s390.contains(&l)) {
-        r.error(
-            "$.boot_device.layout",
-            bd.get("layout").map(|n| n.pos),
-            "mirroring not supported on layouts: s390x-eckd, s390x-zfcp, s390x-virt",
-        );
-        return None;
-    }
     let luks_device = luks.and_then(|l| text(l, "device"));
-    if want_luks
-        && matches!(layout.as_deref(), Some("s390x-eckd" | "s390x-zfcp"))
-        && luks_device.is_none()
-    {
-        r.error(
-            "$.boot_device.luks.device",
-            luks.map(|n| n.pos),
-            "device is required for layouts: s390x-eckd, s390x-zfcp",
-        );
-        return None;
-    }
     if !want_luks && !want_mirror {
         return None;
     }

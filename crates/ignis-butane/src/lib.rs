@@ -1,6 +1,7 @@
 //! Butane to Ignition translation (variant `fcos`, 1.0.0-1.6.0): parse YAML with positions,
 //! walk the schema, apply Butane's sugar, report warnings and errors at YAML line:column.
 
+mod checks;
 mod fcos;
 mod schema;
 mod sugar;
@@ -165,6 +166,7 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
     let kind = schema::Kind::Obj(schema::Ty::Config);
     let mut out = schema::walk(&root, &kind, "$", minor, &mut report)
         .unwrap_or(Value::Object(Default::default()));
+    checks::run(&root, minor, &mut report);
     if report.has_errors() {
         return fail(report);
     }
@@ -192,10 +194,66 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
     if report.has_errors() {
         return fail(report);
     }
+    validate_output(&root, &out, &mut report);
+    if report.has_errors() {
+        return fail(report);
+    }
     Translation {
         config: Some(out),
         report,
     }
+}
+
+/// Validates the generated config with ignis's engine (Butane does so with Ignition's) and
+/// reports its findings at the YAML they came from, when that exists.
+fn validate_output(root: &yaml::Node, out: &Value, report: &mut Report) {
+    let json = out.to_string();
+    let found = match ignis_config::parse(json.as_bytes()) {
+        Ok(p) => p.report,
+        Err(e) => e.report,
+    };
+    for e in found.entries {
+        let (path, pos) = match &e.path {
+            Some(p) => yaml_place(root, p).unwrap_or_else(|| (p.to_string(), None)),
+            None => (String::new(), None),
+        };
+        match e.level {
+            ignis_config::report::Level::Error => report.error(&path, pos, e.message),
+            _ => report.warn(&path, pos, e.message),
+        }
+    }
+}
+
+/// The Butane path and position of the YAML node a JSON path was translated from.
+fn yaml_place(
+    root: &yaml::Node,
+    path: &ignis_config::report::JsonPath,
+) -> Option<(String, Option<Pos>)> {
+    let mut node = root;
+    let mut text = String::from("$");
+    for seg in &path.0 {
+        match seg {
+            ignis_config::report::Seg::Key(k) => {
+                let yaml::Val::Map(entries) = &node.val else {
+                    return None;
+                };
+                let (name, _, n) = entries
+                    .iter()
+                    .find(|(name, _, _)| schema::json_key(name) == *k)?;
+                text.push('.');
+                text.push_str(name);
+                node = n;
+            }
+            ignis_config::report::Seg::Index(i) => {
+                let yaml::Val::Seq(items) = &node.val else {
+                    return None;
+                };
+                node = items.get(*i)?;
+                text.push_str(&format!(".{i}"));
+            }
+        }
+    }
+    Some((text, Some(node.pos)))
 }
 
 fn scalar(n: &yaml::Node) -> Option<String> {

@@ -96,18 +96,29 @@ fn corpus_matches_butane() {
                 format!("{level}|{}|{pos}|{}", e.path, e.message)
             })
             .collect();
-        let same = expected.len() == got.len()
-            && expected.iter().zip(&got).all(|(e, g)| {
-                let e: Vec<&str> = e.splitn(4, '|').collect();
-                let g: Vec<&str> = g.splitn(4, '|').collect();
-                let (el, ec) = e[2].split_once(':').unwrap_or(("*", "*"));
-                let (gl, gc) = g[2].split_once(':').unwrap_or(("", ""));
-                e[0] == g[0]
-                    && field_matches(e[1], g[1])
-                    && field_matches(el, gl)
-                    && field_matches(ec, gc)
-                    && (e[3] == "~" || e[3] == g[3])
-            });
+        // Order-insensitive: every expected entry matches one entry produced, none left over.
+        let matches = |e: &str, g: &str| {
+            let e: Vec<&str> = e.splitn(4, '|').collect();
+            let g: Vec<&str> = g.splitn(4, '|').collect();
+            let (el, ec) = e[2].split_once(':').unwrap_or(("*", "*"));
+            let (gl, gc) = g[2].split_once(':').unwrap_or(("", ""));
+            e[0] == g[0]
+                && field_matches(e[1], g[1])
+                && field_matches(el, gl)
+                && field_matches(ec, gc)
+                && (e[3] == "~" || e[3] == g[3])
+        };
+        let mut left = got.clone();
+        let mut same = true;
+        for e in &expected {
+            match left.iter().position(|g| matches(e, g)) {
+                Some(i) => {
+                    left.remove(i);
+                }
+                None => same = false,
+            }
+        }
+        same &= left.is_empty();
         if !same {
             failures.push(format!(
                 "{name}: diagnostics\n  expected {expected:?}\n  got      {got:?}"
