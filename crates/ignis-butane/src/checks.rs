@@ -6,7 +6,7 @@ use crate::sugar::{for_each, key_pos, text};
 use crate::yaml::{parse_bool, parse_int, Node, Val};
 use crate::Report;
 
-pub fn run(root: &Node, minor: u8, r: &mut Report) {
+pub fn run(root: &Node, minor: u8, fcos: bool, r: &mut Report) {
     let storage = root.get("storage");
     for (list, dir) in [("files", false), ("directories", true)] {
         for_each(storage.and_then(|s| s.get(list)), |i, n| {
@@ -20,6 +20,10 @@ pub fn run(root: &Node, minor: u8, r: &mut Report) {
                 }
             }
         });
+    }
+    if !fcos {
+        flatcar(root, r);
+        return;
     }
     partitions(root, minor, r);
     if minor >= 6 {
@@ -63,6 +67,19 @@ pub fn run(root: &Node, minor: u8, r: &mut Report) {
             }
         });
     }
+}
+
+/// Flatcar's Ignition has no Clevis.
+fn flatcar(root: &Node, r: &mut Report) {
+    for_each(root.get("storage").and_then(|s| s.get("luks")), |i, l| {
+        if l.get("clevis").is_some_and(|c| !c.is_null()) {
+            r.error(
+                &format!("$.storage.luks.{i}.clevis"),
+                key_pos(l, "clevis"),
+                "clevis is not supported in this spec version",
+            );
+        }
+    });
 }
 
 fn int(n: &Node) -> Option<i64> {
@@ -173,11 +190,28 @@ fn boot_device(bd: &Node, minor: u8, r: &mut Report) {
         .filter(|d| !d.is_empty());
     let mirrored = matches!(bd.get("mirror").and_then(|m| m.get("devices")), Some(Node { val: Val::Seq(d), .. }) if !d.is_empty());
     if mirrored && bd.get("layout").is_none_or(Node::is_null) {
-        r.warn(
-            "$.boot_device.mirror",
-            key_pos(bd, "mirror"),
-            "boot_device.layout should be specified when boot_device.mirror is specified",
+        // A warning until fcos 1.7, an error since.
+        let msg = "boot_device.layout should be specified when boot_device.mirror is specified";
+        if minor >= 7 {
+            r.error("$.boot_device.mirror", key_pos(bd, "mirror"), msg);
+        } else {
+            r.warn("$.boot_device.mirror", key_pos(bd, "mirror"), msg);
+        }
+    }
+    if minor >= 7 && device.is_some() {
+        let tang = matches!(luks.and_then(|l| l.get("tang")), Some(Node { val: Val::Seq(t), .. }) if t.iter().any(|n| matches!(&n.val, Val::Map(m) if !m.is_empty())));
+        let tpm2 = flag(luks.and_then(|l| l.get("tpm2")));
+        let cex = flag(
+            luks.and_then(|l| l.get("cex"))
+                .and_then(|c| c.get("enabled")),
         );
+        if !(tang || tpm2 || cex) {
+            r.error(
+                "$.boot_device.luks.luks",
+                key_pos(bd, "luks"),
+                "no method specified for luks",
+            );
+        }
     }
     if let Some(l) = layout.as_deref() {
         let disk_name = |prefix: &str, d: &str| {

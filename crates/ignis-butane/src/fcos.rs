@@ -13,6 +13,9 @@ const PREP_GUID: &str = "9E1A2D38-C612-4316-AA26-8B49521E5A8B";
 const ESP_GUID: &str = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 
 pub fn apply(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
+    if !ctx.fcos {
+        return;
+    }
     if ctx.minor >= 3 {
         if let Some(rendered) = boot_device(ctx, r) {
             merge_into(out, rendered);
@@ -231,7 +234,10 @@ fn boot_device(ctx: &Ctx, r: &mut Report) -> Option<Value> {
                 n,
                 &crate::schema::Kind::Obj(crate::schema::Ty::BootLuks),
                 "$.boot_device.luks",
-                ctx.minor,
+                crate::schema::Spec {
+                    minor: ctx.minor,
+                    fcos: true,
+                },
                 r,
             )
         });

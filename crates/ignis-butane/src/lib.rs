@@ -1,4 +1,4 @@
-//! Butane to Ignition translation (variant `fcos`, 1.0.0-1.6.0): parse YAML with positions,
+//! Butane to Ignition translation (variants `fcos` 1.0.0-1.7.0 and `flatcar` 1.0.0-1.1.0): parse YAML with positions,
 //! walk the schema, apply Butane's sugar, report warnings and errors at YAML line:column.
 
 mod checks;
@@ -87,8 +87,9 @@ pub struct Translation {
 }
 
 /// Ignition spec version produced for each fcos 1.N (Butane's table: 1.2 and 1.3 share 3.2.0).
-const FCOS_SPEC: [&str; 7] = [
-    "3.0.0", "3.1.0", "3.2.0", "3.2.0", "3.3.0", "3.4.0", "3.5.0",
+/// flatcar 1.0 and 1.1 are fcos 1.4's and 1.5's schema without fcos's sections.
+const FCOS_SPEC: [&str; 8] = [
+    "3.0.0", "3.1.0", "3.2.0", "3.2.0", "3.3.0", "3.4.0", "3.5.0", "3.6.0",
 ];
 
 /// Does this look like a Butane config rather than Ignition JSON (for `ignis validate`)?
@@ -152,8 +153,9 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
         );
         return fail(report);
     };
-    let minor = match (variant.as_str(), minor) {
-        ("fcos", (1, m, 0, false)) if m <= 6 => m as u8,
+    let (minor, fcos) = match (variant.as_str(), minor) {
+        ("fcos", (1, m, 0, false)) if m <= 7 => (m as u8, true),
+        ("flatcar", (1, m, 0, false)) if m <= 1 => (m as u8 + 4, false),
         _ => {
             report.error(
                 "",
@@ -164,9 +166,10 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
         }
     };
     let kind = schema::Kind::Obj(schema::Ty::Config);
-    let mut out = schema::walk(&root, &kind, "$", minor, &mut report)
+    let spec = schema::Spec { minor, fcos };
+    let mut out = schema::walk(&root, &kind, "$", spec, &mut report)
         .unwrap_or(Value::Object(Default::default()));
-    checks::run(&root, minor, &mut report);
+    checks::run(&root, minor, fcos, &mut report);
     if report.has_errors() {
         return fail(report);
     }
@@ -176,6 +179,7 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
     let ctx = sugar::Ctx {
         root: &root,
         minor,
+        fcos,
         files_dir: opts.files_dir.as_deref(),
     };
     sugar::apply(&ctx, map, &mut report);

@@ -161,7 +161,14 @@ pub fn fields(ty: Ty) -> Vec<Field> {
         ],
         Ty::Dir => &[f("mode", Int)],
         Ty::Link => &[f("hard", Bool), f("target", Str)],
-        Ty::Tree => &[f("local", Str), f("path", Str)],
+        Ty::Tree => &[
+            f("local", Str),
+            f("path", Str),
+            since("user", Obj(Ty::Owner), 7),
+            since("group", Obj(Ty::Owner), 7),
+            since("file_mode", Int, 7),
+            since("dir_mode", Int, 7),
+        ],
         Ty::Resource => &[
             f("compression", Str),
             since("http_headers", List(&Obj(Ty::Header)), 1),
@@ -313,9 +320,17 @@ fn mismatch(r: &mut Report, node: &Node, path: &str, kind: &Kind) {
     );
 }
 
-/// Walks `node` as a `kind` value at JSON-ish `path` ($.a.0.b) for fcos 1.`minor`. Returns
+/// Which schema: the base level (fcos 1.`minor`'s; flatcar 1.0 and 1.1 share fcos 1.4's and
+/// 1.5's) and whether fcos's own sections (`boot_device`, `grub`) exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub minor: u8,
+    pub fcos: bool,
+}
+
+/// Walks `node` as a `kind` value at JSON-ish `path` ($.a.0.b) for `spec`. Returns
 /// None for nulls, type mismatches (reported) and empty objects/lists (Go's omitempty).
-pub fn walk(node: &Node, kind: &Kind, path: &str, minor: u8, r: &mut Report) -> Option<Value> {
+pub fn walk(node: &Node, kind: &Kind, path: &str, spec: Spec, r: &mut Report) -> Option<Value> {
     if node.is_null() {
         return None;
     }
@@ -328,7 +343,7 @@ pub fn walk(node: &Node, kind: &Kind, path: &str, minor: u8, r: &mut Report) -> 
                 .iter()
                 .enumerate()
                 .map(|(i, n)| {
-                    let v = walk(n, item, &format!("{path}.{i}"), minor, r);
+                    let v = walk(n, item, &format!("{path}.{i}"), spec, r);
                     // An item whose keys are all sugar is still an item.
                     v.unwrap_or(if matches!(n.val, Val::Map(_)) {
                         Value::Object(Map::new())
@@ -346,16 +361,19 @@ pub fn walk(node: &Node, kind: &Kind, path: &str, minor: u8, r: &mut Report) -> 
                 let sub = format!("{path}.{k}");
                 match known
                     .iter()
-                    .find(|(name, _, min, _)| name == k && minor >= *min)
-                {
+                    .find(|(name, _, min, _)| name == k && spec.minor >= *min)
+                    .filter(|_| {
+                        spec.fcos
+                            || !(*ty == Ty::Config && matches!(k.as_str(), "boot_device" | "grub"))
+                    }) {
                     Some((_, kind, _, false)) => {
-                        if let Some(val) = walk(v, kind, &sub, minor, r) {
+                        if let Some(val) = walk(v, kind, &sub, spec, r) {
                             out.insert(json_key(k), val);
                         }
                     }
                     Some((_, kind, _, true)) => {
                         // Sugar is read by its own pass; still check its shape here.
-                        let _ = walk(v, kind, &sub, minor, r);
+                        let _ = walk(v, kind, &sub, spec, r);
                     }
                     None => r.warn(&sub, Some(*kpos), format!("unused key {k}")),
                 }

@@ -10,6 +10,8 @@ use std::path::{Component, Path, PathBuf};
 pub struct Ctx<'a> {
     pub root: &'a Node,
     pub minor: u8,
+    /// fcos (boot_device, grub, its partition rules) rather than flatcar.
+    pub fcos: bool,
     pub files_dir: Option<&'a Path>,
 }
 
@@ -469,7 +471,83 @@ fn trees(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
         let dest = text(tree, "path")
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/".into());
-        walk_tree(&src, &dest, out, &at, pos, r);
+        let opts = tree_options(ctx, tree);
+        if opts.dirs_wanted() {
+            add_dir(out, &dest, &opts, &at, pos, r);
+        }
+        walk_tree(&src, &dest, out, &opts, &at, pos, r);
+    }
+}
+
+/// fcos 1.7's per-tree settings: owner and modes of what the tree creates.
+#[derive(Default)]
+struct TreeOpts {
+    owner: Map<String, Value>,
+    file_mode: Option<i64>,
+    dir_mode: Option<i64>,
+}
+
+impl TreeOpts {
+    /// Directories are only listed when something about them differs from the default.
+    fn dirs_wanted(&self) -> bool {
+        self.dir_mode.is_some() || !self.owner.is_empty()
+    }
+}
+
+fn tree_options(ctx: &Ctx, tree: &Node) -> TreeOpts {
+    let mut o = TreeOpts::default();
+    if ctx.minor < 7 {
+        return o;
+    }
+    let spec = crate::schema::Spec {
+        minor: ctx.minor,
+        fcos: ctx.fcos,
+    };
+    let mut scratch = Report::default();
+    for key in ["user", "group"] {
+        if let Some(n) = tree.get(key) {
+            let kind = crate::schema::Kind::Obj(crate::schema::Ty::Owner);
+            if let Some(v) = crate::schema::walk(n, &kind, "", spec, &mut scratch) {
+                o.owner.insert(key.into(), v);
+            }
+        }
+    }
+    let int = |k: &str| match tree.get(k) {
+        Some(Node {
+            val: Val::Scalar(s, true),
+            ..
+        }) => crate::yaml::parse_int(s),
+        _ => None,
+    };
+    o.file_mode = int("file_mode");
+    o.dir_mode = int("dir_mode");
+    o
+}
+
+fn add_dir(
+    out: &mut Map<String, Value>,
+    path: &str,
+    opts: &TreeOpts,
+    at: &str,
+    pos: Option<Pos>,
+    r: &mut Report,
+) {
+    let storage = sub(out, "storage");
+    let exists = ["files", "directories", "links"].into_iter().any(|k| {
+        storage.get(k).and_then(Value::as_array).is_some_and(|a| {
+            a.iter()
+                .any(|n| n.get("path").and_then(Value::as_str) == Some(path))
+        })
+    });
+    if exists {
+        r.error(at, pos, NODE_EXISTS);
+        return;
+    }
+    let mut dir = opts.owner.clone();
+    dir.insert("path".into(), json!(path));
+    dir.insert("mode".into(), json!(opts.dir_mode.unwrap_or(0o755)));
+    if let Value::Array(list) = storage.entry("directories").or_insert_with(|| json!([])) {
+        list.push(Value::Object(dir));
     }
 }
 
@@ -477,6 +555,7 @@ fn walk_tree(
     dir: &Path,
     dest: &str,
     out: &mut Map<String, Value>,
+    opts: &TreeOpts,
     at: &str,
     pos: Option<Pos>,
     r: &mut Report,
@@ -501,9 +580,12 @@ fn walk_tree(
         };
         let ft = meta.file_type();
         if ft.is_dir() {
-            walk_tree(&src, &target, out, at, pos, r);
+            if opts.dirs_wanted() {
+                add_dir(out, &target, opts, at, pos, r);
+            }
+            walk_tree(&src, &target, out, opts, at, pos, r);
         } else if ft.is_file() {
-            let Some(file) = node_slot(out, "files", &target, at, pos, r) else {
+            let Some(file) = node_slot(out, "files", &target, &opts.owner, at, pos, r) else {
                 continue;
             };
             if file.get("contents").and_then(|c| c.get("source")).is_some() {
@@ -530,10 +612,11 @@ fn walk_tree(
             if !file.contains_key("mode") {
                 use std::os::unix::fs::PermissionsExt;
                 let exec = meta.permissions().mode() & 0o111 != 0;
-                file.insert("mode".into(), json!(if exec { 0o755 } else { 0o644 }));
+                let mode = opts.file_mode.unwrap_or(if exec { 0o755 } else { 0o644 });
+                file.insert("mode".into(), json!(mode));
             }
         } else if ft.is_symlink() {
-            let Some(link) = node_slot(out, "links", &target, at, pos, r) else {
+            let Some(link) = node_slot(out, "links", &target, &opts.owner, at, pos, r) else {
                 continue;
             };
             if link.get("target").is_some() {
@@ -569,6 +652,7 @@ fn node_slot<'m>(
     out: &'m mut Map<String, Value>,
     kind: &str,
     path: &str,
+    owner: &Map<String, Value>,
     at: &str,
     pos: Option<Pos>,
     r: &mut Report,
@@ -597,7 +681,9 @@ fn node_slot<'m>(
     {
         Some(i) => i,
         None => {
-            list.push(json!({ "path": path }));
+            let mut node = owner.clone();
+            node.insert("path".into(), json!(path));
+            list.push(Value::Object(node));
             list.len() - 1
         }
     };
