@@ -115,7 +115,7 @@ pub fn translate(src: &[u8], opts: &Options) -> Translation {
     let root = match yaml::parse(text) {
         Ok(n) => n,
         Err(e) => {
-            report.error("", Some(e.pos), format!("yaml: {}", e.msg));
+            report.error("", Some(e.pos), e.msg);
             return fail(report);
         }
     };
@@ -228,36 +228,44 @@ fn validate_output(root: &yaml::Node, out: &Value, report: &mut Report) {
     }
 }
 
-/// The Butane path and position of the YAML node a JSON path was translated from.
+/// The Butane path and position of the YAML node a JSON path was translated from; for what
+/// Butane generated, the path as far as the YAML has it and the position of that part.
 fn yaml_place(
     root: &yaml::Node,
     path: &ignis_config::report::JsonPath,
 ) -> Option<(String, Option<Pos>)> {
-    let mut node = root;
+    use ignis_config::report::Seg;
+    let mut node = Some(root);
+    let mut pos = root.pos;
     let mut text = String::from("$");
     for seg in &path.0 {
-        match seg {
-            ignis_config::report::Seg::Key(k) => {
-                let yaml::Val::Map(entries) = &node.val else {
-                    return None;
-                };
-                let (name, _, n) = entries
-                    .iter()
-                    .find(|(name, _, _)| schema::json_key(name) == *k)?;
-                text.push('.');
-                text.push_str(name);
-                node = n;
+        let next = match (seg, node.map(|n| &n.val)) {
+            (Seg::Key(k), Some(yaml::Val::Map(entries))) => entries
+                .iter()
+                .find(|(name, _, _)| schema::json_key(name) == *k)
+                .map(|(name, _, n)| (name.clone(), n)),
+            (Seg::Index(i), Some(yaml::Val::Seq(items))) => {
+                items.get(*i).map(|n| (i.to_string(), n))
             }
-            ignis_config::report::Seg::Index(i) => {
-                let yaml::Val::Seq(items) = &node.val else {
-                    return None;
-                };
-                node = items.get(*i)?;
-                text.push_str(&format!(".{i}"));
+            _ => None,
+        };
+        text.push('.');
+        match next {
+            Some((name, n)) => {
+                text.push_str(&name);
+                pos = n.pos;
+                node = Some(n);
+            }
+            None => {
+                match seg {
+                    Seg::Key(k) => text.push_str(k),
+                    Seg::Index(i) => text.push_str(&i.to_string()),
+                }
+                node = None;
             }
         }
     }
-    Some((text, Some(node.pos)))
+    Some((text, Some(pos)))
 }
 
 fn scalar(n: &yaml::Node) -> Option<String> {

@@ -246,6 +246,13 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
     } else {
         return;
     };
+    if path.starts_with("$.ignition.config") && ctx.minor >= 1 {
+        let local = node.get("local").is_some_and(|n| !n.is_null());
+        let field = if local { "local" } else { "inline" };
+        if !child_config(ctx.root, node, field, &contents, path, r) {
+            return;
+        }
+    }
     let user_compression = out
         .get("compression")
         .and_then(Value::as_str)
@@ -257,6 +264,54 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
     if auto {
         out.insert("compression".into(), Value::String(compression.into()));
     }
+}
+
+/// An inline or local merge/replace child must itself be a valid Ignition config, as Butane
+/// checks: its findings are reported under the child's own JSON paths. False when it cannot
+/// even be read.
+fn child_config(
+    root: &Node,
+    node: &Node,
+    field: &str,
+    contents: &[u8],
+    path: &str,
+    r: &mut Report,
+) -> bool {
+    use ignis_config::{report::Level, Failure};
+    let (entries, failure) = match ignis_config::parse(contents) {
+        Ok(p) => (p.report.entries, None),
+        Err(e) => (e.report.entries, Some(e.failure)),
+    };
+    match failure {
+        Some(Failure::InvalidVersion | Failure::UnknownVersion) => {
+            r.warn(
+                &format!("{path}.version"),
+                Some(node.pos),
+                "skipping validation for the merge/replace ignition config due to an unkown version",
+            );
+            return true;
+        }
+        Some(_) if entries.iter().all(|e| e.path.is_none()) => {
+            for e in &entries {
+                r.error("", Some(root.pos), e.message.clone());
+            }
+            r.error(
+                &format!("{path}.{field}"),
+                key_pos(node, field),
+                "config is not valid",
+            );
+            return false;
+        }
+        _ => {}
+    }
+    for e in entries {
+        let at = e.path.map(|p| p.to_string()).unwrap_or_default();
+        match e.level {
+            Level::Error => r.error(&at, Some(root.pos), e.message),
+            _ => r.warn(&at, Some(root.pos), e.message),
+        }
+    }
+    true
 }
 
 /// Reads `local` under the files directory, refusing paths that climb out of it.

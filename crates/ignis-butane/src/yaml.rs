@@ -155,7 +155,19 @@ impl Builder {
                     return;
                 };
                 match slot.take() {
-                    Some((k, kpos)) => entries.push((k, kpos, node)),
+                    Some((k, kpos)) => {
+                        // yaml.v3 refuses a key given twice in one mapping.
+                        if let Some((_, first, _)) = entries.iter().find(|(e, _, _)| *e == k) {
+                            self.error.get_or_insert(SyntaxError {
+                                pos: kpos,
+                                msg: format!(
+                                    "mapping key \"{k}\" already defined at line {}",
+                                    first.line
+                                ),
+                            });
+                        }
+                        entries.push((k, kpos, node))
+                    }
                     None => match &node.val {
                         Val::Scalar(s, _) => *slot = Some((s.clone(), node.pos)),
                         _ => {
@@ -256,7 +268,7 @@ pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     let mut parser = Parser::new_from_str(src);
     parser.load(&mut b, false).map_err(|e| SyntaxError {
         pos: pos(*e.marker()),
-        msg: e.info().to_string(),
+        msg: format!("yaml: {}", e.info()),
     })?;
     if let Some(e) = b.error {
         return Err(e);
