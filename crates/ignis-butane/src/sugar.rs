@@ -219,7 +219,9 @@ fn prune_value(v: &mut Value) {
 }
 
 fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r: &mut Report) {
-    let set = |k: &str| node.get(k).is_some_and(|n| !n.is_null());
+    // `local` exists from fcos 1.1; before, it is an unused key and nothing else.
+    let set =
+        |k: &str| (k != "local" || ctx.minor >= 1) && node.get(k).is_some_and(|n| !n.is_null());
     let fields: Vec<&str> = ["local", "inline", "source"]
         .into_iter()
         .filter(|k| set(k))
@@ -233,7 +235,7 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
         );
         return;
     }
-    let contents = if let Some(local) = text(node, "local") {
+    let contents = if let Some(local) = text(node, "local").filter(|_| ctx.minor >= 1) {
         match read_local(ctx, &local) {
             Ok(c) => c,
             Err(e) => {
@@ -246,12 +248,12 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
     } else {
         return;
     };
-    if path.starts_with("$.ignition.config") && ctx.minor >= 1 {
-        let local = node.get("local").is_some_and(|n| !n.is_null());
-        let field = if local { "local" } else { "inline" };
-        if !child_config(ctx.root, node, field, &contents, path, r) {
-            return;
-        }
+    // Only inline children: Butane means to check local ones too, but its check compares a
+    // path that never matches, so local children pass unchecked there; do the same.
+    let inline = node.get("inline").is_some_and(|n| !n.is_null());
+    let child = path.starts_with("$.ignition.config") && ctx.minor >= 1 && inline;
+    if child && !child_config(ctx.root, node, "inline", &contents, path, r) {
+        return;
     }
     let user_compression = out
         .get("compression")
@@ -266,7 +268,7 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
     }
 }
 
-/// An inline or local merge/replace child must itself be a valid Ignition config, as Butane
+/// An inline merge/replace child must itself be a valid Ignition config, as Butane
 /// checks: its findings are reported under the child's own JSON paths. False when it cannot
 /// even be read.
 fn child_config(
@@ -317,7 +319,15 @@ fn child_config(
 /// Reads `local` under the files directory, refusing paths that climb out of it.
 pub fn read_local(ctx: &Ctx, local: &str) -> Result<Vec<u8>, String> {
     let path = local_path(ctx, local)?;
-    std::fs::read(&path).map_err(|e| format!("open {}: {}", path.display(), io_text(&e)))
+    // Go opens, then reads: a directory fails at the read.
+    std::fs::read(&path).map_err(|e| {
+        let op = if e.raw_os_error() == Some(21) {
+            "read"
+        } else {
+            "open"
+        };
+        format!("{op} {}: {}", path.display(), io_text(&e))
+    })
 }
 
 pub fn local_path(ctx: &Ctx, local: &str) -> Result<PathBuf, String> {
@@ -337,6 +347,7 @@ pub fn io_text(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ if e.raw_os_error() == Some(21) => "is a directory".into(),
         _ => e.to_string(),
     }
 }
@@ -415,7 +426,8 @@ fn local_contents(
     path: &str,
     r: &mut Report,
 ) {
-    let Some(local) = text(node, "contents_local") else {
+    // From fcos 1.5 (flatcar 1.1); before, an unused key.
+    let Some(local) = text(node, "contents_local").filter(|_| ctx.minor >= 5) else {
         return;
     };
     let at = format!("{path}.contents_local");
@@ -445,6 +457,9 @@ fn ssh_keys_local(
     path: &str,
     r: &mut Report,
 ) {
+    if ctx.minor < 5 {
+        return;
+    }
     let Some(Node {
         val: Val::Seq(files),
         ..
