@@ -2,9 +2,11 @@
 //! walk the schema, apply Butane's sugar, report warnings and errors at YAML line:column.
 
 mod checks;
+mod dataurl;
 mod fcos;
 mod schema;
 mod sugar;
+mod trees;
 pub mod yaml;
 
 use serde_json::Value;
