@@ -1,7 +1,14 @@
 //! `ignis butane`: Butane YAML to Ignition JSON on a workstation (cargo feature `butane`; the
-//! initramfs build leaves it out). Also the Butane step of `ignis validate FILE.bu`.
+//! initramfs build leaves this module out entirely). Also the Butane step of `ignis validate`.
 
 use crate::cli::Command;
+
+/// The usage lines this feature adds to ignis's.
+pub const USAGE: &str = concat!(
+    "workstation build (feature `butane`):\n",
+    "       ignis butane [--strict] [--pretty] [-d FILES_DIR] [-o FILE] [FILE|-]\n",
+    "       ignis validate also takes Butane (a .bu/.yaml/.yml file, or YAML naming a variant)\n",
+);
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
@@ -65,7 +72,6 @@ pub fn parse(args: &[String]) -> Result<Command> {
     Ok(Command::Butane(a))
 }
 
-#[cfg(feature = "butane")]
 fn read_input(input: Option<&str>) -> Result<Vec<u8>> {
     use std::io::Read;
     match input {
@@ -92,7 +98,6 @@ pub fn is_butane(name: &str, src: &[u8]) -> bool {
 
 /// Translates for `ignis validate`: the Butane report lines, and the JSON unless translation
 /// failed (or warned, with `strict`).
-#[cfg(feature = "butane")]
 pub fn translate_for_validate(src: &[u8], strict: bool) -> (Vec<String>, Option<Vec<u8>>) {
     let t = ignis_butane::translate(src, &ignis_butane::Options::default());
     let lines: Vec<String> = t.report.entries.iter().map(|e| e.to_string()).collect();
@@ -103,21 +108,6 @@ pub fn translate_for_validate(src: &[u8], strict: bool) -> (Vec<String>, Option<
     (lines, json)
 }
 
-#[cfg(not(feature = "butane"))]
-pub fn translate_for_validate(_src: &[u8], _strict: bool) -> (Vec<String>, Option<Vec<u8>>) {
-    (vec![NOT_BUILT.to_string()], None)
-}
-
-#[cfg(not(feature = "butane"))]
-const NOT_BUILT: &str =
-    "this ignis was built without Butane translation (the initramfs build); use a workstation build (cargo build --release --features butane)";
-
-#[cfg(not(feature = "butane"))]
-pub fn run(_a: &ButaneArgs) -> Result<i32> {
-    Err(Error::failed(NOT_BUILT))
-}
-
-#[cfg(feature = "butane")]
 pub fn run(a: &ButaneArgs) -> Result<i32> {
     use std::io::Write;
     let src = read_input(a.input.as_deref())?;

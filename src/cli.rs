@@ -117,6 +117,8 @@ pub enum Command {
     Validate(ValidateArgs),
     Afterburn(AfterburnArgs),
     Rmcfg(crate::rmcfg::RmcfgArgs),
+    /// Only in workstation builds: the initramfs binary must not grow by a byte.
+    #[cfg(feature = "butane")]
     Butane(crate::butane_cmd::ButaneArgs),
 }
 
@@ -124,8 +126,7 @@ pub const USAGE: &str = "\
 usage: ignis -platform NAME -stage STAGE [-root DIR] [-config-cache PATH] [-neednet PATH]
              [-state-file PATH] [-fetch-timeout DURATION] [-log-to-stdout]
        ignis -version
-       ignis validate [--strict] [--print] FILE|-      (a .bu file is translated first)
-       ignis butane [--strict] [--pretty] [-d FILES_DIR] [-o FILE] [FILE]   (feature `butane`)
+       ignis validate [--strict] [--print] FILE|-
        ignis rmcfg --platform=vmware [--log-to-stdout]   (argv[0] `ignition-rmcfg`)
        ignis afterburn hostname (--provider ID | --cmdline) [--root DIR] [--path /etc/hostname]
        ignis afterburn ssh-keys (--provider ID | --cmdline) --user NAME [--root DIR]
@@ -215,6 +216,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         Some("validate") => return parse_validate(&args[1..]),
         Some("afterburn") => return parse_afterburn(&args[1..]),
         Some("rmcfg") => return crate::rmcfg::parse(&args[1..]),
+        #[cfg(feature = "butane")]
         Some("butane") => return crate::butane_cmd::parse(&args[1..]),
         _ => {}
     }

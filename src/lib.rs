@@ -2,6 +2,7 @@
 //! and its command line. The library holds everything; `main.rs` only maps argv to it.
 
 pub mod afterburn;
+#[cfg(feature = "butane")]
 pub mod butane_cmd;
 pub mod cli;
 pub mod cmdline;

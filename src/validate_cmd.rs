@@ -48,7 +48,9 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
     } else {
         std::fs::read(&a.input).map_err(|e| Error::failed(format!("reading {}: {e}", a.input)))?
     };
-    // Butane is translated first; its diagnostics are the report when that fails.
+    // Butane is translated first (workstation builds); its diagnostics are the report when
+    // that fails.
+    #[cfg(feature = "butane")]
     let src = if crate::butane_cmd::is_butane(&a.input, &src) {
         let (lines, json) = crate::butane_cmd::translate_for_validate(&src, a.strict);
         for l in lines {
