@@ -6,7 +6,7 @@ use crate::cli::Command;
 /// The usage lines this feature adds to ignis's.
 pub const USAGE: &str = concat!(
     "workstation build (feature `butane`):\n",
-    "       ignis butane [--strict] [--pretty] [-d FILES_DIR] [-o FILE] [FILE|-]\n",
+    "       ignis butane [--strict] [--pretty] [--check] [-d FILES_DIR] [-o FILE] [FILE|-]\n",
     "       ignis validate also takes Butane (a .bu/.yaml/.yml file, or YAML naming a variant)\n",
 );
 use crate::error::{Error, Result};
@@ -17,6 +17,8 @@ pub struct ButaneArgs {
     /// Warnings are fatal.
     pub strict: bool,
     pub pretty: bool,
+    /// `-c/--check`: report only, no output.
+    pub check: bool,
     /// `-d/--files-dir`: where `local`, `contents_local` and `trees` are read from.
     pub files_dir: Option<PathBuf>,
     /// `-o/--output`; standard output when unset.
@@ -30,6 +32,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     let mut a = ButaneArgs {
         strict: false,
         pretty: false,
+        check: false,
         files_dir: None,
         output: None,
         input: None,
@@ -56,6 +59,9 @@ pub fn parse(args: &[String]) -> Result<Command> {
         match name {
             "-s" | "--strict" => a.strict = true,
             "-p" | "--pretty" => a.pretty = true,
+            "-c" | "--check" => a.check = true,
+            // Butane's "never wrap in a MachineConfig": fcos and flatcar never are.
+            "-r" | "--raw" => {}
             "-d" | "--files-dir" => a.files_dir = Some(PathBuf::from(value()?)),
             "-o" | "--output" => a.output = Some(PathBuf::from(value()?)),
             "-" => a.input = None,
@@ -129,6 +135,9 @@ pub fn run(a: &ButaneArgs) -> Result<i32> {
         return Ok(1);
     }
     let json = config.to_string();
+    if a.check {
+        return Ok(0);
+    }
     let mut text = if a.pretty {
         serde_json::to_string_pretty(&config)
             .map_err(|e| Error::failed(format!("encoding JSON: {e}")))?
@@ -156,11 +165,12 @@ mod tests {
 
     #[test]
     fn flags() {
-        let Command::Butane(a) = parse(&args("--pretty -s -d dir --output=o.ign c.bu")).unwrap()
+        let Command::Butane(a) =
+            parse(&args("--pretty -s -r -c -d dir --output=o.ign c.bu")).unwrap()
         else {
             panic!()
         };
-        assert!(a.pretty && a.strict);
+        assert!(a.pretty && a.strict && a.check);
         assert_eq!(a.files_dir, Some(PathBuf::from("dir")));
         assert_eq!(a.output, Some(PathBuf::from("o.ign")));
         assert_eq!(a.input.as_deref(), Some("c.bu"));

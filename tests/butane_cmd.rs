@@ -110,6 +110,11 @@ fn strict_makes_warnings_fatal() {
         "{}",
         err(&o)
     );
+    let o = ignis(&["butane", "--check", "21-nestos-quickstart-1.6.bu"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(o.stdout.is_empty(), "--check prints no config");
+    let o = ignis(&["butane", "-c", "e03-two-sources-1.6.bu"], None);
+    assert_eq!(o.status.code(), Some(1));
     let o = ignis(&["butane", "--strict", "e01-unused-key-1.6.bu"], None);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
