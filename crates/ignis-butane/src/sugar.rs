@@ -70,7 +70,11 @@ pub fn apply(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
             resource(ctx, n, j, &format!("$.storage.files.{i}.append.{k}"), r);
         });
     });
-    for_each(storage.and_then(|n| n.get("luks")), |i, luks| {
+    // LUKS volumes exist from fcos 1.2; before, the key is unused and has no resources.
+    let luks = storage
+        .and_then(|n| n.get("luks"))
+        .filter(|_| ctx.minor >= 2);
+    for_each(luks, |i, luks| {
         if let Some(n) = luks.get("key_file") {
             let j = sub(slot(out, &["storage", "luks"], Some(i)), "keyFile");
             resource(ctx, n, j, &format!("$.storage.luks.{i}.key_file"), r);
