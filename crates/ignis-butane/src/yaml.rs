@@ -231,6 +231,9 @@ impl MarkedEventReceiver for Builder {
                             }
                         }
                     }
+                    if let Val::Map(entries) = &mut node.val {
+                        merge_keys(entries);
+                    }
                     self.push_value(node, anchor);
                 }
             }
@@ -252,6 +255,30 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`), as yaml.v3 applies them: the merged
+/// mappings' keys are added unless the mapping has them itself (earlier sources win). The
+/// `<<` entry stays, so it is reported as an unused key as Butane does.
+fn merge_keys(entries: &mut Vec<(String, Pos, Node)>) {
+    let sources: Vec<Node> = entries
+        .iter()
+        .filter(|(k, _, _)| k == "<<")
+        .flat_map(|(_, _, n)| match &n.val {
+            Val::Map(_) => vec![n.clone()],
+            Val::Seq(items) => items.clone(),
+            Val::Scalar(..) => Vec::new(),
+        })
+        .collect();
+    for src in sources {
+        if let Val::Map(merged) = src.val {
+            for (k, p, n) in merged {
+                if k != "<<" && !entries.iter().any(|(e, _, _)| *e == k) {
+                    entries.push((k, p, n));
+                }
+            }
         }
     }
 }
@@ -296,6 +323,15 @@ mod tests {
         assert_eq!(parse_int("0o755"), Some(493));
         assert_eq!(parse_int("12a"), None);
         assert_eq!(m[2].2.tag(), "!!int");
+    }
+
+    #[test]
+    fn merge_keys_add_what_is_missing() {
+        let n = parse("a: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n").unwrap();
+        let c = n.get("c").unwrap();
+        assert_eq!(c.get("x").unwrap().val, Val::Scalar("1".into(), true));
+        assert_eq!(c.get("y").unwrap().val, Val::Scalar("3".into(), true));
+        assert!(c.get("<<").is_some());
     }
 
     #[test]
