@@ -336,6 +336,8 @@ pub fn walk(node: &Node, kind: &Kind, path: &str, spec: Spec, r: &mut Report) ->
     }
     match (kind, &node.val) {
         (Str, Val::Scalar(s, _)) => Some(Value::String(s.clone())),
+        // Raw bytes in a Go string; JSON encoding replaces what is not UTF-8.
+        (Str, Val::Binary(b)) => Some(Value::String(String::from_utf8_lossy(b).into_owned())),
         (Int, Val::Scalar(s, true)) if parse_int(s).is_some() => parse_int(s).map(Value::from),
         (Bool, Val::Scalar(s, true)) if parse_bool(s).is_some() => parse_bool(s).map(Value::Bool),
         (List(item), Val::Seq(items)) => {

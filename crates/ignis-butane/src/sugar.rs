@@ -142,6 +142,7 @@ pub fn text(node: &Node, key: &str) -> Option<String> {
     match node.get(key) {
         Some(n) if !n.is_null() => match &n.val {
             Val::Scalar(s, _) => Some(s.clone()),
+            Val::Binary(b) => Some(String::from_utf8_lossy(b).into_owned()),
             _ => None,
         },
         _ => None,
@@ -248,6 +249,12 @@ fn resource(ctx: &Ctx, node: &Node, out: &mut Map<String, Value>, path: &str, r:
                 return;
             }
         }
+    } else if let Some(Node {
+        val: Val::Binary(b),
+        ..
+    }) = node.get("inline")
+    {
+        b.clone()
     } else if let Some(inline) = text(node, "inline") {
         inline.into_bytes()
     } else {

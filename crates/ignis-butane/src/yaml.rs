@@ -18,6 +18,8 @@ pub enum Val {
     /// The text, and whether it was plain (unquoted, untagged): only plain scalars are
     /// resolved to null, booleans and numbers.
     Scalar(String, bool),
+    /// A `!!binary` scalar, base64-decoded (yaml.v3 decodes it into a string's raw bytes).
+    Binary(Vec<u8>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +39,7 @@ impl Node {
         match &self.val {
             Val::Map(_) => "!!map",
             Val::Seq(_) => "!!seq",
+            Val::Binary(_) => "!!binary",
             Val::Scalar(_, _) if self.is_null() => "!!null",
             Val::Scalar(s, true) if parse_bool(s).is_some() && !is_legacy_bool(s) => "!!bool",
             Val::Scalar(s, true) if parse_int(s).is_some() => "!!int",
@@ -180,7 +183,7 @@ impl Builder {
                     },
                 }
             }
-            Val::Scalar(..) => {}
+            Val::Scalar(..) | Val::Binary(_) => {}
         }
     }
 }
@@ -191,13 +194,21 @@ impl MarkedEventReceiver for Builder {
         match ev {
             Event::Scalar(s, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain && tag.is_none();
-                self.push_value(
-                    Node {
-                        val: Val::Scalar(s, plain),
-                        pos: p,
-                    },
-                    anchor,
-                );
+                let binary = tag.as_ref().is_some_and(|t| {
+                    t.suffix == "binary" && matches!(t.handle.as_str(), "!!" | "tag:yaml.org,2002:")
+                });
+                let val = match binary.then(|| decode_base64(&s)) {
+                    Some(Some(bytes)) => Val::Binary(bytes),
+                    Some(None) => {
+                        self.error.get_or_insert(SyntaxError {
+                            pos: p,
+                            msg: "!!binary value contains invalid base64 data".into(),
+                        });
+                        Val::Scalar(s, false)
+                    }
+                    None => Val::Scalar(s, plain),
+                };
+                self.push_value(Node { val, pos: p }, anchor);
             }
             Event::SequenceStart(anchor, _) => {
                 self.stack.push((
@@ -259,6 +270,31 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
+/// Standard base64, whitespace ignored (YAML folds long `!!binary` values over lines).
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let clean: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if clean.len() % 4 != 0 {
+        return None;
+    }
+    let body = clean
+        .strip_suffix(b"==")
+        .or_else(|| clean.strip_suffix(b"="))
+        .unwrap_or(&clean);
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for &c in body {
+        let v = T.iter().position(|&t| t == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`), as yaml.v3 applies them: the merged
 /// mappings' keys are added unless the mapping has them itself (earlier sources win). The
 /// `<<` entry stays, so it is reported as an unused key as Butane does.
@@ -269,7 +305,7 @@ fn merge_keys(entries: &mut Vec<(String, Pos, Node)>) {
         .flat_map(|(_, _, n)| match &n.val {
             Val::Map(_) => vec![n.clone()],
             Val::Seq(items) => items.clone(),
-            Val::Scalar(..) => Vec::new(),
+            Val::Scalar(..) | Val::Binary(_) => Vec::new(),
         })
         .collect();
     for src in sources {
@@ -323,6 +359,15 @@ mod tests {
         assert_eq!(parse_int("0o755"), Some(493));
         assert_eq!(parse_int("12a"), None);
         assert_eq!(m[2].2.tag(), "!!int");
+    }
+
+    #[test]
+    fn binary_scalars() {
+        let n = parse("a: !!binary aGVs\n  bG8=\nb: !!binary '@@'\n");
+        assert!(n.is_err(), "bad base64 is an error");
+        let n = parse("a: !!binary aGVsbG8=\n").unwrap();
+        assert_eq!(n.get("a").unwrap().val, Val::Binary(b"hello".to_vec()));
+        assert_eq!(decode_base64("/w=="), Some(vec![0xff]));
     }
 
     #[test]
