@@ -25,49 +25,47 @@ pub fn apply(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
     // Every place Ignition takes a resource.
     if let Some(cfg) = root.get("ignition").and_then(|n| n.get("config")) {
         for_each(cfg.get("merge"), |i, n| {
-            let j = slot(out, &["ignition", "config", "merge"], Some(i));
-            resource(ctx, n, j, &format!("$.ignition.config.merge.{i}"), r);
+            if let Some(j) = slot(out, &["ignition", "config", "merge"], Some(i)) {
+                resource(ctx, n, j, &format!("$.ignition.config.merge.{i}"), r);
+            }
         });
         if let Some(n) = cfg.get("replace") {
-            let j = slot(out, &["ignition", "config", "replace"], None);
-            resource(ctx, n, j, "$.ignition.config.replace", r);
+            if let Some(j) = slot(out, &["ignition", "config", "replace"], None) {
+                resource(ctx, n, j, "$.ignition.config.replace", r);
+            }
         }
     }
-    let cas = root
+    let tls = root
         .get("ignition")
         .and_then(|n| n.get("security"))
         .and_then(|n| n.get("tls"));
     for_each(
-        cas.and_then(|n| n.get("certificate_authorities")),
+        tls.and_then(|n| n.get("certificate_authorities")),
         |i, n| {
-            let j = slot(
-                out,
-                &["ignition", "security", "tls", "certificateAuthorities"],
-                Some(i),
-            );
-            resource(
-                ctx,
-                n,
-                j,
-                &format!("$.ignition.security.tls.certificate_authorities.{i}"),
-                r,
-            );
+            let cas = ["ignition", "security", "tls", "certificateAuthorities"];
+            if let Some(j) = slot(out, &cas, Some(i)) {
+                let at = format!("$.ignition.security.tls.certificate_authorities.{i}");
+                resource(ctx, n, j, &at, r);
+            }
         },
     );
     let storage = root.get("storage");
     for_each(storage.and_then(|n| n.get("files")), |i, file| {
         if let Some(n) = file.get("contents") {
-            let j = slot(out, &["storage", "files"], Some(i));
-            let j = sub(j, "contents");
-            resource(ctx, n, j, &format!("$.storage.files.{i}.contents"), r);
+            if let Some(j) =
+                slot(out, &["storage", "files"], Some(i)).and_then(|f| sub(f, "contents"))
+            {
+                resource(ctx, n, j, &format!("$.storage.files.{i}.contents"), r);
+            }
         }
         for_each(file.get("append"), |k, n| {
-            let j = slot(out, &["storage", "files"], Some(i));
-            let j = match j.get_mut("append").and_then(|a| a.get_mut(k)) {
-                Some(Value::Object(m)) => m,
-                _ => return,
-            };
-            resource(ctx, n, j, &format!("$.storage.files.{i}.append.{k}"), r);
+            let j = slot(out, &["storage", "files"], Some(i))
+                .and_then(|f| f.get_mut("append"))
+                .and_then(|a| a.get_mut(k))
+                .and_then(Value::as_object_mut);
+            if let Some(j) = j {
+                resource(ctx, n, j, &format!("$.storage.files.{i}.append.{k}"), r);
+            }
         });
     });
     // LUKS volumes exist from fcos 1.2; before, the key is unused and has no resources.
@@ -76,25 +74,27 @@ pub fn apply(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
         .filter(|_| ctx.minor >= 2);
     for_each(luks, |i, luks| {
         if let Some(n) = luks.get("key_file") {
-            let j = sub(slot(out, &["storage", "luks"], Some(i)), "keyFile");
-            resource(ctx, n, j, &format!("$.storage.luks.{i}.key_file"), r);
+            if let Some(j) =
+                slot(out, &["storage", "luks"], Some(i)).and_then(|l| sub(l, "keyFile"))
+            {
+                resource(ctx, n, j, &format!("$.storage.luks.{i}.key_file"), r);
+            }
         }
     });
     for_each(
         root.get("systemd").and_then(|n| n.get("units")),
         |i, unit| {
             let path = format!("$.systemd.units.{i}");
-            local_contents(
-                ctx,
-                unit,
-                slot(out, &["systemd", "units"], Some(i)),
-                &path,
-                r,
-            );
+            if let Some(j) = slot(out, &["systemd", "units"], Some(i)) {
+                local_contents(ctx, unit, j, &path, r);
+            }
             for_each(unit.get("dropins"), |k, d| {
-                let j = slot(out, &["systemd", "units"], Some(i));
-                if let Some(Value::Object(m)) = j.get_mut("dropins").and_then(|a| a.get_mut(k)) {
-                    local_contents(ctx, d, m, &format!("{path}.dropins.{k}"), r);
+                let j = slot(out, &["systemd", "units"], Some(i))
+                    .and_then(|u| u.get_mut("dropins"))
+                    .and_then(|a| a.get_mut(k))
+                    .and_then(Value::as_object_mut);
+                if let Some(j) = j {
+                    local_contents(ctx, d, j, &format!("{path}.dropins.{k}"), r);
                 }
             });
         },
@@ -102,13 +102,9 @@ pub fn apply(ctx: &Ctx, out: &mut Map<String, Value>, r: &mut Report) {
     for_each(
         root.get("passwd").and_then(|n| n.get("users")),
         |i, user| {
-            ssh_keys_local(
-                ctx,
-                user,
-                slot(out, &["passwd", "users"], Some(i)),
-                &format!("$.passwd.users.{i}"),
-                r,
-            );
+            if let Some(j) = slot(out, &["passwd", "users"], Some(i)) {
+                ssh_keys_local(ctx, user, j, &format!("$.passwd.users.{i}"), r);
+            }
         },
     );
     if ctx.minor >= 1 {
@@ -149,60 +145,43 @@ pub fn text(node: &Node, key: &str) -> Option<String> {
     }
 }
 
-/// The JSON object at `path` (and item `index` of the list there), created when missing.
+/// The JSON object at `path` (and item `index` of the list there), created when missing;
+/// None only if something else than an object or list is in the way (never in what the
+/// schema walk produces).
 pub fn slot<'m>(
     out: &'m mut Map<String, Value>,
     path: &[&str],
     index: Option<usize>,
-) -> &'m mut Map<String, Value> {
+) -> Option<&'m mut Map<String, Value>> {
+    let (last, parents) = path.split_last()?;
     let mut cur = out;
-    for (n, key) in path.iter().enumerate() {
-        let last = n + 1 == path.len();
-        let entry = cur.entry(*key).or_insert_with(|| {
-            if last && index.is_some() {
-                Value::Array(Vec::new())
-            } else {
-                Value::Object(Map::new())
-            }
-        });
-        if last {
-            if let Some(i) = index {
-                if !entry.is_array() {
-                    *entry = Value::Array(Vec::new());
-                }
-                let Value::Array(a) = entry else {
-                    unreachable!()
-                };
-                while a.len() <= i {
-                    a.push(Value::Object(Map::new()));
-                }
-                if !a[i].is_object() {
-                    a[i] = Value::Object(Map::new());
-                }
-                let Value::Object(m) = &mut a[i] else {
-                    unreachable!()
-                };
-                return m;
-            }
-        }
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        let Value::Object(m) = entry else {
-            unreachable!()
-        };
-        cur = m;
+    for key in parents {
+        cur = sub(cur, key)?;
     }
-    cur
+    let Some(i) = index else {
+        return sub(cur, last);
+    };
+    let list = cur
+        .entry(*last)
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()?;
+    while list.len() <= i {
+        list.push(Value::Object(Map::new()));
+    }
+    if list[i].is_null() {
+        list[i] = Value::Object(Map::new());
+    }
+    list[i].as_object_mut()
 }
 
-pub(crate) fn sub<'m>(m: &'m mut Map<String, Value>, key: &str) -> &'m mut Map<String, Value> {
-    let e = m.entry(key).or_insert_with(|| Value::Object(Map::new()));
-    if !e.is_object() {
-        *e = Value::Object(Map::new());
-    }
-    let Value::Object(o) = e else { unreachable!() };
-    o
+/// The object at `key`, created when missing.
+pub(crate) fn sub<'m>(
+    m: &'m mut Map<String, Value>,
+    key: &str,
+) -> Option<&'m mut Map<String, Value>> {
+    m.entry(key)
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
 }
 
 /// Drops the empty objects and lists the slots may have created (Go's omitempty).

@@ -110,7 +110,9 @@ fn add_dir(
     pos: Option<Pos>,
     r: &mut Report,
 ) {
-    let storage = sub(out, "storage");
+    let Some(storage) = sub(out, "storage") else {
+        return;
+    };
     let exists = ["files", "directories", "links"].into_iter().any(|k| {
         storage.get(k).and_then(Value::as_array).is_some_and(|a| {
             a.iter()
@@ -177,7 +179,9 @@ fn walk_tree(
                     continue;
                 }
             };
-            let c = sub(file, "contents");
+            let Some(c) = sub(file, "contents") else {
+                continue;
+            };
             let user_compression = c
                 .get("compression")
                 .and_then(Value::as_str)
@@ -235,7 +239,7 @@ fn node_slot<'m>(
     pos: Option<Pos>,
     r: &mut Report,
 ) -> Option<&'m mut Map<String, Value>> {
-    let storage = sub(out, "storage");
+    let storage = sub(out, "storage")?;
     let has = |k: &str, s: &Map<String, Value>| {
         s.get(k).and_then(Value::as_array).is_some_and(|a| {
             a.iter()
