@@ -126,6 +126,8 @@ pub struct SyntaxError {
 }
 
 struct Builder {
+    /// The text, as chars (the parser's marks count chars), to find block scalars' indicators.
+    src: Vec<char>,
     stack: Vec<(Node, usize)>,
     pending_key: Vec<Option<(String, Pos)>>,
     anchors: Vec<(usize, Node)>,
@@ -188,12 +190,38 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// yaml.v3 places a literal or folded scalar at its `|`/`>` indicator; the parser's mark is
+    /// where the content starts. Look back for the indicator.
+    fn indicator_pos(&self, content: Marker) -> Option<Pos> {
+        let end = content.index().min(self.src.len());
+        let at = self.src[..end]
+            .iter()
+            .rposition(|&c| c == '|' || c == '>')?;
+        let line = 1 + self.src[..at].iter().filter(|&&c| c == '\n').count();
+        let line_start = self.src[..at]
+            .iter()
+            .rposition(|&c| c == '\n')
+            .map_or(0, |i| i + 1);
+        Some(Pos {
+            line,
+            col: at - line_start + 1,
+        })
+    }
+}
+
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let p = pos(mark);
         match ev {
             Event::Scalar(s, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain && tag.is_none();
+                let p = match style {
+                    TScalarStyle::Literal | TScalarStyle::Folded => {
+                        self.indicator_pos(mark).unwrap_or(p)
+                    }
+                    _ => p,
+                };
                 let binary = tag.as_ref().is_some_and(|t| {
                     t.suffix == "binary" && matches!(t.handle.as_str(), "!!" | "tag:yaml.org,2002:")
                 });
@@ -322,6 +350,7 @@ fn merge_keys(entries: &mut Vec<(String, Pos, Node)>) {
 /// Parses the first YAML document of `src`. An empty document is an empty map.
 pub fn parse(src: &str) -> Result<Node, SyntaxError> {
     let mut b = Builder {
+        src: src.chars().collect(),
         stack: Vec::new(),
         pending_key: Vec::new(),
         anchors: Vec::new(),
