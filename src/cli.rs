@@ -117,6 +117,9 @@ pub enum Command {
     Validate(ValidateArgs),
     Afterburn(AfterburnArgs),
     Rmcfg(crate::rmcfg::RmcfgArgs),
+    /// Only in workstation builds: the initramfs binary must not grow by a byte.
+    #[cfg(feature = "butane")]
+    Butane(crate::butane_cmd::ButaneArgs),
 }
 
 pub const USAGE: &str = "\
@@ -213,6 +216,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         Some("validate") => return parse_validate(&args[1..]),
         Some("afterburn") => return parse_afterburn(&args[1..]),
         Some("rmcfg") => return crate::rmcfg::parse(&args[1..]),
+        #[cfg(feature = "butane")]
+        Some("butane") => return crate::butane_cmd::parse(&args[1..]),
         _ => {}
     }
     let mut platform = None;

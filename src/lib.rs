@@ -2,6 +2,8 @@
 //! and its command line. The library holds everything; `main.rs` only maps argv to it.
 
 pub mod afterburn;
+#[cfg(feature = "butane")]
+pub mod butane_cmd;
 pub mod cli;
 pub mod cmdline;
 /// The config engine lives in its own crate (built for speed); it is `ignis::config` here.

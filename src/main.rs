@@ -11,9 +11,13 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
         }
         cli::Command::Help => {
             print!("{}", cli::USAGE);
+            #[cfg(feature = "butane")]
+            print!("{}", ignis::butane_cmd::USAGE);
             Ok(0)
         }
         cli::Command::Validate(v) => validate_cmd::run(&v),
+        #[cfg(feature = "butane")]
+        cli::Command::Butane(b) => ignis::butane_cmd::run(&b),
         cli::Command::Afterburn(a) => {
             log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
@@ -65,6 +69,8 @@ fn main() {
             eprintln!("ignis: {e}");
             if e.kind() == error::Kind::Usage {
                 eprint!("{}", cli::USAGE);
+                #[cfg(feature = "butane")]
+                eprint!("{}", ignis::butane_cmd::USAGE);
             }
             e.kind().exit_code()
         }

@@ -50,6 +50,21 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
     } else {
         std::fs::read(&a.input).map_err(|e| Error::failed(format!("reading {}: {e}", a.input)))?
     };
+    // Butane is translated first (workstation builds); its diagnostics are the report when
+    // that fails.
+    #[cfg(feature = "butane")]
+    let src = if crate::butane_cmd::is_butane(&a.input, &src) {
+        let (lines, json) = crate::butane_cmd::translate_for_validate(&src, a.strict);
+        for l in lines {
+            println!("{l}");
+        }
+        match json {
+            Some(json) => json,
+            None => return Ok(1),
+        }
+    } else {
+        src
+    };
     let out = check(&src, a.strict);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
