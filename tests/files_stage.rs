@@ -701,3 +701,49 @@ fn overwrite_keeps_the_old_file_when_the_new_contents_fail() {
         "treated as a new file"
     );
 }
+
+/// #14 item 3: the files stage holds a bounded number of fds whatever the number of remote
+/// files, so 1200 remote files go through under a 256-fd limit (each pending remote file used
+/// to pin a temp file and its directory until written).
+#[test]
+fn many_remote_files_under_a_low_fd_limit() {
+    let s = serve(None);
+    let t = T::new("fd-limit");
+    let n = 1200;
+    let mut files = Vec::new();
+    for i in 0..n {
+        s.route(
+            &format!("/f{i}"),
+            vec![Reply::Body(format!("{i}\n").into_bytes())],
+        );
+        files.push(format!(
+            r#"{{"path":"/srv/d{}/f{i}","contents":{{"source":"{}"}}}}"#,
+            i % 7,
+            s.url(&format!("/f{i}"))
+        ));
+    }
+    let c = cfg(&format!(r#"{{"files":[{}]}}"#, files.join(",")));
+    let f = t.run("fetch", &c);
+    assert!(f.status.success(), "fetch: {}", text(&f));
+    // The files stage alone under the low limit (the shell's ulimit is inherited by exec).
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -n 256 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_ignis"))
+        .args(["-platform", "file", "-stage", "files", "-log-to-stdout"])
+        .arg("-root")
+        .arg(t.root())
+        .arg("-config-cache")
+        .arg(t.dir.join("run/ignition.json"))
+        .arg("-neednet")
+        .arg(t.dir.join("run/neednet"))
+        .arg("-state-file")
+        .arg(t.dir.join("run/state"))
+        .env("IGNIS_HOST_ROOT", t.dir.join("host"))
+        .env("IGNITION_CONFIG_FILE", t.dir.join("config.ign"))
+        .output()
+        .unwrap();
+    ok(o);
+    for i in [0, 599, 1199] {
+        assert_eq!(t.read(&format!("/srv/d{}/f{i}", i % 7)), format!("{i}\n"));
+    }
+}

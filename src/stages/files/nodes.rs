@@ -144,8 +144,28 @@ pub fn apply(
     for n in &nodes {
         precheck(root, n).context(|| format!("{} {:?}", n.json_path(), n.path()))?;
     }
-    let mut prefetched = prefetch(root, &nodes, fetcher, out)?;
-    for n in &nodes {
+    let mut remote = Remote::new(&nodes)?;
+    let r = write_all(root, &nodes, fetcher, ids, out, &mut remote);
+    if r.is_err() {
+        // A fetch that fails is only known when it fails: the temp files of the window go, and
+        // so do the directories created for it that stayed empty (a configured directory stays).
+        remote.pending.clear();
+        let configured: std::collections::HashSet<&str> =
+            s.directories.iter().map(|d| d.path.as_str()).collect();
+        undo_dirs(root, &remote.made, &configured);
+    }
+    r
+}
+
+fn write_all(
+    root: &Root,
+    nodes: &[Node],
+    fetcher: &Fetcher,
+    ids: &Ids,
+    out: &mut Applied,
+    remote: &mut Remote,
+) -> Result<()> {
+    for n in nodes {
         let what = format!("{} {:?}", n.json_path(), n.path());
         crate::log::op(
             &format!(
@@ -158,13 +178,26 @@ pub fn apply(
             ),
             || match n {
                 Node::Dir(_, d) => directory(root, d, ids, out),
-                Node::File(i, f) => file(root, f, fetcher, ids, out, prefetched.remove(i)),
+                Node::File(i, f) => {
+                    let pre = remote.take(*i, root, fetcher, out)?;
+                    file(root, f, fetcher, ids, out, pre)
+                }
                 Node::Link(_, l) => link(root, l, ids, out),
             },
         )
         .context(|| what.clone())?;
     }
     Ok(())
+}
+
+/// Removes the directories in `made` (shallowest first, as created) that are still empty,
+/// deepest first, except configured ones. Best effort: this runs on the way out of a failure.
+fn undo_dirs(root: &Root, made: &[String], keep: &std::collections::HashSet<&str>) {
+    for d in made.iter().rev() {
+        if !keep.contains(d.as_str()) {
+            let _ = root.remove_dir_if_empty(d);
+        }
+    }
 }
 
 fn precheck(root: &Root, n: &Node) -> Result<()> {
@@ -222,65 +255,105 @@ fn parent_of(p: &str) -> &str {
 /// stampede one server when a fleet boots together.
 const PARALLEL_FETCHES: usize = 8;
 
-/// Fetches the remote contents of files in parallel into temp files beside their destinations
-/// (parents created first, shallow to deep). Results are applied later in config order.
-fn prefetch(
-    root: &Root,
-    nodes: &[Node],
-    fetcher: &Fetcher,
-    out: &mut Applied,
-) -> Result<HashMap<usize, Result<TempFile>>> {
-    let mut jobs: Vec<(usize, &File, Spec)> = Vec::new();
-    for n in nodes {
-        let Node::File(i, f) = n else { continue };
-        let Some(spec) = Spec::from_resource(&f.contents)? else {
-            continue;
-        };
-        if spec.url.is_empty()
-            || spec
-                .url
-                .get(..5)
-                .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
-        {
-            continue;
+/// How many fetched files may wait for the writer, each holding a temp file and its directory
+/// open: this bounds the stage's fds whatever the config's size (#14).
+const WINDOW: usize = 32;
+
+/// Remote contents, fetched in parallel a window at a time ahead of the writer, into temp files
+/// beside their destinations (parents created first, shallow to deep).
+struct Remote<'c> {
+    /// (config index, file, spec) in write order.
+    jobs: Vec<(usize, &'c File, Spec)>,
+    /// The first job not fetched yet.
+    next: usize,
+    pending: HashMap<usize, Result<TempFile>>,
+    /// Directories created for fetched entries, shallowest first.
+    made: Vec<String>,
+}
+
+impl<'c> Remote<'c> {
+    fn new(nodes: &[Node<'c>]) -> Result<Remote<'c>> {
+        let mut jobs = Vec::new();
+        for n in nodes {
+            let Node::File(i, f) = n else { continue };
+            let Some(spec) = Spec::from_resource(&f.contents)? else {
+                continue;
+            };
+            if spec.url.is_empty()
+                || spec
+                    .url
+                    .get(..5)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+            {
+                continue;
+            }
+            jobs.push((*i, *f, spec));
         }
-        if root.stat(parent_of(&f.path))?.is_none() {
-            out.created
-                .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
+        if !jobs.is_empty() {
+            log::info!(
+                "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
+                jobs.len()
+            );
         }
-        jobs.push((*i, f, spec));
+        Ok(Remote {
+            jobs,
+            next: 0,
+            pending: HashMap::new(),
+            made: Vec::new(),
+        })
     }
-    let results = std::sync::Mutex::new(HashMap::new());
-    if jobs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    log::info!(
-        "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
-        jobs.len()
-    );
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|sc| {
-        for _ in 0..PARALLEL_FETCHES.min(jobs.len()) {
-            sc.spawn(|| loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((i, f, spec)) = jobs.get(k) else {
-                    break;
-                };
-                let r = root.create_temp(&f.path).and_then(|mut t| {
-                    fetcher
-                        .fetch(spec, &mut t)
-                        .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
-                    Ok(t)
+
+    /// The fetched contents of file `i` (`None` for one that is not remote), fetching the next
+    /// window first when the writer has caught up with the fetches.
+    fn take(
+        &mut self,
+        i: usize,
+        root: &Root,
+        fetcher: &Fetcher,
+        out: &mut Applied,
+    ) -> Result<Option<Result<TempFile>>> {
+        if let Some(r) = self.pending.remove(&i) {
+            return Ok(Some(r));
+        }
+        if self.jobs.get(self.next).is_none_or(|j| j.0 != i) {
+            return Ok(None);
+        }
+        let end = (self.next + WINDOW).min(self.jobs.len());
+        let window = &self.jobs[self.next..end];
+        self.next = end;
+        for (_, f, _) in window {
+            if root.stat(parent_of(&f.path))?.is_none() {
+                let made = root.mkdir_all(parent_of(&f.path), 0o755)?;
+                out.created.extend(made.iter().cloned());
+                self.made.extend(made);
+            }
+        }
+        let results = std::sync::Mutex::new(HashMap::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..PARALLEL_FETCHES.min(window.len()) {
+                sc.spawn(|| loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((i, f, spec)) = window.get(k) else {
+                        break;
+                    };
+                    let r = root.create_temp(&f.path).and_then(|mut t| {
+                        fetcher.fetch(spec, &mut t).context(|| {
+                            format!("fetching {}", crate::resource::redact(&spec.url))
+                        })?;
+                        Ok(t)
+                    });
+                    if let Ok(mut m) = results.lock() {
+                        m.insert(*i, r);
+                    }
                 });
-                if let Ok(mut m) = results.lock() {
-                    m.insert(*i, r);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .map_err(|_| Error::failed("a fetch worker panicked"))
+            }
+        });
+        self.pending = results
+            .into_inner()
+            .map_err(|_| Error::failed("a fetch worker panicked"))?;
+        Ok(self.pending.remove(&i))
+    }
 }
 
 fn file(
@@ -298,8 +371,28 @@ fn file(
     // treated as absent for owner and mode, as after Ignition's delete.
     let replacing = found.filter(|_| f.overwrite == Some(true));
     let existing = if replacing.is_some() { None } else { found };
-    out.created
-        .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
+    let made = root.mkdir_all(parent_of(&f.path), 0o755)?;
+    out.created.extend(made.iter().cloned());
+    let r = file_contents(root, f, fetcher, ids, out, prefetched, replacing, existing);
+    if r.is_err() {
+        // Contents that fail (a data URL's hash, an append's fetch) leave no empty directory.
+        undo_dirs(root, &made, &Default::default());
+    }
+    r
+}
+
+/// The rest of `file`, once its parent exists: owner, mode, contents, commit.
+#[allow(clippy::too_many_arguments)]
+fn file_contents(
+    root: &Root,
+    f: &File,
+    fetcher: &Fetcher,
+    ids: &Ids,
+    out: &mut Applied,
+    prefetched: Option<Result<TempFile>>,
+    replacing: Option<Meta>,
+    existing: Option<Meta>,
+) -> Result<()> {
     let (uid, gid) = owner(ids, &f.user, &f.group, existing.as_ref())?;
     let mode = f
         .mode
