@@ -4,6 +4,7 @@
 
 pub mod ids;
 pub mod nodes;
+pub mod plan;
 pub mod result;
 mod sshkeys;
 pub mod units;
@@ -53,16 +54,29 @@ pub fn run(args: &StageArgs) -> Result<()> {
     Ok(())
 }
 
-/// Applies the config's files-stage parts to `root`, in boot `boot`.
+/// Applies the config's files-stage parts to `root`, in boot `boot`. Everything that can be
+/// known before writing is planned and checked first (accounts, home directories, SSH key
+/// directories, owners, node conflicts, hard link targets), so such a failure leaves the
+/// target as it was.
 pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Result<Applied> {
+    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
+    let accounts = if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
+        Some(plan_accounts(root, cfg).context(|| "users and groups")?)
+    } else {
+        None
+    };
+    let ids = match &accounts {
+        Some((_, ids)) => ids.clone(),
+        None => ids::Ids::load(root)?,
+    };
+    let nodes = plan::nodes(root, cfg, &ids).context(|| "files")?;
+
     let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();
-    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
-    if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
-        users_and_groups(root, cfg, &mut out).context(|| "users and groups")?;
+    if let Some((plan, _)) = &accounts {
+        users_and_groups(root, cfg, plan, &mut out).context(|| "users and groups")?;
     }
-    let ids = ids::Ids::load(root)?;
-    nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
+    nodes::apply(root, &nodes, &fetcher, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
@@ -71,15 +85,50 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
     Ok(out)
 }
 
+/// Plans groups and users against the target's databases and checks what writing them would
+/// run into (home directories, `~/.ssh`); returns the plan and the names and ids as the
+/// databases will be once it is written.
+fn plan_accounts(root: &Root, cfg: &Config) -> Result<(crate::passwd::Plan, ids::Ids)> {
+    let t = crate::passwd::target::Target::new(root);
+    let inputs = crate::passwd::apply::read_inputs(&t, crate::passwd::apply::today())?;
+    let plan = crate::passwd::plan(&inputs, &cfg.passwd.groups, &cfg.passwd.users)?;
+    crate::passwd::apply::check_homes(&t, &plan)?;
+    let db = |f: crate::passwd::DbFile| {
+        plan.files
+            .iter()
+            .find(|(d, _)| *d == f)
+            .map(|(_, b)| b.as_slice())
+            .or(inputs.files.get(&f).map(Vec::as_slice))
+    };
+    let ids = ids::Ids::from_bytes(
+        [
+            db(crate::passwd::DbFile::Passwd),
+            inputs.alt_passwd.as_deref(),
+        ],
+        [
+            db(crate::passwd::DbFile::Group),
+            inputs.alt_group.as_deref(),
+        ],
+    );
+    for (i, u) in cfg.passwd.users.iter().enumerate() {
+        if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
+            continue;
+        }
+        sshkeys::check(root, &ids, &u.name)
+            .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+    }
+    Ok((plan, ids))
+}
+
 /// Groups, then users (natively, in one write per database), then their SSH keys to
 /// `~/.ssh/authorized_keys.d/ignition` (or `authorized_keys`, see sshkeys.rs).
-fn users_and_groups(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
-    let plan = crate::passwd::apply::run(
-        root,
-        &cfg.passwd.groups,
-        &cfg.passwd.users,
-        crate::passwd::apply::today(),
-    )?;
+fn users_and_groups(
+    root: &Root,
+    cfg: &Config,
+    plan: &crate::passwd::Plan,
+    out: &mut Applied,
+) -> Result<()> {
+    crate::passwd::apply::apply(&crate::passwd::target::Target::new(root), plan)?;
     for op in &plan.ops {
         log::info!("passwd: {op}");
     }

@@ -3,73 +3,14 @@
 //! contents streamed into a temp file beside the destination and renamed only once complete
 //! and hash-verified; owner by id or by name from the target's databases; mode only when given.
 
-use super::ids::Ids;
+use super::plan::{link_matches, Op, What};
 use super::Applied;
-use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
-use crate::config::validate::clean_path;
+use crate::config::types::{Directory, File, Link};
 use crate::error::{Context, Error, Result};
 use crate::resource::{Fetcher, Sink, Spec};
 use crate::sys::root::{Kind, Meta, Root, TempFile};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom, Write};
-
-/// One configured node with the JSON path of its entry.
-enum Node<'c> {
-    Dir(usize, &'c Directory),
-    File(usize, &'c File),
-    Link(usize, &'c Link),
-}
-
-impl Node<'_> {
-    fn path(&self) -> &str {
-        match self {
-            Node::Dir(_, d) => &d.path,
-            Node::File(_, f) => &f.path,
-            Node::Link(_, l) => &l.path,
-        }
-    }
-
-    fn json_path(&self) -> String {
-        match self {
-            Node::Dir(i, _) => format!("$.storage.directories.{i}"),
-            Node::File(i, _) => format!("$.storage.files.{i}"),
-            Node::Link(i, _) => format!("$.storage.links.{i}"),
-        }
-    }
-
-    fn is_hard_link(&self) -> bool {
-        matches!(self, Node::Link(_, l) if l.hard == Some(true))
-    }
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::File => "file",
-        Kind::Dir => "directory",
-        Kind::Symlink => "symlink",
-        Kind::Other => "special file",
-    }
-}
-
-/// The owner a node gets: the configured one, else the existing node's, else root.
-fn owner(
-    ids: &Ids,
-    user: &NodeUser,
-    group: &NodeGroup,
-    existing: Option<&Meta>,
-) -> Result<(u32, u32)> {
-    let uid = match (&user.id, &user.name) {
-        (Some(id), _) => *id as u32,
-        (None, Some(n)) if !n.is_empty() => ids.user(n)?.uid,
-        _ => existing.map_or(0, |m| m.uid),
-    };
-    let gid = match (&group.id, &group.name) {
-        (Some(id), _) => *id as u32,
-        (None, Some(n)) if !n.is_empty() => ids.group(n)?,
-        _ => existing.map_or(0, |m| m.gid),
-    };
-    Ok((uid, gid))
-}
 
 /// Appends to a temp file; a retried fetch only discards its own bytes.
 struct AppendSink<'a> {
@@ -94,64 +35,19 @@ impl Sink for AppendSink<'_> {
     }
 }
 
-pub fn apply(
-    root: &Root,
-    cfg: &Config,
-    fetcher: &Fetcher,
-    ids: &Ids,
-    out: &mut Applied,
-) -> Result<()> {
-    let s = &cfg.storage;
-    let mut nodes: Vec<Node> = s
-        .directories
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Node::Dir(i, d))
-        .chain(s.files.iter().enumerate().map(|(i, f)| Node::File(i, f)))
-        .chain(s.links.iter().enumerate().map(|(i, l)| Node::Link(i, l)))
-        .collect();
-    // Where each entry lands, its directories resolved inside the root as they will be when
-    // written (symlinks followed, dangling ones too): Ignition plans on these paths.
-    let mut resolved = HashMap::new();
-    for n in &nodes {
-        let r = root
-            .resolve(n.path())
-            .context(|| format!("{} {:?}", n.json_path(), n.path()))?;
-        resolved.insert(n.json_path(), r);
-    }
-    let depth = |n: &Node| {
-        resolved
-            .get(&n.json_path())
-            .map_or(0, |r| r.split('/').filter(|c| !c.is_empty()).count())
-    };
-    // Shallow before deep (where they land); hard links after everything they may point at.
-    nodes.sort_by_key(|n| (n.is_hard_link(), depth(n)));
-
-    // Two entries that resolve to one node (through a symlinked directory) would silently
-    // fight: refuse before writing anything.
-    let mut seen: HashMap<&str, String> = HashMap::new();
-    for n in &nodes {
-        let key = resolved.get(&n.json_path()).map_or("", String::as_str);
-        if let Some(other) = seen.insert(key, n.json_path()) {
-            return Err(Error::failed(format!(
-                "{} {:?} and {other} resolve to the same path in the target ({key})",
-                n.json_path(),
-                n.path()
-            )));
-        }
-    }
-    // Refuse existing nodes that may not be replaced, before changing anything.
-    for n in &nodes {
-        precheck(root, n).context(|| format!("{} {:?}", n.json_path(), n.path()))?;
-    }
-    let mut remote = Remote::new(&nodes)?;
-    let r = write_all(root, &nodes, fetcher, ids, out, &mut remote);
+/// Writes the planned nodes in order.
+pub fn apply(root: &Root, ops: &[Op], fetcher: &Fetcher, out: &mut Applied) -> Result<()> {
+    let mut remote = Remote::new(ops);
+    let r = write_all(root, ops, fetcher, out, &mut remote);
     if r.is_err() {
         // A fetch that fails is only known when it fails: the temp files of the window go, and
         // so do the directories created for it that stayed empty (a configured directory stays).
         remote.pending.clear();
-        let configured: std::collections::HashSet<&str> =
-            s.directories.iter().map(|d| d.path.as_str()).collect();
+        let configured: HashSet<&str> = ops
+            .iter()
+            .filter(|o| matches!(o.what, What::Dir(_)))
+            .map(|o| o.resolved.as_str())
+            .collect();
         undo_dirs(root, &remote.made, &configured);
     }
     r
@@ -159,89 +55,36 @@ pub fn apply(
 
 fn write_all(
     root: &Root,
-    nodes: &[Node],
+    ops: &[Op],
     fetcher: &Fetcher,
-    ids: &Ids,
     out: &mut Applied,
     remote: &mut Remote,
 ) -> Result<()> {
-    for n in nodes {
-        let what = format!("{} {:?}", n.json_path(), n.path());
-        crate::log::op(
-            &format!(
-                "writing {} {what}",
-                match n {
-                    Node::Dir(..) => "directory",
-                    Node::File(..) => "file",
-                    Node::Link(..) => "link",
+    for (k, o) in ops.iter().enumerate() {
+        let what = o.name();
+        crate::log::op(&format!("writing {} {what}", o.kind_word()), || {
+            match o.what {
+                What::Dir(d) => directory(root, o, d, out),
+                What::File(f) => {
+                    let pre = remote.take(k, root, fetcher, out)?;
+                    file(root, o, f, fetcher, out, pre)
                 }
-            ),
-            || match n {
-                Node::Dir(_, d) => directory(root, d, ids, out),
-                Node::File(i, f) => {
-                    let pre = remote.take(*i, root, fetcher, out)?;
-                    file(root, f, fetcher, ids, out, pre)
-                }
-                Node::Link(_, l) => link(root, l, ids, out),
-            },
-        )
+                What::Link(l) => link(root, o, l, out),
+            }
+        })
         .context(|| what.clone())?;
     }
     Ok(())
 }
 
 /// Removes the directories in `made` (shallowest first, as created) that are still empty,
-/// deepest first, except configured ones. Best effort: this runs on the way out of a failure.
-fn undo_dirs(root: &Root, made: &[String], keep: &std::collections::HashSet<&str>) {
+/// deepest first, except those in `keep`. Best effort: this runs on the way out of a failure.
+fn undo_dirs(root: &Root, made: &[String], keep: &HashSet<&str>) {
     for d in made.iter().rev() {
         if !keep.contains(d.as_str()) {
             let _ = root.remove_dir_if_empty(d);
         }
     }
-}
-
-fn precheck(root: &Root, n: &Node) -> Result<()> {
-    let Some(m) = root.lstat(n.path())? else {
-        return Ok(());
-    };
-    match n {
-        Node::File(_, f) if f.overwrite != Some(true) => {
-            if m.kind != Kind::File {
-                return Err(Error::failed(format!(
-                    "a {} exists there and overwrite is false",
-                    kind_name(m.kind)
-                )));
-            }
-            if f.contents.source.is_some() {
-                return Err(Error::failed(
-                    "a file exists there already and overwrite is false",
-                ));
-            }
-        }
-        Node::Dir(_, d) if d.overwrite != Some(true) && m.kind != Kind::Dir => {
-            return Err(Error::failed(format!(
-                "a {} exists there and overwrite is false",
-                kind_name(m.kind)
-            )));
-        }
-        Node::Link(_, l) if l.overwrite != Some(true) && !link_matches(root, l, &m)? => {
-            return Err(Error::failed(format!(
-                "a {} exists there that is not the configured link, and overwrite is false",
-                kind_name(m.kind)
-            )));
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn link_matches(root: &Root, l: &Link, m: &Meta) -> Result<bool> {
-    let target = l.target.as_deref().unwrap_or("");
-    if l.hard == Some(true) {
-        let t = root.lstat(target)?;
-        return Ok(t.is_some_and(|t| t.dev == m.dev && t.ino == m.ino));
-    }
-    Ok(m.kind == Kind::Symlink && clean_path(&root.readlink(&l.path)?) == clean_path(target))
 }
 
 fn parent_of(p: &str) -> &str {
@@ -261,9 +104,9 @@ const WINDOW: usize = 32;
 
 /// Remote contents, fetched in parallel a window at a time ahead of the writer, into temp files
 /// beside their destinations (parents created first, shallow to deep).
-struct Remote<'c> {
-    /// (config index, file, spec) in write order.
-    jobs: Vec<(usize, &'c File, Spec)>,
+struct Remote<'o, 'c> {
+    /// (position in the plan, op) of each remote file, in write order.
+    jobs: Vec<(usize, &'o Op<'c>)>,
     /// The first job not fetched yet.
     next: usize,
     pending: HashMap<usize, Result<TempFile>>,
@@ -271,36 +114,21 @@ struct Remote<'c> {
     made: Vec<String>,
 }
 
-impl<'c> Remote<'c> {
-    fn new(nodes: &[Node<'c>]) -> Result<Remote<'c>> {
-        let mut jobs = Vec::new();
-        for n in nodes {
-            let Node::File(i, f) = n else { continue };
-            let Some(spec) = Spec::from_resource(&f.contents)? else {
-                continue;
-            };
-            if spec.url.is_empty()
-                || spec
-                    .url
-                    .get(..5)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
-            {
-                continue;
-            }
-            jobs.push((*i, *f, spec));
-        }
+impl<'o, 'c> Remote<'o, 'c> {
+    fn new(ops: &'o [Op<'c>]) -> Remote<'o, 'c> {
+        let jobs: Vec<_> = ops.iter().enumerate().filter(|(_, o)| o.remote).collect();
         if !jobs.is_empty() {
             log::info!(
                 "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
                 jobs.len()
             );
         }
-        Ok(Remote {
+        Remote {
             jobs,
             next: 0,
             pending: HashMap::new(),
             made: Vec::new(),
-        })
+        }
     }
 
     /// The fetched contents of file `i` (`None` for one that is not remote), fetching the next
@@ -321,9 +149,9 @@ impl<'c> Remote<'c> {
         let end = (self.next + WINDOW).min(self.jobs.len());
         let window = &self.jobs[self.next..end];
         self.next = end;
-        for (_, f, _) in window {
-            if root.stat(parent_of(&f.path))?.is_none() {
-                let made = root.mkdir_all(parent_of(&f.path), 0o755)?;
+        for (_, o) in window {
+            if root.stat(parent_of(o.path()))?.is_none() {
+                let made = root.mkdir_all(parent_of(o.path()), 0o755)?;
                 out.created.extend(made.iter().cloned());
                 self.made.extend(made);
             }
@@ -334,10 +162,11 @@ impl<'c> Remote<'c> {
             for _ in 0..PARALLEL_FETCHES.min(window.len()) {
                 sc.spawn(|| loop {
                     let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((i, f, spec)) = window.get(k) else {
+                    let Some((i, o)) = window.get(k) else {
                         break;
                     };
-                    let r = root.create_temp(&f.path).and_then(|mut t| {
+                    let Some(spec) = &o.spec else { continue };
+                    let r = root.create_temp(o.path()).and_then(|mut t| {
                         fetcher.fetch(spec, &mut t).context(|| {
                             format!("fetching {}", crate::resource::redact(&spec.url))
                         })?;
@@ -358,9 +187,9 @@ impl<'c> Remote<'c> {
 
 fn file(
     root: &Root,
+    o: &Op,
     f: &File,
     fetcher: &Fetcher,
-    ids: &Ids,
     out: &mut Applied,
     prefetched: Option<Result<TempFile>>,
 ) -> Result<()> {
@@ -373,7 +202,7 @@ fn file(
     let existing = if replacing.is_some() { None } else { found };
     let made = root.mkdir_all(parent_of(&f.path), 0o755)?;
     out.created.extend(made.iter().cloned());
-    let r = file_contents(root, f, fetcher, ids, out, prefetched, replacing, existing);
+    let r = file_contents(root, o, f, fetcher, out, prefetched, replacing, existing);
     if r.is_err() {
         // Contents that fail (a data URL's hash, an append's fetch) leave no empty directory.
         undo_dirs(root, &made, &Default::default());
@@ -385,21 +214,21 @@ fn file(
 #[allow(clippy::too_many_arguments)]
 fn file_contents(
     root: &Root,
+    o: &Op,
     f: &File,
     fetcher: &Fetcher,
-    ids: &Ids,
     out: &mut Applied,
     prefetched: Option<Result<TempFile>>,
     replacing: Option<Meta>,
     existing: Option<Meta>,
 ) -> Result<()> {
-    let (uid, gid) = owner(ids, &f.user, &f.group, existing.as_ref())?;
+    let (uid, gid) = o.owner(existing.as_ref());
     let mode = f
         .mode
         .map(|m| m as u32)
         .or(existing.map(|m| m.mode))
         .unwrap_or(0o644);
-    let spec = Spec::from_resource(&f.contents)?;
+    let spec = &o.spec;
     if spec.is_none() && existing.is_some() {
         // No new contents: the file stays what it is (its inode, so its hard links and its
         // SELinux label too). Appends go onto its end in place, as with Ignition, but only once
@@ -426,7 +255,7 @@ fn file_contents(
         Some(r) => r?,
         None => root.create_temp(&f.path)?,
     };
-    match &spec {
+    match spec {
         Some(_) if was_prefetched => {}
         Some(spec) => {
             let n = fetcher
@@ -467,7 +296,7 @@ fn fetch_appends(fetcher: &Fetcher, f: &File, file: &mut std::fs::File) -> Resul
     Ok(())
 }
 
-fn directory(root: &Root, d: &Directory, ids: &Ids, out: &mut Applied) -> Result<()> {
+fn directory(root: &Root, o: &Op, d: &Directory, out: &mut Applied) -> Result<()> {
     let mut existing = root.lstat(&d.path)?;
     if let Some(m) = existing {
         if m.kind != Kind::Dir && d.overwrite == Some(true) {
@@ -477,7 +306,7 @@ fn directory(root: &Root, d: &Directory, ids: &Ids, out: &mut Applied) -> Result
     }
     let mode = d.mode.map(|m| m as u32).unwrap_or(0o755);
     out.created.extend(root.mkdir_all(&d.path, mode)?);
-    let (uid, gid) = owner(ids, &d.user, &d.group, existing.as_ref())?;
+    let (uid, gid) = o.owner(existing.as_ref());
     root.lchown(&d.path, uid, gid)?;
     if existing.is_some() && d.mode.is_some() {
         root.chmod(&d.path, mode)?;
@@ -485,12 +314,12 @@ fn directory(root: &Root, d: &Directory, ids: &Ids, out: &mut Applied) -> Result
     Ok(())
 }
 
-fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
+fn link(root: &Root, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
     let target = l.target.as_deref().unwrap_or("");
     if let Some(m) = root.lstat(&l.path)? {
         if link_matches(root, l, &m)? {
             if l.hard != Some(true) {
-                let (uid, gid) = owner(ids, &l.user, &l.group, Some(&m))?;
+                let (uid, gid) = o.owner(Some(&m));
                 root.lchown(&l.path, uid, gid)?;
             }
             return Ok(());
@@ -509,7 +338,7 @@ fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
         root.hard_link(target, &l.path)?;
     } else {
         root.symlink(target, &l.path)?;
-        let (uid, gid) = owner(ids, &l.user, &l.group, None)?;
+        let (uid, gid) = o.owner(None);
         root.lchown(&l.path, uid, gid)?;
     }
     out.created.push(l.path.clone());
