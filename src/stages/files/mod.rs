@@ -7,6 +7,7 @@ pub mod nodes;
 pub mod plan;
 pub mod result;
 mod sshkeys;
+mod unitlinks;
 pub mod units;
 
 use crate::cli::StageArgs;
@@ -253,11 +254,40 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
 fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    // Each directory is opened and located once for all its entries.
+    let mut dirs = crate::sys::root::DirCache::read_only(64);
+    let mut real_dirs: std::collections::HashMap<String, String> = Default::default();
     for p in created {
-        let Some(real) = root.real_path(p)? else {
+        let t = p.trim_end_matches('/');
+        let (parent, name) = match t.rfind('/') {
+            Some(0) => ("/", &t[1..]),
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => ("/", t),
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            let Some(real) = root.real_path(p)? else {
+                continue;
+            };
+            if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+                out.push(real);
+            }
+            continue;
+        }
+        let Some(dir) = dirs.get(root, parent)? else {
             continue;
         };
-        if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+        if dir.lstat(name)?.is_none() {
+            continue;
+        }
+        let base = match real_dirs.get(parent) {
+            Some(b) => b,
+            None => {
+                let b = root.real_dir(&dir);
+                real_dirs.entry(parent.to_string()).or_insert(b)
+            }
+        };
+        let real = format!("{}/{name}", base.trim_end_matches('/'));
+        if seen.insert(real.clone()) {
             out.push(real);
         }
     }

@@ -8,7 +8,7 @@ use super::Applied;
 use crate::config::types::{Directory, File, Link};
 use crate::error::{Context, Error, Result};
 use crate::resource::{Fetcher, Sink, Spec};
-use crate::sys::root::{Kind, Meta, Root, TempFile};
+use crate::sys::root::{Dir, DirCache, Kind, Meta, Root, TempFile};
 use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom, Write};
 
@@ -60,16 +60,18 @@ fn write_all(
     out: &mut Applied,
     remote: &mut Remote,
 ) -> Result<()> {
+    // Each parent directory is resolved once for all the files written into it.
+    let mut dirs = DirCache::new(DIRS_OPEN);
     for (k, o) in ops.iter().enumerate() {
         let what = o.name();
         crate::log::op(&format!("writing {} {what}", o.kind_word()), || {
             match o.what {
-                What::Dir(d) => directory(root, o, d, out),
+                What::Dir(d) => directory(root, &mut dirs, o, d, out),
                 What::File(f) => {
                     let pre = remote.take(k, root, fetcher, out)?;
-                    file(root, o, f, fetcher, out, pre)
+                    file(root, &mut dirs, o, f, fetcher, out, pre)
                 }
-                What::Link(l) => link(root, o, l, out),
+                What::Link(l) => link(root, &mut dirs, o, l, out),
             }
         })
         .context(|| what.clone())?;
@@ -84,6 +86,19 @@ fn undo_dirs(root: &Root, made: &[String], keep: &HashSet<&str>) {
         if !keep.contains(d.as_str()) {
             let _ = root.remove_dir_if_empty(d);
         }
+    }
+}
+
+/// How many directories the writer keeps open (each an fd) for the files it writes.
+const DIRS_OPEN: usize = 64;
+
+/// The directory holding the entry `p` and its name.
+fn entry(p: &str) -> (&str, &str) {
+    let t = p.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(0) => ("/", &t[1..]),
+        Some(i) => (&t[..i], &t[i + 1..]),
+        None => ("/", t),
     }
 }
 
@@ -187,22 +202,36 @@ impl<'o, 'c> Remote<'o, 'c> {
 
 fn file(
     root: &Root,
+    dirs: &mut DirCache,
     o: &Op,
     f: &File,
     fetcher: &Fetcher,
     out: &mut Applied,
     prefetched: Option<Result<TempFile>>,
 ) -> Result<()> {
-    let found = root.lstat(&f.path)?;
+    let (parent, name) = entry(&f.path);
+    let mut made = Vec::new();
+    let dir = match dirs.get(root, parent)? {
+        Some(d) => d,
+        None => {
+            made = root.mkdir_all(parent, 0o755)?;
+            out.created.extend(made.iter().cloned());
+            dirs.get(root, parent)?.ok_or_else(|| {
+                Error::failed(format!("{parent} is missing right after it was created"))
+            })?
+        }
+    };
+    let found = dir.lstat(name)?;
     // overwrite: the new file is fetched and verified into a temp file first, and only then
     // takes the old one's place (a rename replaces a file or a link atomically), so a 404, a
     // bad hash or a full disk leaves the old file as it was (Ignition deletes it first). It is
     // treated as absent for owner and mode, as after Ignition's delete.
     let replacing = found.filter(|_| f.overwrite == Some(true));
     let existing = if replacing.is_some() { None } else { found };
-    let made = root.mkdir_all(parent_of(&f.path), 0o755)?;
-    out.created.extend(made.iter().cloned());
-    let r = file_contents(root, o, f, fetcher, out, prefetched, replacing, existing);
+    let at = (&*dir, name);
+    let r = file_contents(
+        root, dirs, at, o, f, fetcher, out, prefetched, replacing, existing,
+    );
     if r.is_err() {
         // Contents that fail (a data URL's hash, an append's fetch) leave no empty directory.
         undo_dirs(root, &made, &Default::default());
@@ -214,6 +243,8 @@ fn file(
 #[allow(clippy::too_many_arguments)]
 fn file_contents(
     root: &Root,
+    dirs: &mut DirCache,
+    (dir, name): (&Dir, &str),
     o: &Op,
     f: &File,
     fetcher: &Fetcher,
@@ -234,7 +265,7 @@ fn file_contents(
         // SELinux label too). Appends go onto its end in place, as with Ignition, but only once
         // all of them are fetched and verified (staged in a temp file, which is then dropped).
         if !f.append.is_empty() {
-            let mut staged = root.create_temp(&f.path)?;
+            let mut staged = dir.create_temp(name)?;
             fetch_appends(fetcher, f, &mut staged.file)?;
             staged
                 .file
@@ -253,7 +284,7 @@ fn file_contents(
     let was_prefetched = prefetched.is_some();
     let mut t = match prefetched {
         Some(r) => r?,
-        None => root.create_temp(&f.path)?,
+        None => dir.create_temp(name)?,
     };
     match spec {
         Some(_) if was_prefetched => {}
@@ -271,6 +302,7 @@ fn file_contents(
     // contents are complete.
     if replacing.is_some_and(|m| m.kind != Kind::File && m.kind != Kind::Symlink) {
         root.remove_all(&f.path)?;
+        dirs.clear();
     }
     t.commit(mode, uid, gid)?;
     if existing.is_none() {
@@ -296,11 +328,18 @@ fn fetch_appends(fetcher: &Fetcher, f: &File, file: &mut std::fs::File) -> Resul
     Ok(())
 }
 
-fn directory(root: &Root, o: &Op, d: &Directory, out: &mut Applied) -> Result<()> {
+fn directory(
+    root: &Root,
+    dirs: &mut DirCache,
+    o: &Op,
+    d: &Directory,
+    out: &mut Applied,
+) -> Result<()> {
     let mut existing = root.lstat(&d.path)?;
     if let Some(m) = existing {
         if m.kind != Kind::Dir && d.overwrite == Some(true) {
             root.remove_all(&d.path)?;
+            dirs.clear();
             existing = None;
         }
     }
@@ -314,7 +353,7 @@ fn directory(root: &Root, o: &Op, d: &Directory, out: &mut Applied) -> Result<()
     Ok(())
 }
 
-fn link(root: &Root, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
+fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
     let target = l.target.as_deref().unwrap_or("");
     if let Some(m) = root.lstat(&l.path)? {
         if link_matches(root, l, &m)? {
@@ -326,6 +365,7 @@ fn link(root: &Root, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
         }
         // precheck refused this unless overwrite is set
         root.remove_all(&l.path)?;
+        dirs.clear();
     }
     out.created
         .extend(root.mkdir_all(parent_of(&l.path), 0o755)?);

@@ -10,7 +10,7 @@ use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
 use crate::config::validate::clean_path;
 use crate::error::{Context, Error, Result};
 use crate::resource::Spec;
-use crate::sys::root::{Kind, Meta, Root};
+use crate::sys::root::{DirCache, Kind, Meta, Root};
 use std::collections::{HashMap, HashSet};
 
 /// What a node operation writes.
@@ -124,6 +124,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids) -> Result<Vec<Op<'c>>>
         .chain(s.files.iter().enumerate().map(|(i, f)| (i, What::File(f))))
         .chain(s.links.iter().enumerate().map(|(i, l)| (i, What::Link(l))));
     let mut ops = Vec::new();
+    let mut resolved_dirs = HashMap::new();
     for (index, what) in whats {
         let mut op = Op {
             index,
@@ -137,7 +138,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids) -> Result<Vec<Op<'c>>>
         let planned = (|| -> Result<()> {
             // Where each entry lands, its directories resolved inside the root as they will be
             // when written (symlinks followed, dangling ones too): Ignition plans on these paths.
-            op.resolved = root.resolve(op.path())?;
+            op.resolved = resolve(root, &mut resolved_dirs, op.path())?;
             let (user, group) = match op.what {
                 What::Dir(d) => (&d.user, &d.group),
                 What::File(f) => (&f.user, &f.group),
@@ -179,13 +180,55 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids) -> Result<Vec<Op<'c>>>
         .filter(|o| !o.is_hard_link())
         .map(|o| o.resolved.as_str())
         .collect();
+    // Planning changes nothing: each directory is opened (or found missing) once.
+    let mut dirs = DirCache::read_only(64);
     for o in &ops {
-        precheck(root, o, &made).context(|| o.name())?;
+        precheck(root, &mut dirs, o, &made).context(|| o.name())?;
     }
     Ok(ops)
 }
 
-fn precheck(root: &Root, o: &Op, made: &HashSet<&str>) -> Result<()> {
+/// `root.resolve(p)`, each directory walked once: entries of one directory share its walk.
+fn resolve(root: &Root, dirs: &mut HashMap<String, String>, p: &str) -> Result<String> {
+    let comps: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let Some((last, parent)) = comps.split_last() else {
+        return root.resolve(p);
+    };
+    if *last == ".." {
+        return root.resolve(p);
+    }
+    let key = parent.join("/");
+    let dir = match dirs.get(&key) {
+        Some(d) => d,
+        None => {
+            let d = root.resolve_dir(&format!("/{key}"))?;
+            dirs.entry(key).or_insert(d)
+        }
+    };
+    Ok(format!("{}/{last}", dir.trim_end_matches('/')))
+}
+
+/// lstat of the entry `p`, its directory opened once for all its entries.
+fn lstat(root: &Root, dirs: &mut DirCache, p: &str) -> Result<Option<Meta>> {
+    let t = p.trim_end_matches('/');
+    let (parent, name) = match t.rfind('/') {
+        Some(0) => ("/", &t[1..]),
+        Some(i) => (&t[..i], &t[i + 1..]),
+        None => return root.lstat(p),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return root.lstat(p);
+    }
+    match dirs.get(root, parent)? {
+        Some(d) => d.lstat(name),
+        None => Ok(None),
+    }
+}
+
+fn precheck(root: &Root, dirs: &mut DirCache, o: &Op, made: &HashSet<&str>) -> Result<()> {
     if let What::Link(l) = o.what {
         if l.hard == Some(true) {
             let target = l.target.as_deref().unwrap_or("");
@@ -198,7 +241,7 @@ fn precheck(root: &Root, o: &Op, made: &HashSet<&str>) -> Result<()> {
             }
         }
     }
-    let Some(m) = root.lstat(o.path())? else {
+    let Some(m) = lstat(root, dirs, o.path())? else {
         return Ok(());
     };
     match o.what {
