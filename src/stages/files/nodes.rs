@@ -335,27 +335,55 @@ fn directory(
     d: &Directory,
     out: &mut Applied,
 ) -> Result<()> {
-    let mut existing = root.lstat(&d.path)?;
+    let (parent, name) = entry(&d.path);
+    let mut pdir = dirs.get(root, parent)?;
+    let mut existing = match &pdir {
+        Some(p) => p.lstat(name)?,
+        None => None,
+    };
     if let Some(m) = existing {
         if m.kind != Kind::Dir && d.overwrite == Some(true) {
             root.remove_all(&d.path)?;
             dirs.clear();
+            pdir = dirs.get(root, parent)?;
             existing = None;
         }
     }
     let mode = d.mode.map(|m| m as u32).unwrap_or(0o755);
-    out.created.extend(root.mkdir_all(&d.path, mode)?);
     let (uid, gid) = o.owner(existing.as_ref());
-    root.lchown(&d.path, uid, gid)?;
-    if existing.is_some() && d.mode.is_some() {
-        root.chmod(&d.path, mode)?;
+    match (&pdir, existing) {
+        // Its parent is there and it is not: one mkdir where the parent was resolved.
+        (Some(p), None) => {
+            p.mkdir(name, mode)?;
+            out.created.push(d.path.clone());
+            p.chown(name, uid, gid)?;
+        }
+        (Some(p), Some(m)) if m.kind == Kind::Dir => {
+            p.chown(name, uid, gid)?;
+            if d.mode.is_some() {
+                root.chmod(&d.path, mode)?;
+            }
+        }
+        // No parent yet (or something else in the way, which mkdir_all reports).
+        _ => {
+            out.created.extend(root.mkdir_all(&d.path, mode)?);
+            root.lchown(&d.path, uid, gid)?;
+            if existing.is_some() && d.mode.is_some() {
+                root.chmod(&d.path, mode)?;
+            }
+        }
     }
     Ok(())
 }
 
 fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
     let target = l.target.as_deref().unwrap_or("");
-    if let Some(m) = root.lstat(&l.path)? {
+    let (parent, name) = entry(&l.path);
+    let found = match dirs.get(root, parent)? {
+        Some(p) => p.lstat(name)?,
+        None => None,
+    };
+    if let Some(m) = found {
         if link_matches(root, l, &m)? {
             if l.hard != Some(true) {
                 let (uid, gid) = o.owner(Some(&m));
@@ -367,8 +395,15 @@ fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -
         root.remove_all(&l.path)?;
         dirs.clear();
     }
-    out.created
-        .extend(root.mkdir_all(parent_of(&l.path), 0o755)?);
+    let pdir = match dirs.get(root, parent)? {
+        Some(p) => p,
+        None => {
+            out.created.extend(root.mkdir_all(parent, 0o755)?);
+            dirs.get(root, parent)?.ok_or_else(|| {
+                Error::failed(format!("{parent} is missing right after it was created"))
+            })?
+        }
+    };
     if l.hard == Some(true) {
         if root.lstat(target)?.is_none() {
             return Err(Error::failed(format!(
@@ -377,9 +412,9 @@ fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -
         }
         root.hard_link(target, &l.path)?;
     } else {
-        root.symlink(target, &l.path)?;
+        pdir.symlink(target, name)?;
         let (uid, gid) = o.owner(None);
-        root.lchown(&l.path, uid, gid)?;
+        pdir.chown(name, uid, gid)?;
     }
     out.created.push(l.path.clone());
     Ok(())

@@ -77,6 +77,40 @@ impl Dir {
         Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
     }
 
+    /// Creates the directory `name` with `mode` exactly (the umask undone), root-owned as the
+    /// stage, as `mkdir_all` creates its last directory.
+    pub fn mkdir(&self, name: &str, mode: u32) -> Result<()> {
+        let name = check(name)?;
+        rfs::mkdirat(&*self.fd, name, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("creating directory", &self.at(name), e))?;
+        let fd = rfs::openat(
+            &*self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("opening", &self.at(name), e))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| io_err("chmod", &self.at(name), e))
+    }
+
+    /// Creates the symlink `name` pointing to `target` (as written; it is not resolved).
+    pub fn symlink(&self, target: &str, name: &str) -> Result<()> {
+        rfs::symlinkat(target, &*self.fd, check(name)?)
+            .map_err(|e| io_err("creating symlink", &self.at(name), e))
+    }
+
+    /// Sets the owner of `name` itself (a symlink is not followed).
+    pub fn chown(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
+        rfs::chownat(
+            &*self.fd,
+            check(name)?,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("chown", &self.at(name), e))
+    }
+
     /// A new temp file in this directory, to be committed over `name`.
     pub fn create_temp(&self, name: &str) -> Result<TempFile> {
         create_temp_in(self.fd.clone(), check(name)?, &self.at(name))
