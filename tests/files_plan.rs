@@ -306,3 +306,26 @@ fn a_failed_fetch_leaves_no_empty_directories() {
     assert!(!o.status.success(), "{}", text(&o));
     assert!(!t.p("/new3").exists(), "empty directories left behind");
 }
+
+/// A node that appears between the plan and the write (a home's skeleton copied by the passwd
+/// step) is checked again when written: overwrite false still refuses it.
+#[test]
+fn a_node_from_a_home_skeleton_is_checked_when_written() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("skel");
+    std::fs::create_dir_all(t.p("/etc/skel")).unwrap();
+    std::fs::write(t.p("/etc/skel/.profile"), "skel\n").unwrap();
+    let o = t.apply(&cfg(
+        r#""passwd":{"users":[{"name":"alice"}]},
+           "storage":{"files":[{"path":"/home/alice/.profile","contents":{"source":"data:,mine"}}]}"#,
+    ));
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("overwrite is false"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(t.p("/home/alice/.profile")).unwrap(),
+        "skel\n"
+    );
+}

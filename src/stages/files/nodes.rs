@@ -3,7 +3,7 @@
 //! contents streamed into a temp file beside the destination and renamed only once complete
 //! and hash-verified; owner by id or by name from the target's databases; mode only when given.
 
-use super::plan::{link_matches, Op, What};
+use super::plan::{check_existing, link_matches, Op, What};
 use super::Applied;
 use crate::config::types::{Directory, File, Link};
 use crate::error::{Context, Error, Result};
@@ -222,6 +222,9 @@ fn file(
         }
     };
     let found = dir.lstat(name)?;
+    if let Some(m) = &found {
+        check_existing(root, o, m)?;
+    }
     // overwrite: the new file is fetched and verified into a temp file first, and only then
     // takes the old one's place (a rename replaces a file or a link atomically), so a 404, a
     // bad hash or a full disk leaves the old file as it was (Ignition deletes it first). It is
@@ -341,6 +344,9 @@ fn directory(
         Some(p) => p.lstat(name)?,
         None => None,
     };
+    if let Some(m) = &existing {
+        check_existing(root, o, m)?;
+    }
     if let Some(m) = existing {
         if m.kind != Kind::Dir && d.overwrite == Some(true) {
             root.remove_all(&d.path)?;
@@ -384,6 +390,7 @@ fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -
         None => None,
     };
     if let Some(m) = found {
+        check_existing(root, o, &m)?;
         if link_matches(root, l, &m)? {
             if l.hard != Some(true) {
                 let (uid, gid) = o.owner(Some(&m));

@@ -241,9 +241,16 @@ fn precheck(root: &Root, dirs: &mut DirCache, o: &Op, made: &HashSet<&str>) -> R
             }
         }
     }
-    let Some(m) = lstat(root, dirs, o.path())? else {
-        return Ok(());
-    };
+    match lstat(root, dirs, o.path())? {
+        Some(m) => check_existing(root, o, &m),
+        None => Ok(()),
+    }
+}
+
+/// Refuses the existing node `m` at `o`'s path when `o` may not replace it. Planning asks
+/// first; writing asks again, for nodes that appeared since (a home's skeleton).
+pub fn check_existing(root: &Root, o: &Op, m: &Meta) -> Result<()> {
+    let m = *m;
     match o.what {
         What::File(f) if f.overwrite != Some(true) => {
             if m.kind != Kind::File {
