@@ -133,3 +133,57 @@ impl Links {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// The index follows the units step's own changes: a mask made after the scan is seen by
+    /// a later disable, a forgotten link is not touched, and emptied directories go.
+    #[test]
+    fn follows_changes_and_removes_emptied_directories() {
+        let d = std::env::temp_dir().join(format!("ignis-unitlinks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let sys = d.join("etc/systemd/system");
+        std::fs::create_dir_all(sys.join("a.target.wants/deep")).unwrap();
+        std::fs::create_dir_all(sys.join("b.target.wants")).unwrap();
+        symlink(
+            "/usr/lib/systemd/system/x.service",
+            sys.join("a.target.wants/deep/x.service"),
+        )
+        .unwrap();
+        symlink(
+            "/usr/lib/systemd/system/x.service",
+            sys.join("b.target.wants/x.service"),
+        )
+        .unwrap();
+        symlink(
+            "/usr/lib/systemd/system/y.service",
+            sys.join("b.target.wants/y.service"),
+        )
+        .unwrap();
+        let root = Root::open(&d).unwrap();
+        let top = "/etc/systemd/system";
+        let mut l = Links::scan(&root, top).unwrap();
+        assert_eq!(l.entries.len(), 3);
+        // A mask made after the scan, under the name of x's alias.
+        symlink("/dev/null", sys.join("x-alias.service")).unwrap();
+        l.add_top("x-alias.service", "/dev/null");
+        // A link the units step replaced by a file.
+        l.forget(&format!("{top}/b.target.wants/y.service"));
+        let names = vec!["x.service".to_string(), "x-alias.service".to_string()];
+        assert_eq!(l.disable(&root, "x.service", &names).unwrap(), 3);
+        let there = |p: &str| std::fs::symlink_metadata(sys.join(p)).is_ok();
+        assert!(!there("a.target.wants"), "emptied directories removed");
+        assert!(
+            there("b.target.wants/y.service"),
+            "forgotten link untouched"
+        );
+        assert!(!there("b.target.wants/x.service"));
+        assert!(!there("x-alias.service"));
+        assert!(sys.exists());
+        assert_eq!(l.entries.len(), 0);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
