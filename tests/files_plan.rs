@@ -329,3 +329,23 @@ fn a_node_from_a_home_skeleton_is_checked_when_written() {
         "skel\n"
     );
 }
+
+/// A hard link may point at a file that only the skeleton of a home the config creates
+/// provides: the plan lets it through, the writer finds it.
+#[test]
+fn a_hard_link_into_a_new_home_skeleton_is_planned() {
+    if !is_root() {
+        println!("skipped: chown needs root");
+        return;
+    }
+    let t = T::new("skel-link");
+    std::fs::create_dir_all(t.p("/etc/skel")).unwrap();
+    std::fs::write(t.p("/etc/skel/.profile"), "skel\n").unwrap();
+    ok(t.apply(&cfg(
+        r#""passwd":{"users":[{"name":"alice"}]},
+           "storage":{"links":[{"path":"/etc/profile-alice","target":"/home/alice/.profile","hard":true}]}"#,
+    )));
+    let a = std::fs::metadata(t.p("/etc/profile-alice")).unwrap();
+    let b = std::fs::metadata(t.p("/home/alice/.profile")).unwrap();
+    assert_eq!(a.ino(), b.ino());
+}

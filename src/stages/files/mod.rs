@@ -70,7 +70,15 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
         Some((_, ids)) => ids.clone(),
         None => ids::Ids::load(root)?,
     };
-    let nodes = plan::nodes(root, cfg, &ids).context(|| "files")?;
+    let homes: Vec<String> = accounts
+        .iter()
+        .flat_map(|(p, _)| &p.homes)
+        .filter_map(|h| match h {
+            crate::passwd::HomeOp::Create { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let nodes = plan::nodes(root, cfg, &ids, &homes).context(|| "files")?;
 
     let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();

@@ -114,7 +114,8 @@ pub fn is_data_url(url: &str) -> bool {
 }
 
 /// Plans the config's nodes on `root` with owners from `ids`.
-pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids) -> Result<Vec<Op<'c>>> {
+/// `homes` are the home directories the passwd step creates (a skeleton may fill them).
+pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> Result<Vec<Op<'c>>> {
     let s = &cfg.storage;
     let whats = s
         .directories
@@ -183,7 +184,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids) -> Result<Vec<Op<'c>>>
     // Planning changes nothing: each directory is opened (or found missing) once.
     let mut dirs = DirCache::read_only(64);
     for o in &ops {
-        precheck(root, &mut dirs, o, &made).context(|| o.name())?;
+        precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
     }
     Ok(ops)
 }
@@ -228,13 +229,27 @@ fn lstat(root: &Root, dirs: &mut DirCache, p: &str) -> Result<Option<Meta>> {
     }
 }
 
-fn precheck(root: &Root, dirs: &mut DirCache, o: &Op, made: &HashSet<&str>) -> Result<()> {
+fn precheck(
+    root: &Root,
+    dirs: &mut DirCache,
+    o: &Op,
+    made: &HashSet<&str>,
+    homes: &[String],
+) -> Result<()> {
     if let What::Link(l) = o.what {
         if l.hard == Some(true) {
             let target = l.target.as_deref().unwrap_or("");
             // The target exists now or is one of the config's own nodes, written before the
-            // hard links.
-            if root.lstat(target)?.is_none() && !made.contains(root.resolve(target)?.as_str()) {
+            // hard links, or it is in a home the passwd step creates, whose skeleton is only
+            // copied then.
+            let in_home = |t: &str| {
+                homes.iter().any(|h| {
+                    root.resolve(h)
+                        .is_ok_and(|h| t.starts_with(&format!("{}/", h.trim_end_matches('/'))))
+                })
+            };
+            let real = root.resolve(target)?;
+            if root.lstat(target)?.is_none() && !made.contains(real.as_str()) && !in_home(&real) {
                 return Err(Error::failed(format!(
                     "hard link target {target:?} does not exist"
                 )));
