@@ -58,7 +58,11 @@ fn every_ordering_line_says_why() {
     for (name, text) in all {
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
-            if !(line.starts_with("After=") || line.starts_with("Before=")) {
+            // Resource limits are a choice to explain too.
+            if !(line.starts_with("After=")
+                || line.starts_with("Before=")
+                || line.starts_with("Limit"))
+            {
                 continue;
             }
             // The comment sits right above, or above the Requires=/Wants= it pairs with.

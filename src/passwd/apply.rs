@@ -55,8 +55,93 @@ pub fn run(root: &Root, groups: &[PasswdGroup], users: &[PasswdUser], today: i64
     let t = Target::new(root);
     let inputs = read_inputs(&t, today)?;
     let plan = super::plan(&inputs, groups, users)?;
+    check_homes(&t, &plan)?;
     apply(&t, &plan)?;
     Ok(plan)
+}
+
+/// Refuses, before any database is written, the home operations that would fail on the target
+/// as it is: a parent of a new home that is not a directory, a dangling link where a home is
+/// to be created, a move onto an existing path or from a non-directory, a removal of a home
+/// another user owns. Earlier operations of the plan are taken into account for the paths
+/// they create or remove.
+pub fn check_homes(t: &Target<'_>, plan: &Plan) -> Result<()> {
+    use std::collections::HashMap;
+    // Paths the plan's earlier operations create (true) or remove (false).
+    let mut planned: HashMap<&str, bool> = HashMap::new();
+    let exists = |planned: &HashMap<&str, bool>, p: &str| -> Result<bool> {
+        match planned.get(p) {
+            Some(b) => Ok(*b),
+            None => Ok(t.stat(p)?.is_some()),
+        }
+    };
+    for op in &plan.homes {
+        match op {
+            HomeOp::Create { user, path, .. } => {
+                if exists(&planned, path)? {
+                    continue;
+                }
+                let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+                let mut here = String::new();
+                for c in comps.iter().take(comps.len().saturating_sub(1)) {
+                    here.push('/');
+                    here.push_str(c);
+                    if planned.get(here.as_str()) == Some(&true) {
+                        continue;
+                    }
+                    match t.stat(&here)? {
+                        Some(m) if m.kind != Kind::Dir => {
+                            return Err(Error::failed(format!(
+                                "home directory {path} of {user}: {here} is not a directory"
+                            )))
+                        }
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+                if !planned.contains_key(path.as_str()) && t.lstat(path)?.is_some() {
+                    return Err(Error::failed(format!(
+                        "home directory {path} of {user}: a link that leads nowhere is in the way"
+                    )));
+                }
+                planned.insert(path, true);
+            }
+            HomeOp::Move { user, from, to, .. } => {
+                if exists(&planned, to)? {
+                    return Err(Error::failed(format!(
+                        "moving home of {user}: directory {to} exists"
+                    )));
+                }
+                if !planned.contains_key(from.as_str()) {
+                    if let Some(m) = t.stat(from)? {
+                        if m.kind != Kind::Dir {
+                            return Err(Error::failed(format!(
+                                "moving home of {user}: the previous home {from} is not a directory"
+                            )));
+                        }
+                    }
+                }
+                if exists(&planned, from)? {
+                    planned.insert(to, true);
+                }
+                planned.insert(from, false);
+            }
+            HomeOp::Remove { user, path, uid } => {
+                if !planned.contains_key(path.as_str()) {
+                    if let Some(m) = t.stat(path)? {
+                        if m.uid != *uid {
+                            return Err(Error::failed(format!(
+                                "removing home of {user}: {path} not owned by {user}, not removing"
+                            )));
+                        }
+                    }
+                }
+                planned.insert(path, false);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn home_op(t: &Target<'_>, op: &HomeOp) -> Result<()> {

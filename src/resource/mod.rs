@@ -229,6 +229,12 @@ pub(crate) enum DeliverError {
     Other(Error),
 }
 
+thread_local! {
+    /// `pump`'s block, kept between calls: a stage writing thousands of small files would
+    /// otherwise map and unmap 64 KiB for each.
+    static PUMP_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Copies `src` into `out` in 64 KiB blocks, telling read errors (worth a retry) from write
 /// errors (not).
 fn pump(
@@ -238,9 +244,23 @@ fn pump(
     progress: &mut dyn FnMut(u64),
     what: &str,
 ) -> Result<(), DeliverError> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = PUMP_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    buf.resize(64 * 1024, 0);
+    let r = pump_with(&mut buf, src, out, total, progress, what);
+    PUMP_BUF.with(|b| *b.borrow_mut() = buf);
+    r
+}
+
+fn pump_with(
+    buf: &mut [u8],
+    src: &mut dyn Read,
+    out: &mut dyn Write,
+    total: &mut u64,
+    progress: &mut dyn FnMut(u64),
+    what: &str,
+) -> Result<(), DeliverError> {
     loop {
-        let n = match src.read(&mut buf) {
+        let n = match src.read(buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

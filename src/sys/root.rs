@@ -52,8 +52,11 @@ impl Meta {
     }
 }
 
+mod dir;
 mod tree;
 mod walk;
+
+pub use dir::{Dir, DirCache};
 
 pub struct Root {
     fd: OwnedFd,
@@ -90,7 +93,8 @@ fn io_err(what: &str, p: &str, e: Errno) -> Error {
 
 /// A file being written; renamed over its destination by `commit`, removed if dropped.
 pub struct TempFile {
-    parent: OwnedFd,
+    /// Shared with a `Dir` that creates many temp files in one directory.
+    parent: std::sync::Arc<OwnedFd>,
     tmp: String,
     name: String,
     pub file: std::fs::File,
@@ -108,7 +112,7 @@ impl TempFile {
         .map_err(|e| io_err("chown", &self.name, e))?;
         rfs::fchmod(&self.file, Mode::from_raw_mode(mode))
             .map_err(|e| io_err("chmod", &self.name, e))?;
-        rfs::renameat(&self.parent, &self.tmp, &self.parent, &self.name)
+        rfs::renameat(&*self.parent, &self.tmp, &*self.parent, &self.name)
             .map_err(|e| io_err("rename into", &self.name, e))?;
         self.committed = true;
         Ok(())
@@ -118,7 +122,7 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         if !self.committed {
-            let _ = rfs::unlinkat(&self.parent, &self.tmp, AtFlags::empty());
+            let _ = rfs::unlinkat(&*self.parent, &self.tmp, AtFlags::empty());
         }
     }
 }
@@ -243,30 +247,7 @@ impl Root {
     /// reading too, so that it can also serve as a staging buffer.
     pub fn create_temp(&self, p: &str) -> Result<TempFile> {
         let (parent, name) = self.parent(p)?;
-        for n in 0..100u32 {
-            let tmp = format!(".{name}.ignis{}-{n}", std::process::id());
-            match rfs::openat(
-                &parent,
-                tmp.as_str(),
-                OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-                Mode::from_raw_mode(0o600),
-            ) {
-                Ok(fd) => {
-                    return Ok(TempFile {
-                        parent,
-                        tmp,
-                        name: name.to_string(),
-                        file: std::fs::File::from(fd),
-                        committed: false,
-                    })
-                }
-                Err(Errno::EXIST) => continue,
-                Err(e) => return Err(io_err("creating a temp file for", p, e)),
-            }
-        }
-        Err(Error::failed(format!(
-            "could not create a temp file for {p}"
-        )))
+        create_temp_in(std::sync::Arc::new(parent), name, p)
     }
 
     /// Opens an existing regular file for reading (symlinks followed inside the root).
@@ -513,6 +494,40 @@ impl Root {
         .map_err(|e| io_err("opening", "/", e))?;
         rfs::syncfs(&fd).map_err(|e| io_err("syncfs", "/", e))
     }
+}
+
+/// This process's id, asked once (temp names carry it; one getpid per file adds up).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+/// A new temp file in `parent` beside its entry `name` (`p` names it in errors).
+fn create_temp_in(parent: std::sync::Arc<OwnedFd>, name: &str, p: &str) -> Result<TempFile> {
+    for n in 0..100u32 {
+        let tmp = format!(".{name}.ignis{}-{n}", pid());
+        match rfs::openat(
+            &*parent,
+            tmp.as_str(),
+            OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => {
+                return Ok(TempFile {
+                    parent,
+                    tmp,
+                    name: name.to_string(),
+                    file: std::fs::File::from(fd),
+                    committed: false,
+                })
+            }
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(io_err("creating a temp file for", p, e)),
+        }
+    }
+    Err(Error::failed(format!(
+        "could not create a temp file for {p}"
+    )))
 }
 
 /// fchown then fchmod (chown may clear set-id bits; the chmod puts back what is meant).

@@ -453,7 +453,9 @@ fn check_data_chars(payload: &str) -> Result<(), String> {
 pub fn base64_decode_into(s: &str, out: &mut dyn FnMut(&[u8])) -> Result<(), String> {
     let mut quad = [0u8; 4];
     let mut n = 0;
-    let mut buf = Vec::with_capacity(8192);
+    // On the stack: decoding thousands of small payloads allocates nothing.
+    let mut buf = [0u8; 8192];
+    let mut len = 0;
     let mut pad = 0;
     for &c in s.as_bytes() {
         let v = match c {
@@ -472,7 +474,13 @@ pub fn base64_decode_into(s: &str, out: &mut dyn FnMut(&[u8])) -> Result<(), Str
                 n += 1;
                 if n == 4 {
                     let bytes = [quad[0] << 2 | quad[1] >> 4, quad[1] << 4 | quad[2] >> 2];
-                    buf.extend_from_slice(&bytes[..3 - pad]);
+                    // A padded quad ends the data; a full buffer was flushed below.
+                    if len + 3 > buf.len() {
+                        out(&buf[..len]);
+                        len = 0;
+                    }
+                    buf[len..len + 3 - pad].copy_from_slice(&bytes[..3 - pad]);
+                    len += 3 - pad;
                     n = 0;
                 }
                 continue;
@@ -485,20 +493,21 @@ pub fn base64_decode_into(s: &str, out: &mut dyn FnMut(&[u8])) -> Result<(), Str
         quad[n] = v;
         n += 1;
         if n == 4 {
-            buf.push(quad[0] << 2 | quad[1] >> 4);
-            buf.push(quad[1] << 4 | quad[2] >> 2);
-            buf.push(quad[2] << 6 | quad[3]);
+            buf[len] = quad[0] << 2 | quad[1] >> 4;
+            buf[len + 1] = quad[1] << 4 | quad[2] >> 2;
+            buf[len + 2] = quad[2] << 6 | quad[3];
+            len += 3;
             n = 0;
-            if buf.len() >= 8192 {
-                out(&buf);
-                buf.clear();
+            if len + 3 > buf.len() {
+                out(&buf[..len]);
+                len = 0;
             }
         }
     }
     if n != 0 {
         return Err("illegal base64 data".into());
     }
-    out(&buf);
+    out(&buf[..len]);
     Ok(())
 }
 
@@ -533,6 +542,35 @@ pub fn check_data_url(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Decoding across the 8 KiB output blocks, with each padding length.
+    #[test]
+    fn base64_across_blocks() {
+        const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for len in [0usize, 1, 2, 3, 8189, 8190, 8191, 8192, 8193, 20000] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + i / 255) as u8).collect();
+            let mut enc = String::new();
+            for c in data.chunks(3) {
+                let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+                let v = [
+                    b[0] >> 2,
+                    (b[0] & 3) << 4 | b[1] >> 4,
+                    (b[1] & 15) << 2 | b[2] >> 6,
+                    b[2] & 63,
+                ];
+                for (k, x) in v.iter().enumerate() {
+                    enc.push(if k <= c.len() {
+                        T[*x as usize] as char
+                    } else {
+                        '='
+                    });
+                }
+            }
+            let mut out = Vec::new();
+            base64_decode_into(&enc, &mut |c| out.extend_from_slice(c)).unwrap();
+            assert_eq!(out, data, "{len} bytes");
+        }
+    }
 
     #[test]
     fn go_like_parsing() {

@@ -55,6 +55,19 @@ impl Ids {
         Ok(ids)
     }
 
+    /// The names and ids in the given passwd and group files (each list in precedence order:
+    /// /etc's, then /usr/lib's).
+    pub fn from_bytes(passwd: [Option<&[u8]>; 2], group: [Option<&[u8]>; 2]) -> Ids {
+        let mut ids = Ids::default();
+        for b in passwd.into_iter().flatten() {
+            parse_passwd(&String::from_utf8_lossy(b), &mut ids.users);
+        }
+        for b in group.into_iter().flatten() {
+            parse_group(&String::from_utf8_lossy(b), &mut ids.groups);
+        }
+        ids
+    }
+
     pub fn user(&self, name: &str) -> Result<&UserEntry> {
         self.users.get(name).ok_or_else(|| {
             Error::failed(format!(

@@ -4,8 +4,10 @@
 
 pub mod ids;
 pub mod nodes;
+pub mod plan;
 pub mod result;
 mod sshkeys;
+mod unitlinks;
 pub mod units;
 
 use crate::cli::StageArgs;
@@ -53,16 +55,37 @@ pub fn run(args: &StageArgs) -> Result<()> {
     Ok(())
 }
 
-/// Applies the config's files-stage parts to `root`, in boot `boot`.
+/// Applies the config's files-stage parts to `root`, in boot `boot`. Everything that can be
+/// known before writing is planned and checked first (accounts, home directories, SSH key
+/// directories, owners, node conflicts, hard link targets), so such a failure leaves the
+/// target as it was.
 pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Result<Applied> {
+    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
+    let accounts = if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
+        Some(plan_accounts(root, cfg).context(|| "users and groups")?)
+    } else {
+        None
+    };
+    let ids = match &accounts {
+        Some((_, ids)) => ids.clone(),
+        None => ids::Ids::load(root)?,
+    };
+    let homes: Vec<String> = accounts
+        .iter()
+        .flat_map(|(p, _)| &p.homes)
+        .filter_map(|h| match h {
+            crate::passwd::HomeOp::Create { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    let nodes = plan::nodes(root, cfg, &ids, &homes).context(|| "files")?;
+
     let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();
-    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
-    if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
-        users_and_groups(root, cfg, st, &mut out).context(|| "users and groups")?;
+    if let Some((plan, ids)) = &accounts {
+        users_and_groups(root, cfg, plan, st, ids, &mut out).context(|| "users and groups")?;
     }
-    let ids = ids::Ids::load(root)?;
-    nodes::apply(root, cfg, &fetcher, &ids, &mut out).context(|| "files")?;
+    nodes::apply(root, &nodes, &fetcher, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
@@ -71,15 +94,52 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
     Ok(out)
 }
 
+/// Plans groups and users against the target's databases and checks what writing them would
+/// run into (home directories, `~/.ssh`); returns the plan and the names and ids as the
+/// databases will be once it is written.
+fn plan_accounts(root: &Root, cfg: &Config) -> Result<(crate::passwd::Plan, ids::Ids)> {
+    let t = crate::passwd::target::Target::new(root);
+    let inputs = crate::passwd::apply::read_inputs(&t, crate::passwd::apply::today())?;
+    let plan = crate::passwd::plan(&inputs, &cfg.passwd.groups, &cfg.passwd.users)?;
+    crate::passwd::apply::check_homes(&t, &plan)?;
+    let db = |f: crate::passwd::DbFile| {
+        plan.files
+            .iter()
+            .find(|(d, _)| *d == f)
+            .map(|(_, b)| b.as_slice())
+            .or(inputs.files.get(&f).map(Vec::as_slice))
+    };
+    let ids = ids::Ids::from_bytes(
+        [
+            db(crate::passwd::DbFile::Passwd),
+            inputs.alt_passwd.as_deref(),
+        ],
+        [
+            db(crate::passwd::DbFile::Group),
+            inputs.alt_group.as_deref(),
+        ],
+    );
+    for (i, u) in cfg.passwd.users.iter().enumerate() {
+        if u.should_exist == Some(false) || u.ssh_authorized_keys.is_empty() {
+            continue;
+        }
+        sshkeys::check(root, &ids, &u.name)
+            .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
+    }
+    Ok((plan, ids))
+}
+
 /// Groups, then users (natively, in one write per database), then their SSH keys to
 /// `~/.ssh/authorized_keys.d/ignition` (or `authorized_keys`, see sshkeys.rs).
-fn users_and_groups(root: &Root, cfg: &Config, st: &State, out: &mut Applied) -> Result<()> {
-    let plan = crate::passwd::apply::run(
-        root,
-        &cfg.passwd.groups,
-        &cfg.passwd.users,
-        crate::passwd::apply::today(),
-    )?;
+fn users_and_groups(
+    root: &Root,
+    cfg: &Config,
+    plan: &crate::passwd::Plan,
+    st: &State,
+    ids: &ids::Ids,
+    out: &mut Applied,
+) -> Result<()> {
+    crate::passwd::apply::apply(&crate::passwd::target::Target::new(root), plan)?;
     for op in &plan.ops {
         log::info!("passwd: {op}");
     }
@@ -91,7 +151,6 @@ fn users_and_groups(root: &Root, cfg: &Config, st: &State, out: &mut Applied) ->
             out.created.push(path.clone());
         }
     }
-    let ids = ids::Ids::load(root)?;
     for (i, u) in cfg.passwd.users.iter().enumerate() {
         if u.should_exist == Some(false) {
             continue;
@@ -247,11 +306,40 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
 fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    // Each directory is opened and located once for all its entries.
+    let mut dirs = crate::sys::root::DirCache::read_only(64);
+    let mut real_dirs: std::collections::HashMap<String, String> = Default::default();
     for p in created {
-        let Some(real) = root.real_path(p)? else {
+        let t = p.trim_end_matches('/');
+        let (parent, name) = match t.rfind('/') {
+            Some(0) => ("/", &t[1..]),
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => ("/", t),
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            let Some(real) = root.real_path(p)? else {
+                continue;
+            };
+            if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+                out.push(real);
+            }
+            continue;
+        }
+        let Some(dir) = dirs.get(root, parent)? else {
             continue;
         };
-        if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+        if dir.lstat(name)?.is_none() {
+            continue;
+        }
+        let base = match real_dirs.get(parent) {
+            Some(b) => b,
+            None => {
+                let b = root.real_dir(&dir);
+                real_dirs.entry(parent.to_string()).or_insert(b)
+            }
+        };
+        let real = format!("{}/{name}", base.trim_end_matches('/'));
+        if seen.insert(real.clone()) {
             out.push(real);
         }
     }

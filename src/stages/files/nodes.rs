@@ -3,73 +3,14 @@
 //! contents streamed into a temp file beside the destination and renamed only once complete
 //! and hash-verified; owner by id or by name from the target's databases; mode only when given.
 
-use super::ids::Ids;
+use super::plan::{check_existing, link_matches, Op, What};
 use super::Applied;
-use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
-use crate::config::validate::clean_path;
+use crate::config::types::{Directory, File, Link};
 use crate::error::{Context, Error, Result};
 use crate::resource::{Fetcher, Sink, Spec};
-use crate::sys::root::{Kind, Meta, Root, TempFile};
-use std::collections::HashMap;
+use crate::sys::root::{Dir, DirCache, Kind, Meta, Root, TempFile};
+use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom, Write};
-
-/// One configured node with the JSON path of its entry.
-enum Node<'c> {
-    Dir(usize, &'c Directory),
-    File(usize, &'c File),
-    Link(usize, &'c Link),
-}
-
-impl Node<'_> {
-    fn path(&self) -> &str {
-        match self {
-            Node::Dir(_, d) => &d.path,
-            Node::File(_, f) => &f.path,
-            Node::Link(_, l) => &l.path,
-        }
-    }
-
-    fn json_path(&self) -> String {
-        match self {
-            Node::Dir(i, _) => format!("$.storage.directories.{i}"),
-            Node::File(i, _) => format!("$.storage.files.{i}"),
-            Node::Link(i, _) => format!("$.storage.links.{i}"),
-        }
-    }
-
-    fn is_hard_link(&self) -> bool {
-        matches!(self, Node::Link(_, l) if l.hard == Some(true))
-    }
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::File => "file",
-        Kind::Dir => "directory",
-        Kind::Symlink => "symlink",
-        Kind::Other => "special file",
-    }
-}
-
-/// The owner a node gets: the configured one, else the existing node's, else root.
-fn owner(
-    ids: &Ids,
-    user: &NodeUser,
-    group: &NodeGroup,
-    existing: Option<&Meta>,
-) -> Result<(u32, u32)> {
-    let uid = match (&user.id, &user.name) {
-        (Some(id), _) => *id as u32,
-        (None, Some(n)) if !n.is_empty() => ids.user(n)?.uid,
-        _ => existing.map_or(0, |m| m.uid),
-    };
-    let gid = match (&group.id, &group.name) {
-        (Some(id), _) => *id as u32,
-        (None, Some(n)) if !n.is_empty() => ids.group(n)?,
-        _ => existing.map_or(0, |m| m.gid),
-    };
-    Ok((uid, gid))
-}
 
 /// Appends to a temp file; a retried fetch only discards its own bytes.
 struct AppendSink<'a> {
@@ -94,121 +35,71 @@ impl Sink for AppendSink<'_> {
     }
 }
 
-pub fn apply(
-    root: &Root,
-    cfg: &Config,
-    fetcher: &Fetcher,
-    ids: &Ids,
-    out: &mut Applied,
-) -> Result<()> {
-    let s = &cfg.storage;
-    let mut nodes: Vec<Node> = s
-        .directories
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Node::Dir(i, d))
-        .chain(s.files.iter().enumerate().map(|(i, f)| Node::File(i, f)))
-        .chain(s.links.iter().enumerate().map(|(i, l)| Node::Link(i, l)))
-        .collect();
-    // Where each entry lands, its directories resolved inside the root as they will be when
-    // written (symlinks followed, dangling ones too): Ignition plans on these paths.
-    let mut resolved = HashMap::new();
-    for n in &nodes {
-        let r = root
-            .resolve(n.path())
-            .context(|| format!("{} {:?}", n.json_path(), n.path()))?;
-        resolved.insert(n.json_path(), r);
+/// Writes the planned nodes in order.
+pub fn apply(root: &Root, ops: &[Op], fetcher: &Fetcher, out: &mut Applied) -> Result<()> {
+    let mut remote = Remote::new(ops);
+    let r = write_all(root, ops, fetcher, out, &mut remote);
+    if r.is_err() {
+        // A fetch that fails is only known when it fails: the temp files of the window go, and
+        // so do the directories created for it that stayed empty (a configured directory stays).
+        remote.pending.clear();
+        let configured: HashSet<&str> = ops
+            .iter()
+            .filter(|o| matches!(o.what, What::Dir(_)))
+            .map(|o| o.resolved.as_str())
+            .collect();
+        undo_dirs(root, &remote.made, &configured);
     }
-    let depth = |n: &Node| {
-        resolved
-            .get(&n.json_path())
-            .map_or(0, |r| r.split('/').filter(|c| !c.is_empty()).count())
-    };
-    // Shallow before deep (where they land); hard links after everything they may point at.
-    nodes.sort_by_key(|n| (n.is_hard_link(), depth(n)));
+    r
+}
 
-    // Two entries that resolve to one node (through a symlinked directory) would silently
-    // fight: refuse before writing anything.
-    let mut seen: HashMap<&str, String> = HashMap::new();
-    for n in &nodes {
-        let key = resolved.get(&n.json_path()).map_or("", String::as_str);
-        if let Some(other) = seen.insert(key, n.json_path()) {
-            return Err(Error::failed(format!(
-                "{} {:?} and {other} resolve to the same path in the target ({key})",
-                n.json_path(),
-                n.path()
-            )));
-        }
-    }
-    // Refuse existing nodes that may not be replaced, before changing anything.
-    for n in &nodes {
-        precheck(root, n).context(|| format!("{} {:?}", n.json_path(), n.path()))?;
-    }
-    let mut prefetched = prefetch(root, &nodes, fetcher, out)?;
-    for n in &nodes {
-        let what = format!("{} {:?}", n.json_path(), n.path());
-        crate::log::op(
-            &format!(
-                "writing {} {what}",
-                match n {
-                    Node::Dir(..) => "directory",
-                    Node::File(..) => "file",
-                    Node::Link(..) => "link",
+fn write_all(
+    root: &Root,
+    ops: &[Op],
+    fetcher: &Fetcher,
+    out: &mut Applied,
+    remote: &mut Remote,
+) -> Result<()> {
+    // Each parent directory is resolved once for all the files written into it.
+    let mut dirs = DirCache::new(DIRS_OPEN);
+    for (k, o) in ops.iter().enumerate() {
+        let what = o.name();
+        crate::log::op(&format!("writing {} {what}", o.kind_word()), || {
+            match o.what {
+                What::Dir(d) => directory(root, &mut dirs, o, d, out),
+                What::File(f) => {
+                    let pre = remote.take(k, root, fetcher, out)?;
+                    file(root, &mut dirs, o, f, fetcher, out, pre)
                 }
-            ),
-            || match n {
-                Node::Dir(_, d) => directory(root, d, ids, out),
-                Node::File(i, f) => file(root, f, fetcher, ids, out, prefetched.remove(i)),
-                Node::Link(_, l) => link(root, l, ids, out),
-            },
-        )
+                What::Link(l) => link(root, &mut dirs, o, l, out),
+            }
+        })
         .context(|| what.clone())?;
     }
     Ok(())
 }
 
-fn precheck(root: &Root, n: &Node) -> Result<()> {
-    let Some(m) = root.lstat(n.path())? else {
-        return Ok(());
-    };
-    match n {
-        Node::File(_, f) if f.overwrite != Some(true) => {
-            if m.kind != Kind::File {
-                return Err(Error::failed(format!(
-                    "a {} exists there and overwrite is false",
-                    kind_name(m.kind)
-                )));
-            }
-            if f.contents.source.is_some() {
-                return Err(Error::failed(
-                    "a file exists there already and overwrite is false",
-                ));
-            }
+/// Removes the directories in `made` (shallowest first, as created) that are still empty,
+/// deepest first, except those in `keep`. Best effort: this runs on the way out of a failure.
+fn undo_dirs(root: &Root, made: &[String], keep: &HashSet<&str>) {
+    for d in made.iter().rev() {
+        if !keep.contains(d.as_str()) {
+            let _ = root.remove_dir_if_empty(d);
         }
-        Node::Dir(_, d) if d.overwrite != Some(true) && m.kind != Kind::Dir => {
-            return Err(Error::failed(format!(
-                "a {} exists there and overwrite is false",
-                kind_name(m.kind)
-            )));
-        }
-        Node::Link(_, l) if l.overwrite != Some(true) && !link_matches(root, l, &m)? => {
-            return Err(Error::failed(format!(
-                "a {} exists there that is not the configured link, and overwrite is false",
-                kind_name(m.kind)
-            )));
-        }
-        _ => {}
     }
-    Ok(())
 }
 
-fn link_matches(root: &Root, l: &Link, m: &Meta) -> Result<bool> {
-    let target = l.target.as_deref().unwrap_or("");
-    if l.hard == Some(true) {
-        let t = root.lstat(target)?;
-        return Ok(t.is_some_and(|t| t.dev == m.dev && t.ino == m.ino));
+/// How many directories the writer keeps open (each an fd) for the files it writes.
+const DIRS_OPEN: usize = 64;
+
+/// The directory holding the entry `p` and its name.
+fn entry(p: &str) -> (&str, &str) {
+    let t = p.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(0) => ("/", &t[1..]),
+        Some(i) => (&t[..i], &t[i + 1..]),
+        None => ("/", t),
     }
-    Ok(m.kind == Kind::Symlink && clean_path(&root.readlink(&l.path)?) == clean_path(target))
 }
 
 fn parent_of(p: &str) -> &str {
@@ -222,97 +113,162 @@ fn parent_of(p: &str) -> &str {
 /// stampede one server when a fleet boots together.
 const PARALLEL_FETCHES: usize = 8;
 
-/// Fetches the remote contents of files in parallel into temp files beside their destinations
-/// (parents created first, shallow to deep). Results are applied later in config order.
-fn prefetch(
-    root: &Root,
-    nodes: &[Node],
-    fetcher: &Fetcher,
-    out: &mut Applied,
-) -> Result<HashMap<usize, Result<TempFile>>> {
-    let mut jobs: Vec<(usize, &File, Spec)> = Vec::new();
-    for n in nodes {
-        let Node::File(i, f) = n else { continue };
-        let Some(spec) = Spec::from_resource(&f.contents)? else {
-            continue;
-        };
-        if spec.url.is_empty()
-            || spec
-                .url
-                .get(..5)
-                .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
-        {
-            continue;
+/// How many fetched files may wait for the writer, each holding a temp file and its directory
+/// open: this bounds the stage's fds whatever the config's size (#14).
+const WINDOW: usize = 32;
+
+/// Remote contents, fetched in parallel a window at a time ahead of the writer, into temp files
+/// beside their destinations (parents created first, shallow to deep).
+struct Remote<'o, 'c> {
+    /// (position in the plan, op) of each remote file, in write order.
+    jobs: Vec<(usize, &'o Op<'c>)>,
+    /// The first job not fetched yet.
+    next: usize,
+    pending: HashMap<usize, Result<TempFile>>,
+    /// Directories created for fetched entries, shallowest first.
+    made: Vec<String>,
+}
+
+impl<'o, 'c> Remote<'o, 'c> {
+    fn new(ops: &'o [Op<'c>]) -> Remote<'o, 'c> {
+        let jobs: Vec<_> = ops.iter().enumerate().filter(|(_, o)| o.remote).collect();
+        if !jobs.is_empty() {
+            log::info!(
+                "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
+                jobs.len()
+            );
         }
-        if root.stat(parent_of(&f.path))?.is_none() {
-            out.created
-                .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
+        Remote {
+            jobs,
+            next: 0,
+            pending: HashMap::new(),
+            made: Vec::new(),
         }
-        jobs.push((*i, f, spec));
     }
-    let results = std::sync::Mutex::new(HashMap::new());
-    if jobs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    log::info!(
-        "fetching the contents of {} file(s), {PARALLEL_FETCHES} at a time",
-        jobs.len()
-    );
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|sc| {
-        for _ in 0..PARALLEL_FETCHES.min(jobs.len()) {
-            sc.spawn(|| loop {
-                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((i, f, spec)) = jobs.get(k) else {
-                    break;
-                };
-                let r = root.create_temp(&f.path).and_then(|mut t| {
-                    fetcher
-                        .fetch(spec, &mut t)
-                        .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
-                    Ok(t)
+
+    /// The fetched contents of file `i` (`None` for one that is not remote), fetching the next
+    /// window first when the writer has caught up with the fetches.
+    fn take(
+        &mut self,
+        i: usize,
+        root: &Root,
+        fetcher: &Fetcher,
+        out: &mut Applied,
+    ) -> Result<Option<Result<TempFile>>> {
+        if let Some(r) = self.pending.remove(&i) {
+            return Ok(Some(r));
+        }
+        if self.jobs.get(self.next).is_none_or(|j| j.0 != i) {
+            return Ok(None);
+        }
+        let end = (self.next + WINDOW).min(self.jobs.len());
+        let window = &self.jobs[self.next..end];
+        self.next = end;
+        for (_, o) in window {
+            if root.stat(parent_of(o.path()))?.is_none() {
+                let made = root.mkdir_all(parent_of(o.path()), 0o755)?;
+                out.created.extend(made.iter().cloned());
+                self.made.extend(made);
+            }
+        }
+        let results = std::sync::Mutex::new(HashMap::new());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|sc| {
+            for _ in 0..PARALLEL_FETCHES.min(window.len()) {
+                sc.spawn(|| loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((i, o)) = window.get(k) else {
+                        break;
+                    };
+                    let Some(spec) = &o.spec else { continue };
+                    let r = root.create_temp(o.path()).and_then(|mut t| {
+                        fetcher.fetch(spec, &mut t).context(|| {
+                            format!("fetching {}", crate::resource::redact(&spec.url))
+                        })?;
+                        Ok(t)
+                    });
+                    if let Ok(mut m) = results.lock() {
+                        m.insert(*i, r);
+                    }
                 });
-                if let Ok(mut m) = results.lock() {
-                    m.insert(*i, r);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .map_err(|_| Error::failed("a fetch worker panicked"))
+            }
+        });
+        self.pending = results
+            .into_inner()
+            .map_err(|_| Error::failed("a fetch worker panicked"))?;
+        Ok(self.pending.remove(&i))
+    }
 }
 
 fn file(
     root: &Root,
+    dirs: &mut DirCache,
+    o: &Op,
     f: &File,
     fetcher: &Fetcher,
-    ids: &Ids,
     out: &mut Applied,
     prefetched: Option<Result<TempFile>>,
 ) -> Result<()> {
-    let found = root.lstat(&f.path)?;
+    let (parent, name) = entry(&f.path);
+    let mut made = Vec::new();
+    let dir = match dirs.get(root, parent)? {
+        Some(d) => d,
+        None => {
+            made = root.mkdir_all(parent, 0o755)?;
+            out.created.extend(made.iter().cloned());
+            dirs.get(root, parent)?.ok_or_else(|| {
+                Error::failed(format!("{parent} is missing right after it was created"))
+            })?
+        }
+    };
+    let found = dir.lstat(name)?;
+    if let Some(m) = &found {
+        check_existing(root, o, m)?;
+    }
     // overwrite: the new file is fetched and verified into a temp file first, and only then
     // takes the old one's place (a rename replaces a file or a link atomically), so a 404, a
     // bad hash or a full disk leaves the old file as it was (Ignition deletes it first). It is
     // treated as absent for owner and mode, as after Ignition's delete.
     let replacing = found.filter(|_| f.overwrite == Some(true));
     let existing = if replacing.is_some() { None } else { found };
-    out.created
-        .extend(root.mkdir_all(parent_of(&f.path), 0o755)?);
-    let (uid, gid) = owner(ids, &f.user, &f.group, existing.as_ref())?;
+    let at = (&*dir, name);
+    let r = file_contents(
+        root, dirs, at, o, f, fetcher, out, prefetched, replacing, existing,
+    );
+    if r.is_err() {
+        // Contents that fail (a data URL's hash, an append's fetch) leave no empty directory.
+        undo_dirs(root, &made, &Default::default());
+    }
+    r
+}
+
+/// The rest of `file`, once its parent exists: owner, mode, contents, commit.
+#[allow(clippy::too_many_arguments)]
+fn file_contents(
+    root: &Root,
+    dirs: &mut DirCache,
+    (dir, name): (&Dir, &str),
+    o: &Op,
+    f: &File,
+    fetcher: &Fetcher,
+    out: &mut Applied,
+    prefetched: Option<Result<TempFile>>,
+    replacing: Option<Meta>,
+    existing: Option<Meta>,
+) -> Result<()> {
+    let (uid, gid) = o.owner(existing.as_ref());
     let mode = f
         .mode
         .map(|m| m as u32)
         .or(existing.map(|m| m.mode))
         .unwrap_or(0o644);
-    let spec = Spec::from_resource(&f.contents)?;
+    let spec = &o.spec;
     if spec.is_none() && existing.is_some() {
         // No new contents: the file stays what it is (its inode, so its hard links and its
         // SELinux label too). Appends go onto its end in place, as with Ignition, but only once
         // all of them are fetched and verified (staged in a temp file, which is then dropped).
         if !f.append.is_empty() {
-            let mut staged = root.create_temp(&f.path)?;
+            let mut staged = dir.create_temp(name)?;
             fetch_appends(fetcher, f, &mut staged.file)?;
             staged
                 .file
@@ -331,9 +287,9 @@ fn file(
     let was_prefetched = prefetched.is_some();
     let mut t = match prefetched {
         Some(r) => r?,
-        None => root.create_temp(&f.path)?,
+        None => dir.create_temp(name)?,
     };
-    match &spec {
+    match spec {
         Some(_) if was_prefetched => {}
         Some(spec) => {
             let n = fetcher
@@ -349,6 +305,7 @@ fn file(
     // contents are complete.
     if replacing.is_some_and(|m| m.kind != Kind::File && m.kind != Kind::Symlink) {
         root.remove_all(&f.path)?;
+        dirs.clear();
     }
     t.commit(mode, uid, gid)?;
     if existing.is_none() {
@@ -374,39 +331,86 @@ fn fetch_appends(fetcher: &Fetcher, f: &File, file: &mut std::fs::File) -> Resul
     Ok(())
 }
 
-fn directory(root: &Root, d: &Directory, ids: &Ids, out: &mut Applied) -> Result<()> {
-    let mut existing = root.lstat(&d.path)?;
+fn directory(
+    root: &Root,
+    dirs: &mut DirCache,
+    o: &Op,
+    d: &Directory,
+    out: &mut Applied,
+) -> Result<()> {
+    let (parent, name) = entry(&d.path);
+    let mut pdir = dirs.get(root, parent)?;
+    let mut existing = match &pdir {
+        Some(p) => p.lstat(name)?,
+        None => None,
+    };
+    if let Some(m) = &existing {
+        check_existing(root, o, m)?;
+    }
     if let Some(m) = existing {
         if m.kind != Kind::Dir && d.overwrite == Some(true) {
             root.remove_all(&d.path)?;
+            dirs.clear();
+            pdir = dirs.get(root, parent)?;
             existing = None;
         }
     }
     let mode = d.mode.map(|m| m as u32).unwrap_or(0o755);
-    out.created.extend(root.mkdir_all(&d.path, mode)?);
-    let (uid, gid) = owner(ids, &d.user, &d.group, existing.as_ref())?;
-    root.lchown(&d.path, uid, gid)?;
-    if existing.is_some() && d.mode.is_some() {
-        root.chmod(&d.path, mode)?;
+    let (uid, gid) = o.owner(existing.as_ref());
+    match (&pdir, existing) {
+        // Its parent is there and it is not: one mkdir where the parent was resolved.
+        (Some(p), None) => {
+            p.mkdir(name, mode)?;
+            out.created.push(d.path.clone());
+            p.chown(name, uid, gid)?;
+        }
+        (Some(p), Some(m)) if m.kind == Kind::Dir => {
+            p.chown(name, uid, gid)?;
+            if d.mode.is_some() {
+                root.chmod(&d.path, mode)?;
+            }
+        }
+        // No parent yet (or something else in the way, which mkdir_all reports).
+        _ => {
+            out.created.extend(root.mkdir_all(&d.path, mode)?);
+            root.lchown(&d.path, uid, gid)?;
+            if existing.is_some() && d.mode.is_some() {
+                root.chmod(&d.path, mode)?;
+            }
+        }
     }
     Ok(())
 }
 
-fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
+fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
     let target = l.target.as_deref().unwrap_or("");
-    if let Some(m) = root.lstat(&l.path)? {
+    let (parent, name) = entry(&l.path);
+    let found = match dirs.get(root, parent)? {
+        Some(p) => p.lstat(name)?,
+        None => None,
+    };
+    if let Some(m) = found {
+        check_existing(root, o, &m)?;
         if link_matches(root, l, &m)? {
             if l.hard != Some(true) {
-                let (uid, gid) = owner(ids, &l.user, &l.group, Some(&m))?;
+                let (uid, gid) = o.owner(Some(&m));
                 root.lchown(&l.path, uid, gid)?;
             }
             return Ok(());
         }
         // precheck refused this unless overwrite is set
         root.remove_all(&l.path)?;
+        dirs.clear();
     }
-    out.created
-        .extend(root.mkdir_all(parent_of(&l.path), 0o755)?);
+    let pdir = match dirs.get(root, parent)? {
+        Some(p) => p,
+        None => {
+            out.created.extend(root.mkdir_all(parent, 0o755)?);
+            dirs.get(root, parent)?.ok_or_else(|| {
+                Error::failed(format!("{parent} is missing right after it was created"))
+            })?
+        }
+    };
     if l.hard == Some(true) {
         if root.lstat(target)?.is_none() {
             return Err(Error::failed(format!(
@@ -415,7 +419,7 @@ fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
         }
         root.hard_link(target, &l.path)?;
     } else {
-        root.symlink(target, &l.path)?;
+        pdir.symlink(target, name)?;
         // Without an owner in the config, a new symlink takes the owner of what it points to
         // when that exists, else root: Ignition stats the link, following it, for the default
         // owner. It follows an absolute target outside the target root (in the initramfs,
@@ -424,8 +428,8 @@ fn link(root: &Root, l: &Link, ids: &Ids, out: &mut Applied) -> Result<()> {
             true => None,
             false => root.stat(&l.path)?,
         };
-        let (uid, gid) = owner(ids, &l.user, &l.group, pointee.as_ref())?;
-        root.lchown(&l.path, uid, gid)?;
+        let (uid, gid) = o.owner(pointee.as_ref());
+        pdir.chown(name, uid, gid)?;
     }
     out.created.push(l.path.clone());
     Ok(())

@@ -56,6 +56,31 @@ pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<Option<String>>
     Ok(Some(file))
 }
 
+/// Refuses, before anything is written, what `write` would refuse for `user` (home as in
+/// `ids`, the databases as the passwd step leaves them): a bad switch value, a `~/.ssh` (or,
+/// for the fragment, `~/.ssh/authorized_keys.d`) that is there and not a directory.
+pub fn check(root: &Root, ids: &super::ids::Ids, user: &str) -> Result<()> {
+    let fragment = fragment_wanted(std::env::var(ENV).ok().as_deref())?;
+    let home = ids.user(user)?.home.trim_end_matches('/').to_string();
+    let ssh = format!("{home}/.ssh");
+    let dir = format!("{ssh}/authorized_keys.d");
+    for p in if fragment {
+        vec![&ssh, &dir]
+    } else {
+        vec![&ssh]
+    } {
+        if root
+            .lstat(p)?
+            .is_some_and(|m| m.kind != crate::sys::root::Kind::Dir)
+        {
+            return Err(Error::failed(format!(
+                "{p} exists and is not a directory (a symlink?): not writing {user}'s SSH keys through it"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::fragment_wanted;

@@ -4,6 +4,7 @@
 //! grouped on one line, sorted). Disabling an enabled unit removes the symlinks
 //! `systemctl disable` would, natively, instead of forking systemctl per unit.
 
+use super::unitlinks::Links;
 use super::Applied;
 use crate::config::types::{Config, Unit};
 use crate::config::unit as unitfile;
@@ -55,10 +56,14 @@ pub fn preset_lines(units: &[Unit]) -> Vec<String> {
 }
 
 pub fn apply(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
+    // The unit directory's symlinks, scanned at the first disable.
+    let mut links = None;
     for (i, u) in cfg.systemd.units.iter().enumerate() {
         let what = format!("$.systemd.units.{i} {:?}", u.name);
-        crate::log::op(&format!("processing unit {what}"), || unit(root, u, out))
-            .context(|| what.clone())?;
+        crate::log::op(&format!("processing unit {what}"), || {
+            unit(root, &mut links, u, out)
+        })
+        .context(|| what.clone())?;
     }
     let lines = preset_lines(&cfg.systemd.units);
     if !lines.is_empty() {
@@ -99,13 +104,21 @@ fn write_presets(root: &Root, lines: &[String], out: &mut Applied) -> Result<()>
     }
 }
 
-fn unit(root: &Root, u: &Unit, out: &mut Applied) -> Result<()> {
+/// One unit's files, mask and disable; `links` (once scanned) follows every change made to
+/// links under the unit directory.
+fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> Result<()> {
     let path = format!("{UNIT_DIR}/{}", u.name);
+    let forget = |links: &mut Option<Links>, p: &str| {
+        if let Some(l) = links {
+            l.forget(p);
+        }
+    };
     if let Some(c) = &u.contents {
         out.created.extend(root.mkdir_all(UNIT_DIR, 0o755)?);
         let existed = root.lstat(&path)?.is_some();
         if existed {
             root.remove_all(&path)?;
+            forget(links, &path);
         }
         root.write_atomic(&path, c.as_bytes(), 0o644, 0, 0)?;
         out.created.push(path.clone());
@@ -116,26 +129,32 @@ fn unit(root: &Root, u: &Unit, out: &mut Applied) -> Result<()> {
         out.created.extend(root.mkdir_all(&dir, 0o755)?);
         let p = format!("{dir}/{}", d.name);
         root.write_atomic(&p, c.as_bytes(), 0o644, 0, 0)?;
+        forget(links, &p);
         out.created.push(p);
     }
     match u.mask {
         Some(true) => {
             out.created.extend(root.mkdir_all(UNIT_DIR, 0o755)?);
             root.remove_all(&path)?;
+            forget(links, &path);
             root.symlink("/dev/null", &path)?;
+            if let Some(l) = links {
+                l.add_top(&u.name, "/dev/null");
+            }
             out.created.push(path.clone());
         }
         Some(false) => {
             if let Some(m) = root.lstat(&path)? {
                 if m.kind == Kind::Symlink && root.readlink(&path)? == "/dev/null" {
                     root.unlink(&path)?;
+                    forget(links, &path);
                 }
             }
         }
         None => {}
     }
     if u.enabled == Some(false) {
-        disable(root, u)?;
+        disable(root, links, u)?;
     }
     Ok(())
 }
@@ -175,7 +194,7 @@ fn unit_contents(root: &Root, u: &Unit) -> Result<Option<String>> {
 /// /etc/systemd/system, the symlinks named after the unit or one of its `Alias=` names and
 /// those pointing to a file of its name, then the directories that this left empty. A masked
 /// unit is left alone, as systemctl does.
-fn disable(root: &Root, u: &Unit) -> Result<()> {
+fn disable(root: &Root, links: &mut Option<Links>, u: &Unit) -> Result<()> {
     let own = format!("{UNIT_DIR}/{}", u.name);
     if root.lstat(&own)?.is_some_and(|m| m.kind == Kind::Symlink)
         && root.readlink(&own)? == "/dev/null"
@@ -201,42 +220,15 @@ fn disable(root: &Root, u: &Unit) -> Result<()> {
             );
         }
     }
-    let removed = disable_in(root, UNIT_DIR, &u.name, &names, 0)?;
+    let links = match links {
+        Some(l) => l,
+        None => links.insert(Links::scan(root, UNIT_DIR)?),
+    };
+    let removed = links.disable(root, &u.name, &names)?;
     if removed > 0 {
         log::info!("disabled {}: removed {removed} symlink(s)", u.name);
     }
     Ok(())
-}
-
-/// The symlinks `disable` removes in `dir` and below; returns how many. Directories emptied by
-/// it are removed (never `UNIT_DIR` itself).
-fn disable_in(root: &Root, dir: &str, unit: &str, names: &[String], depth: usize) -> Result<usize> {
-    let mut removed = 0;
-    for n in root.list_dir(dir)? {
-        let p = format!("{dir}/{n}");
-        let Some(m) = root.lstat(&p)? else { continue };
-        match m.kind {
-            Kind::Dir if depth < 8 => {
-                let below = disable_in(root, &p, unit, names, depth + 1)?;
-                if below > 0 && root.remove_dir_if_empty(&p)? {
-                    log::debug!("removed the emptied {p}");
-                }
-                removed += below;
-            }
-            Kind::Symlink => {
-                let target = root.readlink(&p)?;
-                let points_here = target.rsplit('/').next() == Some(unit);
-                // The unit's own entry in UNIT_DIR (a linked unit file) is not an enablement.
-                let own = depth == 0 && n == unit;
-                if !own && (names.contains(&n) || points_here) {
-                    root.unlink(&p)?;
-                    removed += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(removed)
 }
 
 #[cfg(test)]
@@ -322,7 +314,7 @@ mod tests {
         ln(&d, lib, &format!("{sys}/deep/a.wants/old.service"));
         r.mkdir_all(&format!("{sys}/empty.target.wants"), 0o755)
             .unwrap();
-        disable(&r, &u("old.service", Some(false))).unwrap();
+        disable(&r, &mut None, &u("old.service", Some(false))).unwrap();
         let mut left = Vec::new();
         for n in r.list_dir(sys).unwrap() {
             left.push(n.clone());
@@ -351,7 +343,7 @@ mod tests {
             "/usr/lib/systemd/system/m.service",
             &format!("{sys}/a.target.wants/m.service"),
         );
-        disable(&r, &u("m.service", Some(false))).unwrap();
+        disable(&r, &mut None, &u("m.service", Some(false))).unwrap();
         assert!(r
             .lstat(&format!("{sys}/a.target.wants/m.service"))
             .unwrap()
@@ -378,7 +370,7 @@ mod tests {
             &format!("{sys}/getty.target.wants/getty@tty4.service"),
         );
         ln(&d, t, &format!("{sys}/tty-alias.service"));
-        disable(&r, &u("getty@tty3.service", Some(false))).unwrap();
+        disable(&r, &mut None, &u("getty@tty3.service", Some(false))).unwrap();
         assert_eq!(
             r.list_dir(&format!("{sys}/getty.target.wants")).unwrap(),
             vec!["getty@tty4.service"]

@@ -183,6 +183,14 @@ impl Root {
         }
     }
 
+    /// Where the directory `p` will be: `resolve` of an entry in it is this plus the entry's
+    /// name, so a plan resolves each directory once for all its entries.
+    pub fn resolve_dir(&self, p: &str) -> Result<String> {
+        Ok(self
+            .walk(components(p).collect(), p, &mut Missing::Assume)?
+            .real())
+    }
+
     /// Where the entry `p` names will be: its directories resolved as `mkdir_all` would
     /// create them (symlinks followed inside the root, dangling ones too; missing directories
     /// and anything below a non-directory as written), its last component kept as it is.

@@ -1,0 +1,208 @@
+//! `Dir`: one directory of the root, resolved inside it once (openat2 RESOLVE_IN_ROOT, as
+//! every path), then used for many entries by name: lstat, temp files to rename into place.
+//! A stage writing thousands of files into a few directories resolves each directory once
+//! instead of each path from the root again. Names are single components; the last component
+//! is never followed.
+
+use super::{create_temp_in, io_err, Kind, Meta, Root, TempFile};
+use crate::error::{Error, Result};
+use rustix::fd::OwnedFd;
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
+use std::sync::Arc;
+
+pub struct Dir {
+    fd: Arc<OwnedFd>,
+    /// The config path it was opened by (for errors).
+    path: String,
+}
+
+/// A plain entry name: no slash, not `.` or `..`, not empty.
+fn check(name: &str) -> Result<&str> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+        return Err(Error::failed(format!("{name:?} does not name an entry")));
+    }
+    Ok(name)
+}
+
+impl Dir {
+    fn at(&self, name: &str) -> String {
+        format!("{}/{name}", self.path.trim_end_matches('/'))
+    }
+
+    /// lstat of the entry `name`; `None` when missing.
+    pub fn lstat(&self, name: &str) -> Result<Option<Meta>> {
+        match rfs::statat(&*self.fd, check(name)?, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(Meta::from(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("stat", &self.at(name), e)),
+        }
+    }
+
+    /// The directory's entries (without `.` and `..`), sorted, each with its kind when the
+    /// filesystem tells it with the name (`None`: ask `lstat`).
+    pub fn entries(&self) -> Result<Vec<(String, Option<Kind>)>> {
+        let fd = rfs::openat(
+            &*self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("listing", &self.path, e))?;
+        let dir = rfs::Dir::read_from(&fd).map_err(|e| io_err("listing", &self.path, e))?;
+        let mut out = Vec::new();
+        for ent in dir {
+            let ent = ent.map_err(|e| io_err("listing", &self.path, e))?;
+            let n = ent.file_name().to_string_lossy().into_owned();
+            if n == "." || n == ".." {
+                continue;
+            }
+            let kind = match ent.file_type() {
+                FileType::RegularFile => Some(Kind::File),
+                FileType::Directory => Some(Kind::Dir),
+                FileType::Symlink => Some(Kind::Symlink),
+                FileType::Unknown => None,
+                _ => Some(Kind::Other),
+            };
+            out.push((n, kind));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The target of the symlink `name`.
+    pub fn readlink(&self, name: &str) -> Result<String> {
+        let t = rfs::readlinkat(&*self.fd, check(name)?, Vec::new())
+            .map_err(|e| io_err("readlink", &self.at(name), e))?;
+        Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
+    }
+
+    /// Creates the directory `name` with `mode` exactly (the umask undone), root-owned as the
+    /// stage, as `mkdir_all` creates its last directory.
+    pub fn mkdir(&self, name: &str, mode: u32) -> Result<()> {
+        let name = check(name)?;
+        rfs::mkdirat(&*self.fd, name, Mode::from_raw_mode(mode))
+            .map_err(|e| io_err("creating directory", &self.at(name), e))?;
+        let fd = rfs::openat(
+            &*self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err("opening", &self.at(name), e))?;
+        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| io_err("chmod", &self.at(name), e))
+    }
+
+    /// Creates the symlink `name` pointing to `target` (as written; it is not resolved).
+    pub fn symlink(&self, target: &str, name: &str) -> Result<()> {
+        rfs::symlinkat(target, &*self.fd, check(name)?)
+            .map_err(|e| io_err("creating symlink", &self.at(name), e))
+    }
+
+    /// Sets the owner of `name` itself (a symlink is not followed).
+    pub fn chown(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
+        rfs::chownat(
+            &*self.fd,
+            check(name)?,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err("chown", &self.at(name), e))
+    }
+
+    /// A new temp file in this directory, to be committed over `name`.
+    pub fn create_temp(&self, name: &str) -> Result<TempFile> {
+        create_temp_in(self.fd.clone(), check(name)?, &self.at(name))
+    }
+}
+
+impl Root {
+    /// Opens the directory `p` (symlinks followed inside the root); `None` when it or a
+    /// directory on the way is missing, or is not a directory.
+    pub fn open_dir(&self, p: &str) -> Result<Option<Dir>> {
+        match self.dir_fd(p) {
+            Ok(fd) => Ok(Some(Dir {
+                fd: Arc::new(fd),
+                path: p.to_string(),
+            })),
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
+            Err(e) => Err(io_err("resolving", p, e)),
+        }
+    }
+
+    /// Where the directory `d` really is in the root (no symlink in it), as `real_path` gives
+    /// it for an entry; without /proc, the path it was opened by.
+    pub fn real_dir(&self, d: &Dir) -> String {
+        let fd_path = |fd: &OwnedFd| {
+            use std::os::fd::AsRawFd;
+            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
+        };
+        let (Some(base), Some(here)) = (fd_path(&self.fd), fd_path(&d.fd)) else {
+            return d.path.clone();
+        };
+        match here.strip_prefix(&base) {
+            Ok(inside) => format!("/{}", inside.to_string_lossy()),
+            Err(_) => d.path.clone(),
+        }
+    }
+}
+
+/// Opened directories by path, a bounded number at a time (each holds an fd): a stage keeps
+/// one and asks it for each entry's parent.
+pub struct DirCache {
+    dirs: std::collections::HashMap<String, Arc<Dir>>,
+    limit: usize,
+    /// Directories found missing, remembered only while the tree does not change.
+    missing: Option<std::collections::HashSet<String>>,
+}
+
+impl DirCache {
+    /// For a writer: a directory found missing may be created next, so it is asked again.
+    pub fn new(limit: usize) -> DirCache {
+        DirCache {
+            dirs: std::collections::HashMap::new(),
+            limit,
+            missing: None,
+        }
+    }
+
+    /// For a reader of a tree nothing changes meanwhile (a plan): missing stays missing.
+    pub fn read_only(limit: usize) -> DirCache {
+        DirCache {
+            missing: Some(Default::default()),
+            ..DirCache::new(limit)
+        }
+    }
+
+    /// The directory `p`, opened now or earlier; `None` when it is missing.
+    pub fn get(&mut self, root: &Root, p: &str) -> Result<Option<Arc<Dir>>> {
+        if let Some(d) = self.dirs.get(p) {
+            return Ok(Some(d.clone()));
+        }
+        if self.missing.as_ref().is_some_and(|m| m.contains(p)) {
+            return Ok(None);
+        }
+        let Some(d) = root.open_dir(p)? else {
+            if let Some(m) = &mut self.missing {
+                m.insert(p.to_string());
+            }
+            return Ok(None);
+        };
+        if self.dirs.len() >= self.limit {
+            self.dirs.clear();
+        }
+        let d = Arc::new(d);
+        self.dirs.insert(p.to_string(), d.clone());
+        Ok(Some(d))
+    }
+
+    /// Forgets every directory: after the tree changed shape (a removal), a path may lead
+    /// elsewhere than the directory opened for it.
+    pub fn clear(&mut self) {
+        self.dirs.clear();
+        if let Some(m) = &mut self.missing {
+            m.clear();
+        }
+    }
+}
