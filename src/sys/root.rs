@@ -179,14 +179,23 @@ impl Root {
     }
 
     /// Opens `p` (following symlinks, all inside the root) with `flags`.
+    /// The kernel answers EAGAIN when a rename or mount elsewhere raced the resolution (it
+    /// cannot then prove the walk stayed inside the root); asking again is the documented
+    /// remedy, and a few tries suffice unless something renames in a loop.
     fn open_at(&self, p: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
-        rfs::openat2(
-            &self.fd,
-            rel(p),
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            RESOLVE,
-        )
+        let mut tries = 0;
+        loop {
+            match rfs::openat2(
+                &self.fd,
+                rel(p),
+                flags | OFlags::CLOEXEC,
+                Mode::empty(),
+                RESOLVE,
+            ) {
+                Err(Errno::AGAIN) if tries < 16 => tries += 1,
+                r => return r,
+            }
+        }
     }
 
     fn dir_fd(&self, p: &str) -> std::result::Result<OwnedFd, Errno> {
