@@ -195,14 +195,20 @@ pub fn init(o: &Options) {
     }
 }
 
-/// The usual options: the host from `IGNIS_HOST_ROOT`, `$JOURNAL_STREAM` from the environment.
+/// The usual options: the host from `IGNIS_HOST_ROOT`, `$JOURNAL_STREAM` from the environment,
+/// debug lines when [`debug_requested`].
 pub fn init_from_env(ident: &str, stage: Option<&str>, to_stdout: bool) {
     let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
     let js = std::env::var("JOURNAL_STREAM").ok();
+    let cmdline = host.read("/proc/cmdline").unwrap_or_default();
+    let verbose = debug_requested(
+        std::env::var("IGNIS_DEBUG").ok().as_deref(),
+        &String::from_utf8_lossy(&cmdline),
+    );
     init(&Options {
         ident,
         to_stdout,
-        verbose: false,
+        verbose,
         host: &host,
         journal_stream: js.as_deref(),
         stage,
@@ -251,10 +257,33 @@ pub fn civil_utc(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// Debug lines are wanted when `IGNIS_DEBUG` is set to anything but empty or `0` (the stage
+/// units read `/run/ignition.env`, so a line there turns it on for a boot), or when the kernel
+/// command line has `ignis.debug` or dracut's `rd.debug` (a first boot being debugged from the
+/// boot loader).
+pub fn debug_requested(env: Option<&str>, cmdline: &str) -> bool {
+    if env.is_some_and(|v| !v.is_empty() && v != "0") {
+        return true;
+    }
+    cmdline
+        .split_ascii_whitespace()
+        .any(|w| w == "ignis.debug" || w == "rd.debug")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn debug_switch() {
+        assert!(!debug_requested(None, "quiet ignition.firstboot"));
+        assert!(!debug_requested(Some(""), ""));
+        assert!(!debug_requested(Some("0"), "rd.debugx ignis.debug=0"));
+        assert!(debug_requested(Some("1"), ""));
+        assert!(debug_requested(None, "quiet ignis.debug"));
+        assert!(debug_requested(None, "rd.debug ignition.firstboot"));
+    }
 
     #[test]
     fn journal_entries_and_console_lines() {

@@ -1,9 +1,32 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
-use ignis::error::{self, Result};
+use ignis::error::{self, Error};
 use ignis::{afterburn, cli, log, rmcfg, stages, validate_cmd};
 
-fn run(argv0: &str, args: &[String]) -> Result<i32> {
+/// A failed command: `logged` when the logger already reported it (journal and console), so
+/// that main does not print it a second time.
+struct Failure {
+    error: Error,
+    logged: bool,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure {
+            error,
+            logged: false,
+        }
+    }
+}
+
+fn reported(error: Error) -> Failure {
+    Failure {
+        error,
+        logged: true,
+    }
+}
+
+fn run(argv0: &str, args: &[String]) -> Result<i32, Failure> {
     match cli::parse_invocation(argv0, args)? {
         cli::Command::Version => {
             println!("ignis {}", env!("CARGO_PKG_VERSION"));
@@ -15,16 +38,16 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
             print!("{}", ignis::butane_cmd::USAGE);
             Ok(0)
         }
-        cli::Command::Validate(v) => validate_cmd::run(&v),
+        cli::Command::Validate(v) => Ok(validate_cmd::run(&v)?),
         #[cfg(feature = "butane")]
-        cli::Command::Butane(b) => ignis::butane_cmd::run(&b),
+        cli::Command::Butane(b) => Ok(ignis::butane_cmd::run(&b)?),
         cli::Command::Afterburn(a) => {
             log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
                 Ok(()) => Ok(0),
                 Err(e) => {
                     ::log::error!("afterburn failed: {e}");
-                    Err(e)
+                    Err(reported(e))
                 }
             }
         }
@@ -34,7 +57,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
                 Ok(()) => Ok(0),
                 Err(e) => {
                     ::log::error!("rmcfg failed: {e}");
-                    Err(e)
+                    Err(reported(e))
                 }
             }
         }
@@ -45,7 +68,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32> {
                 Ok(()) => Ok(0),
                 Err(e) => {
                     ::log::error!("{} failed: {e}", s.stage.name());
-                    Err(e)
+                    Err(reported(e))
                 }
             }
         }
@@ -65,8 +88,10 @@ fn main() {
     }
     let code = match run(&argv0, &args) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("ignis: {e}");
+        Err(Failure { error: e, logged }) => {
+            if !logged {
+                eprintln!("ignis: {e}");
+            }
             if e.kind() == error::Kind::Usage {
                 eprint!("{}", cli::USAGE);
                 #[cfg(feature = "butane")]

@@ -241,6 +241,9 @@ fn invalid_config_fails_with_the_report_and_no_cache() {
     assert!(t.contains("sha512"), "{t}");
     assert!(!t.contains("secret-body"), "config body leaked: {t}");
     assert!(h.cache().is_none());
+    // The failure is reported once (logged), not again on stderr (#12 item 4).
+    assert_eq!(t.matches("config is not valid").count(), 1, "{t}");
+    assert!(t.contains("fetch-offline failed: "), "{t}");
 }
 
 #[test]

@@ -770,3 +770,20 @@ fn overwrite_keeps_the_old_file_when_the_new_contents_fail() {
         "treated as a new file"
     );
 }
+
+#[test]
+fn debug_lines_only_when_asked() {
+    // #12 item 4: IGNIS_DEBUG (or ignis.debug / rd.debug on the kernel command line) turns
+    // the debug lines on; without it they stay out.
+    let t = T::new("debug");
+    let c = cfg(r#"{"files":[{"path":"/etc/dbg","contents":{"source":"data:,hi"}}]}"#);
+    let f = t.run("fetch", &c);
+    assert!(f.status.success(), "{}", text(&f));
+    let quiet = t.run("files", &c);
+    assert!(quiet.status.success(), "{}", text(&quiet));
+    assert!(!text(&quiet).contains("DEBUG"), "{}", text(&quiet));
+    std::fs::remove_file(t.p("/etc/dbg")).unwrap();
+    let loud = t.run_env("files", &c, &[("IGNIS_DEBUG", "1")]);
+    assert!(loud.status.success(), "{}", text(&loud));
+    assert!(text(&loud).contains("/etc/dbg: 2 bytes"), "{}", text(&loud));
+}
