@@ -16,9 +16,8 @@ use crate::error::{Context, Error, Result};
 use crate::providers::HostPaths;
 use crate::resource::Fetcher;
 use crate::state::State;
-use crate::sys::cmd::RealRunner;
+use crate::sys::cmd::{Cmd, RealRunner, Runner};
 use crate::sys::root::Root;
-use std::process::{Command, Stdio};
 
 /// What the stage did that later steps need: every path it created (first missing component
 /// of each), for the SELinux relabel.
@@ -51,7 +50,7 @@ pub fn run(args: &StageArgs) -> Result<()> {
     let root = Root::open(&args.root)?;
     let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
     let boot = result::Boot::current(&host, &RealRunner)?;
-    apply(&root, &cfg, &st, &boot)?;
+    apply(&root, &cfg, &st, &boot, &RealRunner)?;
     Ok(())
 }
 
@@ -59,7 +58,13 @@ pub fn run(args: &StageArgs) -> Result<()> {
 /// known before writing is planned and checked first (accounts, home directories, SSH key
 /// directories, owners, node conflicts, hard link targets), so such a failure leaves the
 /// target as it was.
-pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Result<Applied> {
+pub fn apply(
+    root: &Root,
+    cfg: &Config,
+    st: &State,
+    boot: &result::Boot,
+    runner: &dyn Runner,
+) -> Result<Applied> {
     let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     let accounts = if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
         Some(plan_accounts(root, cfg).context(|| "users and groups")?)
@@ -89,7 +94,7 @@ pub fn apply(root: &Root, cfg: &Config, st: &State, boot: &result::Boot) -> Resu
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
-    relabel(root, &out)?;
+    relabel(root, &out, runner)?;
     root.syncfs()?;
     Ok(out)
 }
@@ -236,7 +241,7 @@ pub fn rfc3339_now() -> String {
 
 /// Relabels what was created when the target's SELinux config enforces (or logs) a policy
 /// that is installed; otherwise one log line (Debian's Ignition fails the boot here).
-fn relabel(root: &Root, out: &Applied) -> Result<()> {
+fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
     let Some(cfg) = root.read("/etc/selinux/config")? else {
         log::info!("SELinux: no /etc/selinux/config in the target: nothing to relabel");
         return Ok(());
@@ -269,7 +274,9 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
         list.extend_from_slice(format!("{}{p}", rootp.trim_end_matches('/')).as_bytes());
         list.push(0);
     }
-    let mut child = Command::new("setfiles")
+    // -v lists every relabelled path on stdout: the runner collects it, which costs about a
+    // megabyte for ten thousand paths and keeps setfiles behind the one seam tests record.
+    let cmd = Cmd::new("setfiles")
         .args([
             "-vF0",
             "-r",
@@ -278,24 +285,10 @@ fn relabel(root: &Root, out: &Applied) -> Result<()> {
             "-f",
             "-",
         ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| {
-            Error::failed(format!(
-                "running setfiles (SELinux is {mode} in the target): {e}"
-            ))
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        std::io::Write::write_all(&mut stdin, &list)
-            .map_err(|e| Error::failed(format!("feeding setfiles: {e}")))?;
-    }
-    let st = child
-        .wait()
-        .map_err(|e| Error::failed(format!("waiting for setfiles: {e}")))?;
-    if !st.success() {
-        return Err(Error::failed(format!("setfiles failed ({st})")));
-    }
+        .stdin_bytes(&list);
+    runner
+        .run(&cmd)
+        .map_err(|e| e.context(format!("SELinux is {mode} in the target")))?;
     log::info!("SELinux: relabelled {} paths", paths.len());
     Ok(())
 }
@@ -371,6 +364,53 @@ mod tests {
             super::relabel_paths(&root, &created).unwrap(),
             vec!["/srv/real/new", "/srv/real/f", "/opt"]
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn setfiles_runs_through_the_runner_with_the_created_paths() {
+        use crate::sys::cmd::RecordingRunner;
+        let d = std::env::temp_dir().join(format!("ignis-setfiles-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("etc/selinux/targeted/contexts/files")).unwrap();
+        std::fs::write(
+            d.join("etc/selinux/targeted/contexts/files/file_contexts"),
+            "",
+        )
+        .unwrap();
+        std::fs::write(d.join("etc/selinux/config"), "SELINUX=enforcing\n").unwrap();
+        std::fs::write(d.join("etc/a"), "").unwrap();
+        let root = super::Root::open(&d).unwrap();
+        let out = super::Applied {
+            created: vec!["/etc/a".into(), "/etc/gone".into()],
+        };
+        let r = RecordingRunner::new();
+        super::relabel(&root, &out, &r).unwrap();
+        let rootp = d.to_string_lossy().into_owned();
+        let fc = format!("{rootp}/etc/selinux/targeted/contexts/files/file_contexts");
+        assert_eq!(
+            r.argvs(),
+            [vec![
+                "setfiles",
+                "-vF0",
+                "-r",
+                rootp.as_str(),
+                fc.as_str(),
+                "-f",
+                "-"
+            ]]
+        );
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(
+            seen[0].stdin.as_deref(),
+            Some(format!("{rootp}/etc/a\0").as_bytes())
+        );
+        drop(seen);
+        // A failing setfiles fails the stage, saying SELinux's mode.
+        let r = RecordingRunner::new();
+        r.reply(&["setfiles"], Err("exit status 1"));
+        let e = super::relabel(&root, &out, &r).unwrap_err().to_string();
+        assert!(e.contains("SELinux is enforcing in the target"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
