@@ -30,6 +30,7 @@ pub fn run(args: &AfterburnArgs) -> Result<()> {
         host: &host,
         fetcher: &fetcher,
         mounter: &mounter,
+        runner: &crate::sys::cmd::RealRunner,
         fetch_timeout: args.fetch_timeout,
         metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
     };

@@ -139,6 +139,7 @@ fn with_platform_env<T>(
         host: src.host,
         fetcher: &fetcher,
         mounter: src.mounter,
+        runner: &crate::sys::cmd::RealRunner,
         fetch_timeout: src.fetch_timeout,
         metadata_base: src.metadata_base.clone(),
     })

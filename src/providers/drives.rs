@@ -38,7 +38,7 @@ fn labels(p: Platform) -> &'static [&'static str] {
 
 fn find(env: &Env, p: Platform, early: bool) -> Option<(Layout, PathBuf)> {
     let found = if early {
-        label::find_early(env.host, labels(p), EARLY_WAIT)
+        label::find_early(env.host, env.runner, labels(p), EARLY_WAIT)
     } else {
         label::find(env.host, labels(p))
     };

@@ -31,6 +31,7 @@ pub fn find<'l>(host: &HostPaths, labels: &[&'l str]) -> Option<(&'l str, PathBu
 /// up to `wait`. Fixture hosts never load modules.
 pub fn find_early<'l>(
     host: &HostPaths,
+    runner: &dyn crate::sys::cmd::Runner,
     labels: &[&'l str],
     wait: Duration,
 ) -> Option<(&'l str, PathBuf)> {
@@ -42,11 +43,7 @@ pub fn find_early<'l>(
     }
     for module in ["virtio_blk", "sr_mod", "virtio_scsi"] {
         // Best effort: built-in drivers and missing modules both make modprobe fail.
-        let _ = std::process::Command::new("modprobe")
-            .arg("-q")
-            .arg(module)
-            .stdin(std::process::Stdio::null())
-            .status();
+        let _ = runner.run(&crate::sys::cmd::Cmd::new("modprobe").arg("-q").arg(module));
     }
     let deadline = std::time::Instant::now() + wait;
     loop {
@@ -206,7 +203,12 @@ pub(crate) mod tests {
         std::fs::write(&link, b"").unwrap();
         assert_eq!(find(&host, &["nope"]), Some(("nope", link)));
         assert_eq!(
-            find_early(&host, &["absent"], Duration::from_secs(5)),
+            find_early(
+                &host,
+                &crate::sys::cmd::RecordingRunner::new(),
+                &["absent"],
+                Duration::from_secs(5)
+            ),
             None,
             "a fixture host neither loads modules nor waits"
         );

@@ -200,6 +200,8 @@ pub struct Env<'a> {
     pub host: &'a HostPaths,
     pub fetcher: &'a Fetcher,
     pub mounter: &'a dyn Mounter,
+    /// External commands (modprobe), through the seam tests record.
+    pub runner: &'a dyn crate::sys::cmd::Runner,
     /// Upper bound for fetching the provider config (`-fetch-timeout`).
     pub fetch_timeout: Duration,
     /// Replaces a provider's metadata service base URL (`http://169.254.169.254`): tests point

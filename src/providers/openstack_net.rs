@@ -30,7 +30,7 @@ pub fn network_kargs(env: &Env, p: Platform, sources: Sources) -> Result<Option<
     let docs = if sources == Sources::ServiceOnly {
         None
     } else {
-        match label::find_early(env.host, &CONFIG_2, EARLY_WAIT) {
+        match label::find_early(env.host, env.runner, &CONFIG_2, EARLY_WAIT) {
             Some((l, dev)) => {
                 log::info!("{}: config drive {l} at {}", p.id(), dev.display());
                 Some(Docs {

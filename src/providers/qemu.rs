@@ -12,9 +12,9 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
     let dir = env.host.path(FW_CFG);
     if !env.host.path("/sys/firmware/qemu_fw_cfg").exists() {
         // The driver is a module on most kernels; load it once. Failing here only means no fw_cfg.
-        let _ = std::process::Command::new("modprobe")
-            .arg("qemu_fw_cfg")
-            .status();
+        let _ = env
+            .runner
+            .run(&crate::sys::cmd::Cmd::new("modprobe").arg("qemu_fw_cfg"));
     }
     if !dir.exists() {
         return virtio_device(env);
@@ -50,5 +50,19 @@ fn virtio_device(env: &Env) -> Result<Option<Vec<u8>>> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::failed(format!("reading {}: {e}", dev.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::testserver::Bench;
+
+    #[test]
+    fn the_fw_cfg_module_is_loaded_through_the_runner() {
+        // #12 item 2: modprobe goes through the seam, so a test never runs it on the host.
+        let b = Bench::new();
+        assert_eq!(fetch_config(&b.env(None)).unwrap(), None);
+        assert_eq!(b.runner.argvs(), [["modprobe", "qemu_fw_cfg"]]);
     }
 }

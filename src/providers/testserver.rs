@@ -286,6 +286,8 @@ pub struct Bench {
     pub online: Fetcher,
     pub offline: Fetcher,
     pub mounter: FakeMounter,
+    /// Records modprobe and friends: a test never runs them on the host.
+    pub runner: crate::sys::cmd::RecordingRunner,
     pub fetch_timeout: Duration,
 }
 
@@ -299,6 +301,7 @@ impl Bench {
             online: Fetcher::plain(false),
             offline: Fetcher::plain(true),
             mounter: FakeMounter::default(),
+            runner: crate::sys::cmd::RecordingRunner::new(),
             fetch_timeout: Duration::from_secs(5),
         }
     }
@@ -316,6 +319,7 @@ impl Bench {
             host: &self.host,
             fetcher,
             mounter: &self.mounter,
+            runner: &self.runner,
             fetch_timeout: self.fetch_timeout,
             metadata_base: base.map(str::to_string),
         }
