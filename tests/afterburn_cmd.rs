@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{serve, Reply, Server};
+use common::{serve, text, Reply, Server};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -56,14 +56,6 @@ impl Case {
         std::fs::create_dir_all(t.join("var/home/core")).unwrap();
         std::os::unix::fs::symlink("var/home", t.join("home")).unwrap();
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn fixtures() -> PathBuf {

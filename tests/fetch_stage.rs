@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{serve, Reply};
+use common::{serve, text, Reply};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -62,14 +62,6 @@ impl Host {
     fn neednet(&self) -> bool {
         self.dir.join("run/neednet").exists()
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn file_paths(cache: &serde_json::Value) -> Vec<String> {

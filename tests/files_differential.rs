@@ -32,6 +32,8 @@
 
 mod common;
 
+use common::is_root;
+
 /// The same corpus against the recorded trees of Ignition v2.26.0.
 #[path = "files_diff/oracle_226.rs"]
 mod oracle_226;
@@ -1499,17 +1501,6 @@ mod fake_systemd {
 
 // ---------------------------------------------------------------------------------------------
 // Running the agents
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn find_tool(name: &str) -> Option<PathBuf> {
     ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{serve, Reply};
+use common::{is_root, serve, text, Reply};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -125,26 +125,12 @@ impl T {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn ok(o: Output) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
 fn cfg(rest: &str) -> String {
     format!(r#"{{"ignition":{{"version":"3.3.0"}},{rest}}}"#)
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }
 
 /// #14 item 3: 1200 remote files go through under a 256-fd limit (each pending remote file

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{serve, Reply};
+use common::{is_root, serve, text, Reply};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -102,26 +102,12 @@ impl T {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn ok(o: Output) {
     assert!(o.status.success(), "{}", text(&o));
 }
 
 fn cfg(storage: &str) -> String {
     format!(r#"{{"ignition":{{"version":"3.3.0"}},"storage":{storage}}}"#)
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
 }
 
 #[test]

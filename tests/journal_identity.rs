@@ -4,6 +4,10 @@
 //! with Ignition's MESSAGE_ID and the user's name, which NestOS's scripts look for. The
 //! console still gets readable lines.
 
+mod common;
+
+use common::is_root;
+
 use ignis::sys::journal;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -13,10 +17,6 @@ type Entry = Vec<(String, String)>;
 
 fn get<'a>(e: &'a Entry, k: &str) -> Option<&'a str> {
     e.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.as_str())
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
 }
 
 #[test]

@@ -6,6 +6,10 @@
 //!
 //! Needs root (the writer chowns to the users it creates); otherwise skipped with the reason.
 
+mod common;
+
+use common::is_root;
+
 use ignis::config::types::{PasswdGroup, PasswdUser};
 use ignis::passwd::{apply, Plan};
 use ignis::sys::root::Root;
@@ -24,17 +28,6 @@ GID_MIN         1000
 GID_MAX         60000
 USERGROUPS_ENAB yes
 ";
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 /// A target root and a directory outside it, both removed on drop.
 struct Case {

@@ -9,6 +9,10 @@
 //! by a tiny NSS module built from tests/passwd/nss_altfiles_test.c (nss-altfiles is not packaged
 //! in Debian). shadow-utils' `-` backup files and lock file are not part of the contract.
 
+mod common;
+
+use common::is_root;
+
 use ignis::config::types::{PasswdGroup, PasswdUser};
 use ignis::passwd::{self, target::Target};
 use ignis::sys::root::Root;
@@ -449,17 +453,6 @@ fn scenarios() -> Vec<Scenario> {
             ok: false,
         },
     ]
-}
-
-fn is_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 fn find_tool(name: &str) -> Option<PathBuf> {

@@ -3,16 +3,12 @@
 //! that is not VMware, whose backdoor port must then never be touched). Deleting on VMware is
 //! tested against the emulated host in `rmcfg.rs` and `providers/vmware/delete.rs`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::text;
+
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn alias_subcommand_and_refusals() {

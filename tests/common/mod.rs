@@ -1,5 +1,6 @@
-//! Test servers on 127.0.0.1: a scripted HTTP/1.1 server with fault injection, optionally
-//! behind TLS with a CA generated in the test.
+//! Shared by the integration tests: test servers on 127.0.0.1 (a scripted HTTP/1.1 server
+//! with fault injection, optionally behind TLS with a CA generated in the test) and the small
+//! helpers every stage test needs (a run's whole output, "are we root").
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -377,4 +378,18 @@ pub fn test_tls_self_signed_ca(
         )
         .unwrap();
     (Arc::new(cfg), cert.pem())
+}
+
+/// stdout then stderr of a finished run, as one text for assertions and failure messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Whether the tests run as root (loop devices, chown, mounts need it).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
