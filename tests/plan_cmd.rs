@@ -4,7 +4,6 @@
 //! initramfs build) there is no such subcommand.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn ignis(args: &[&str], stdin: &[u8]) -> Output {
@@ -34,6 +33,7 @@ mod with_plan {
     use super::*;
     use std::collections::BTreeMap;
     use std::os::unix::fs::MetadataExt;
+    use std::path::{Path, PathBuf};
 
     fn root(name: &str) -> PathBuf {
         let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("plan-cmd-{name}"));
@@ -271,8 +271,14 @@ mod with_plan {
         assert_eq!(action("$.storage.links.0").as_deref(), Some("keep"));
         assert_eq!(action("$.systemd.units.0").as_deref(), Some("keep"));
         let s = out(&plan(&d, cfg, false));
-        assert!(line(&s, "$.storage.files.0", "keep").contains("0644 (kept)"), "{s}");
-        assert!(line(&s, "$.systemd.units.0", "keep").contains("masked"), "{s}");
+        assert!(
+            line(&s, "$.storage.files.0", "keep").contains("0644 (kept)"),
+            "{s}"
+        );
+        assert!(
+            line(&s, "$.systemd.units.0", "keep").contains("masked"),
+            "{s}"
+        );
         assert!(s.contains("disks: none in the config"), "{s}");
     }
 
