@@ -120,6 +120,9 @@ pub enum Command {
     /// Only in workstation builds: the initramfs binary must not grow by a byte.
     #[cfg(feature = "butane")]
     Butane(crate::butane_cmd::ButaneArgs),
+    /// `ignis plan`: workstation builds only, like `butane`.
+    #[cfg(feature = "plan")]
+    Plan(crate::plan_cmd::PlanArgs),
 }
 
 pub const USAGE: &str = "\
@@ -218,6 +221,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
         Some("rmcfg") => return crate::rmcfg::parse(&args[1..]),
         #[cfg(feature = "butane")]
         Some("butane") => return crate::butane_cmd::parse(&args[1..]),
+        #[cfg(feature = "plan")]
+        Some("plan") => return crate::plan_cmd::parse(&args[1..]),
         _ => {}
     }
     let mut platform = None;

@@ -6,6 +6,8 @@ pub mod afterburn;
 pub mod butane_cmd;
 pub mod cli;
 pub mod cmdline;
+#[cfg(feature = "plan")]
+pub mod plan_cmd;
 /// The config engine lives in its own crate (built for speed); it is `ignis::config` here.
 pub use ignis_config as config;
 pub mod engine;

@@ -36,11 +36,15 @@ fn run(argv0: &str, args: &[String]) -> Result<i32, Failure> {
             print!("{}", cli::USAGE);
             #[cfg(feature = "butane")]
             print!("{}", ignis::butane_cmd::USAGE);
+            #[cfg(feature = "plan")]
+            print!("{}", ignis::plan_cmd::USAGE);
             Ok(0)
         }
         cli::Command::Validate(v) => Ok(validate_cmd::run(&v)?),
         #[cfg(feature = "butane")]
         cli::Command::Butane(b) => Ok(ignis::butane_cmd::run(&b)?),
+        #[cfg(feature = "plan")]
+        cli::Command::Plan(p) => Ok(ignis::plan_cmd::run(&p)?),
         cli::Command::Afterburn(a) => {
             log::init_from_env("afterburn", None, false);
             match afterburn::cmd::run(&a) {
@@ -96,6 +100,8 @@ fn main() {
                 eprint!("{}", cli::USAGE);
                 #[cfg(feature = "butane")]
                 eprint!("{}", ignis::butane_cmd::USAGE);
+                #[cfg(feature = "plan")]
+                eprint!("{}", ignis::plan_cmd::USAGE);
             }
             e.kind().exit_code()
         }

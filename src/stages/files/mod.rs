@@ -6,7 +6,7 @@ pub mod ids;
 pub mod nodes;
 pub mod plan;
 pub mod result;
-mod sshkeys;
+pub mod sshkeys;
 mod unitlinks;
 pub mod units;
 
@@ -102,7 +102,7 @@ pub fn apply(
 /// Plans groups and users against the target's databases and checks what writing them would
 /// run into (home directories, `~/.ssh`); returns the plan and the names and ids as the
 /// databases will be once it is written.
-fn plan_accounts(root: &Root, cfg: &Config) -> Result<(crate::passwd::Plan, ids::Ids)> {
+pub fn plan_accounts(root: &Root, cfg: &Config) -> Result<(crate::passwd::Plan, ids::Ids)> {
     let t = crate::passwd::target::Target::new(root);
     let inputs = crate::passwd::apply::read_inputs(&t, crate::passwd::apply::today())?;
     let plan = crate::passwd::plan(&inputs, &cfg.passwd.groups, &cfg.passwd.users)?;
