@@ -79,17 +79,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
 }
 
 fn read_input(input: Option<&str>) -> Result<Vec<u8>> {
-    use std::io::Read;
-    match input {
-        None | Some("-") => {
-            let mut v = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut v)
-                .map_err(|e| Error::failed(format!("reading standard input: {e}")))?;
-            Ok(v)
-        }
-        Some(p) => std::fs::read(p).map_err(|e| Error::failed(format!("reading {p}: {e}"))),
-    }
+    crate::validate_cmd::read_input(input.unwrap_or("-"))
 }
 
 /// Is this input Butane rather than Ignition JSON? A `.bu`/`.yaml`/`.yml` name, or a document

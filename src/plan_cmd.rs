@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::resource::redact;
 use crate::stages::files::plan::{self, What};
 use crate::sys::root::{Kind, Root};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -539,15 +539,7 @@ fn json(p: &Plan, report: &[String], ok: bool) -> String {
 }
 
 pub fn run(a: &PlanArgs) -> Result<i32> {
-    let src = if a.input == "-" {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| Error::failed(format!("reading standard input: {e}")))?;
-        v
-    } else {
-        std::fs::read(&a.input).map_err(|e| Error::failed(format!("reading {}: {e}", a.input)))?
-    };
+    let src = crate::validate_cmd::read_input(&a.input)?;
     let out = crate::validate_cmd::check(&src, false);
     let write = |s: &str| {
         let mut o = std::io::stdout().lock();

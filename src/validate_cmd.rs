@@ -38,18 +38,22 @@ pub fn check(src: &[u8], strict: bool) -> Outcome {
     }
 }
 
+/// The bytes of a command's input: a file, or standard input for `-`.
+pub fn read_input(input: &str) -> Result<Vec<u8>> {
+    if input != "-" {
+        return std::fs::read(input).map_err(|e| Error::failed(format!("reading {input}: {e}")));
+    }
+    let mut v = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut v)
+        .map_err(|e| Error::failed(format!("reading standard input: {e}")))?;
+    Ok(v)
+}
+
 pub fn run(a: &ValidateArgs) -> Result<i32> {
     // One document, then exit: nothing parsed here needs freeing before the exit does it.
     config::set_one_shot(true);
-    let src = if a.input == "-" {
-        let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| Error::failed(format!("reading standard input: {e}")))?;
-        v
-    } else {
-        std::fs::read(&a.input).map_err(|e| Error::failed(format!("reading {}: {e}", a.input)))?
-    };
+    let src = read_input(&a.input)?;
     // Butane is translated first (workstation builds); its diagnostics are the report when
     // that fails.
     #[cfg(feature = "butane")]

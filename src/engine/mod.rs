@@ -12,7 +12,7 @@ use crate::providers::{HostPaths, Mounter, Platform};
 use crate::resource::{self, hash, Fetcher, Options, Spec};
 use crate::signing::policy::{self, Policy, SigFrom};
 use crate::state::FetchedConfig;
-use user::{fetch_signature, user_config, user_signature, UserConfig};
+use user::{user_config, user_signature, UserConfig};
 
 mod user;
 use std::path::PathBuf;
@@ -160,7 +160,7 @@ impl Renderer<'_> {
                             headers: spec.headers.clone(),
                             ..Spec::url(&u)
                         };
-                        fetch_signature(fetcher, &sig_spec)
+                        policy::fetch(fetcher, &sig_spec)
                     })
                     .transpose()?
                     .flatten();

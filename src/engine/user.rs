@@ -4,7 +4,7 @@
 //! no config.
 
 use super::{read_opt, system_dirs, Sources};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::providers::{self, Env};
 use crate::resource::{self, Fetcher, Options, Spec};
 use crate::signing::policy::{self, SigFrom};
@@ -145,17 +145,6 @@ fn with_platform_env<T>(
     })
 }
 
-/// A signature at a URL: `None` when the server has none (404), the bytes and the URL
-/// (redacted) otherwise.
-pub(super) fn fetch_signature(fetcher: &Fetcher, spec: &Spec) -> Result<Option<(Vec<u8>, String)>> {
-    let shown = resource::redact(&spec.url);
-    match fetcher.fetch_bytes(spec) {
-        Ok(b) => Ok(Some((b, shown))),
-        Err(e) if e.kind() == Kind::NotFound => Ok(None),
-        Err(e) => Err(e.context(format!("fetching signature {shown}"))),
-    }
-}
-
 /// The user config's signature, from where [`SigFrom`] says (`None`: there is none).
 pub(super) fn user_signature(
     src: &Sources,
@@ -164,7 +153,7 @@ pub(super) fn user_signature(
 ) -> Result<Option<(Vec<u8>, String)>> {
     match &uc.sig {
         SigFrom::Local | SigFrom::Nowhere => Ok(None),
-        SigFrom::Url(u) => fetch_signature(&Fetcher::plain(offline), &Spec::url(u)),
+        SigFrom::Url(u) => policy::fetch(&Fetcher::plain(offline), &Spec::url(u)),
         SigFrom::Device(dev, path) => Ok(src
             .mounter
             .read_file(dev, &DEVICE_FSTYPES, path)?

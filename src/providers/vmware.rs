@@ -91,12 +91,7 @@ fn resolve_signature(env: &Env, found: Option<SigFound>) -> Result<Option<(Vec<u
         None => Ok(None),
         Some(SigFound::Inline(s)) => Ok(Some((s, KEY_SIGNATURE.to_string()))),
         Some(SigFound::Url(u)) => {
-            let shown = crate::resource::redact(&u);
-            match env.fetcher.fetch_bytes(&crate::resource::Spec::url(&u)) {
-                Ok(b) => Ok(Some((b, shown))),
-                Err(e) if e.kind() == crate::error::Kind::NotFound => Ok(None),
-                Err(e) => Err(e.context(format!("fetching signature {shown}"))),
-            }
+            crate::signing::policy::fetch(env.fetcher, &crate::resource::Spec::url(&u))
         }
     }
 }

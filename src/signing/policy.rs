@@ -6,9 +6,10 @@
 
 use super::TrustedKeys;
 use crate::config::types::Config;
+use crate::error::Kind;
 use crate::error::{Error, Result};
 use crate::providers::HostPaths;
-use crate::resource;
+use crate::resource::{self, Fetcher, Spec};
 
 /// Where a config's detached signature is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,17 @@ impl Policy {
             )));
         }
         Ok(())
+    }
+}
+
+/// A signature at a URL: `None` when the server has none (404), else its bytes and the URL as
+/// logs may show it.
+pub fn fetch(fetcher: &Fetcher, spec: &Spec) -> Result<Option<(Vec<u8>, String)>> {
+    let shown = resource::redact(&spec.url);
+    match fetcher.fetch_bytes(spec) {
+        Ok(b) => Ok(Some((b, shown))),
+        Err(e) if e.kind() == Kind::NotFound => Ok(None),
+        Err(e) => Err(e.context(format!("fetching signature {shown}"))),
     }
 }
 
