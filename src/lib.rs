@@ -6,6 +6,7 @@ pub mod afterburn;
 pub mod butane_cmd;
 pub mod cli;
 pub mod cmdline;
+pub mod distro;
 #[cfg(feature = "plan")]
 pub mod plan_cmd;
 /// The config engine lives in its own crate (built for speed); it is `ignis::config` here.

@@ -198,11 +198,11 @@ pub fn init(o: &Options) {
 /// The usual options: the host from `IGNIS_HOST_ROOT`, `$JOURNAL_STREAM` from the environment,
 /// debug lines when [`debug_requested`].
 pub fn init_from_env(ident: &str, stage: Option<&str>, to_stdout: bool) {
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
-    let js = std::env::var("JOURNAL_STREAM").ok();
+    let host = HostPaths::new(crate::distro::host_root());
+    let js = crate::distro::journal_stream();
     let cmdline = host.read("/proc/cmdline").unwrap_or_default();
     let verbose = debug_requested(
-        std::env::var("IGNIS_DEBUG").ok().as_deref(),
+        crate::distro::debug().as_deref(),
         &String::from_utf8_lossy(&cmdline),
     );
     init(&Options {

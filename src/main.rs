@@ -1,7 +1,7 @@
 //! argv -> cli -> command; an error's kind becomes the exit code. Nothing else lives here.
 
 use ignis::error::{self, Error};
-use ignis::{afterburn, cli, log, rmcfg, stages, validate_cmd};
+use ignis::{afterburn, cli, engine, log, rmcfg, validate_cmd};
 
 /// A failed command: `logged` when the logger already reported it (journal and console), so
 /// that main does not print it a second time.
@@ -68,7 +68,7 @@ fn run(argv0: &str, args: &[String]) -> Result<i32, Failure> {
         cli::Command::Stage(s) => {
             // Ignition's identifier whatever the binary is called: tools query `-t ignition`.
             log::init_from_env("ignition", Some(s.stage.name()), s.log_to_stdout);
-            match stages::run(&s) {
+            match engine::run(&s) {
                 Ok(()) => Ok(0),
                 Err(e) => {
                     ::log::error!("{} failed: {e}", s.stage.name());

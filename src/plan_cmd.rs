@@ -261,7 +261,7 @@ fn files_stage(root: &Root, cfg: &Config, p: &mut Plan) -> Result<()> {
             p.add(account_path(cfg, user, false), action, target, detail);
         }
         // Where the writer puts keys (plan_accounts refused a bad switch value already).
-        let env = std::env::var("IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT").ok();
+        let env = crate::distro::authorized_keys_fragment();
         let file = match crate::stages::files::sshkeys::fragment_wanted(env.as_deref()) {
             Ok(false) => "authorized_keys",
             _ => "authorized_keys.d/ignition",

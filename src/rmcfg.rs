@@ -83,7 +83,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
 
 /// Deletes the config on a real machine.
 pub fn run(a: &RmcfgArgs) -> Result<()> {
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let host = HostPaths::new(crate::distro::host_root());
     run_with(a, || vmware_backdoor::open(&host.root))
 }
 

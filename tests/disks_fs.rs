@@ -478,7 +478,7 @@ fn luks_argv_state_and_crypttab() {
     )
     .unwrap();
     let root = ignis::sys::root::Root::open(&root_dir).unwrap();
-    disks::luks::persist(&root, &st).unwrap();
+    ignis::stages::files::crypttab::persist(&root, &st).unwrap();
     assert_eq!(
         std::fs::read_to_string(root_dir.join("etc/crypttab")).unwrap(),
         "# comment\nother UUID=x none luks\n\

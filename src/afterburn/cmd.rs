@@ -17,7 +17,7 @@ use std::path::Path;
 pub const SSH_FRAGMENT: &str = "afterburn";
 
 pub fn run(args: &AfterburnArgs) -> Result<()> {
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
+    let host = HostPaths::new(crate::distro::host_root());
     let id = match &args.provider {
         ProviderArg::Id(id) => id.clone(),
         ProviderArg::Cmdline => platform_from_cmdline(&host)?,
@@ -32,7 +32,7 @@ pub fn run(args: &AfterburnArgs) -> Result<()> {
         mounter: &mounter,
         runner: &crate::sys::cmd::RealRunner,
         fetch_timeout: args.fetch_timeout,
-        metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
+        metadata_base: crate::distro::metadata_base(),
     };
     match &args.action {
         AfterburnAction::NetworkKargs { default, output } => {

@@ -1,422 +1,229 @@
-//! Config acquisition for the fetch stages: the user config from the kernel command line, the
-//! system config dirs (or the config embedded in the initramfs) or the platform, rendered with
-//! its merge/replace children, merged under the base configs, validated, ready to cache.
-//! Owns the order of sources and the rendering rules; fetching is the resource module's job.
+//! The orchestrator of a stage run: reads the overrides once (`crate::distro`), builds the one
+//! context every stage acts through (host paths, the command runner, device timeout, run dir,
+//! the state file), loads the cached config for the stages after fetch, runs the stage, and
+//! saves the state when the stage changed it (also when the stage failed: keys of volumes
+//! already opened must not be lost). Stages never call back into it.
 
-use crate::config::merge::merge;
-use crate::config::types::{Config, Ignition, Resource};
-use crate::config::{self, Failure};
-use crate::error::{Error, Kind, Result};
-use crate::merged::{self, Provenance};
-use crate::providers::{HostPaths, Mounter, Platform};
-use crate::resource::{self, hash, Fetcher, Options, Spec};
-use crate::signing::policy::{self, Policy, SigFrom};
-use crate::state::FetchedConfig;
-use user::{user_config, user_signature, UserConfig};
-
-mod user;
-use std::path::PathBuf;
+use crate::cli::{Stage, StageArgs};
+use crate::config::types::Config;
+use crate::error::{Error, Result};
+use crate::providers::HostPaths;
+use crate::resource::Fetcher;
+use crate::stages::{disks, fetch, files, kargs, mount};
+use crate::state::State;
+use crate::sys::cmd::{RealRunner, Runner};
+use crate::sys::root::Root;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How deep merge/replace children may nest (a config that merges itself must not loop).
-const MAX_DEPTH: usize = 10;
-
-/// Everything acquisition reads from.
-pub struct Sources<'a> {
-    pub host: &'a HostPaths,
-    pub platform: Platform,
-    pub mounter: &'a dyn Mounter,
-    pub fetch_timeout: Duration,
-    /// Test override for providers' metadata base URLs.
-    pub metadata_base: Option<String>,
+/// What the stages that touch devices and commands act through.
+pub struct Env<'a> {
+    pub runner: &'a dyn Runner,
+    /// Where /dev, /sys, /proc and /run/udev are read.
+    pub host: HostPaths,
+    /// How long to wait for a device the config names (systemd's default: 90 s).
+    pub device_timeout: Duration,
+    /// Ignition's run directory (/run/ignition): LUKS key files go below it.
+    pub run_dir: PathBuf,
 }
 
-/// The result of acquisition.
-pub struct Acquired {
-    pub config: Config,
-    pub fetched: Vec<FetchedConfig>,
-    pub user_config_provided: bool,
-}
-
-/// The system config directories, highest priority first (Ignition 2.27's list; the
-/// `IGNITION_SYSTEM*_CONFIG_DIR` variables override them, as in Ignition).
-fn system_dirs(host: &HostPaths) -> Vec<PathBuf> {
-    let env_or =
-        |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
-    vec![
-        host.path(&env_or(
-            "IGNITION_SYSTEM_RUNTIME_CONFIG_DIR",
-            "/run/ignition",
-        )),
-        host.path(&env_or("IGNITION_SYSTEM_LOCAL_CONFIG_DIR", "/etc/ignition")),
-        host.path(&env_or("IGNITION_SYSTEM_CONFIG_DIR", "/usr/lib/ignition")),
-    ]
-}
-
-fn read_opt(p: &std::path::Path) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(p) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::failed(format!("reading {}: {e}", p.display()))),
-    }
-}
-
-/// Parses and validates one fetched config, logging its report (never its body).
-pub fn parse_checked(bytes: &[u8], origin: &str) -> Result<Option<Config>> {
-    match config::parse(bytes) {
-        Ok(p) => {
-            for e in &p.report.entries {
-                log::warn!("{origin}: {e}");
-            }
-            Ok(Some(p.config))
-        }
-        Err(e) if e.failure == Failure::Empty => Ok(None),
-        Err(e) => {
-            for entry in &e.report.entries {
-                log::error!("{origin}: {entry}");
-            }
-            log::error!("{origin}: config sha512 {}", hash::sha512_hex(bytes));
-            Err(Error::new(Kind::Config, format!("{origin}: {}", e.failure)))
+impl Env<'_> {
+    /// The environment the overrides describe, with `runner`.
+    pub fn from_distro(runner: &dyn Runner) -> Env<'_> {
+        Env {
+            runner,
+            host: HostPaths::new(crate::distro::host_root()),
+            device_timeout: crate::distro::device_timeout(),
+            run_dir: PathBuf::from("/run/ignition"),
         }
     }
 }
 
-/// The settings a config's children and resources are fetched with: its own over the
-/// inherited ones.
-fn effective(inherited: &Ignition, own: &Ignition) -> Ignition {
-    let parent = Config {
-        ignition: inherited.clone(),
-        ..Default::default()
-    };
-    let child = Config {
-        ignition: own.clone(),
-        ..Default::default()
-    };
-    merge(parent, child).ignition
+/// One stage run's context.
+pub struct Context<'a> {
+    pub args: &'a StageArgs,
+    pub env: Env<'a>,
+    /// Loaded on first use (a stage with nothing to do never reads it).
+    state: Option<State>,
+    /// Whether the stage asked for the state mutably: it is saved then.
+    dirty: bool,
 }
 
-/// Fetch options for `ign`, CA bundles included (they are fetched here, without extra CAs).
-fn options_for(ign: &Ignition, offline: bool) -> Result<Options> {
-    let mut opts = Options::from_ignition(ign);
-    if !ign.security.tls.certificate_authorities.is_empty() {
-        let plain = Fetcher::new(opts.clone(), offline);
-        for (i, ca) in ign.security.tls.certificate_authorities.iter().enumerate() {
-            let Some(spec) = Spec::from_resource(ca)? else {
-                continue;
-            };
-            let pem = plain.fetch_bytes(&spec).map_err(|e| {
-                e.context(format!(
-                    "fetching CA $.ignition.security.tls.certificateAuthorities.{i}"
-                ))
-            })?;
-            opts.ca_bundles.push(pem);
+impl<'a> Context<'a> {
+    /// The context for `args`: the overrides' host paths and device timeout, `runner`, and the
+    /// state file's directory as the run directory.
+    pub fn new(args: &'a StageArgs, runner: &'a dyn Runner) -> Context<'a> {
+        let mut env = Env::from_distro(runner);
+        if let Some(dir) = args
+            .state_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            env.run_dir = dir.to_path_buf();
+        }
+        Context {
+            args,
+            env,
+            state: None,
+            dirty: false,
         }
     }
-    Ok(opts)
-}
 
-/// Fetch options for applying a cached config (its CAs are inlined data URLs by then).
-pub fn fetch_options(cfg: &Config) -> Result<Options> {
-    options_for(&cfg.ignition, false)
-}
-
-struct Renderer<'a> {
-    offline: bool,
-    fetched: &'a mut Vec<FetchedConfig>,
-    provenance: &'a mut Provenance,
-    policy: Option<&'a Policy>,
-}
-
-impl Renderer<'_> {
-    fn fetch_child(
-        &mut self,
-        fetcher: &Fetcher,
-        res: &Resource,
-        kind: &str,
-        path: &str,
-    ) -> Result<Option<Config>> {
-        let Some(spec) = Spec::from_resource(res)? else {
-            return Ok(None);
-        };
-        let what = format!("{kind} config {} ({path})", resource::redact(&spec.url));
-        let bytes = fetcher
-            .fetch_bytes(&spec)
-            .map_err(|e| e.context(format!("fetching {what}")))?;
-        self.fetched.push(FetchedConfig {
-            kind: kind.to_string(),
-            source: resource::redact(&spec.url),
-            sha512: hash::sha512_hex(&bytes),
-        });
-        log::info!("fetched {what}");
-        if let Some(p) = self.policy {
-            if res.verification.hash.is_some() || spec.url.starts_with("data:") {
-                // The parent's signature covers it: through its hash, or by containing it.
-                log::info!("{what}: covered by its parent's signature");
-            } else {
-                let sig = policy::sibling(&spec.url)
-                    .map(|u| {
-                        let sig_spec = Spec {
-                            url: u.clone(),
-                            headers: spec.headers.clone(),
-                            ..Spec::url(&u)
-                        };
-                        policy::fetch(fetcher, &sig_spec)
-                    })
-                    .transpose()?
-                    .flatten();
-                p.verify(&what, &bytes, sig)?;
-            }
+    fn loaded(&mut self) -> Result<&mut State> {
+        match &mut self.state {
+            Some(s) => Ok(s),
+            slot => Ok(slot.insert(State::load(&self.args.state_file)?)),
         }
-        // A referenced config that is empty is an error, unlike a provider's "no config".
-        let cfg = parse_checked(&bytes, &what)?
-            .ok_or_else(|| Error::failed(format!("{what}: config is empty")))?;
-        self.provenance.record(&what, &cfg);
-        Ok(Some(cfg))
     }
 
-    /// Renders `cfg`: replace wins over merge; merge children are merged in order.
-    fn render(&mut self, cfg: Config, inherited: &Ignition, depth: usize) -> Result<Config> {
-        if depth > MAX_DEPTH {
-            return Err(Error::failed(format!(
-                "configs nest deeper than {MAX_DEPTH} levels (a config merging itself?)"
-            )));
+    /// The state as earlier stages left it.
+    pub fn state(&mut self) -> Result<&State> {
+        self.loaded().map(|s| &*s)
+    }
+
+    /// The state, to change: it is saved after the stage.
+    pub fn state_mut(&mut self) -> Result<&mut State> {
+        self.dirty = true;
+        self.loaded()
+    }
+
+    /// The environment and the state to change, at once (the state is saved after the stage).
+    pub fn env_and_state(&mut self) -> Result<(&Env<'a>, &mut State)> {
+        self.dirty = true;
+        if self.state.is_none() {
+            self.state = Some(State::load(&self.args.state_file)?);
         }
-        let settings = effective(inherited, &cfg.ignition);
-        let fetcher = Fetcher::new(options_for(&settings, self.offline)?, self.offline);
-        if let Some(repl) = self.fetch_child(
-            &fetcher,
-            &cfg.ignition.config.replace,
-            "replace",
-            "$.ignition.config.replace",
-        )? {
-            return self.render(repl, &settings, depth + 1);
+        match &mut self.state {
+            Some(s) => Ok((&self.env, s)),
+            None => Err(Error::failed("the state was not loaded")),
         }
-        let children = cfg.ignition.config.merge.clone();
-        let mut result = cfg;
-        result.ignition.config.merge.clear();
-        result.ignition.config.replace = Resource::default();
-        for (i, m) in children.iter().enumerate() {
-            let path = format!("$.ignition.config.merge.{i}");
-            if let Some(child) = self.fetch_child(&fetcher, m, "merge", &path)? {
-                let rendered = self.render(child, &settings, depth + 1)?;
-                result = merge(result, rendered);
-                result.ignition.config.merge.clear();
-                result.ignition.config.replace = Resource::default();
-            }
+    }
+
+    /// The target root, opened for confined access.
+    pub fn root(&self) -> Result<Root> {
+        Root::open(&self.args.root)
+    }
+
+    /// A fetcher with the config's settings (its CAs are inlined data URLs by now).
+    pub fn fetcher(&self, cfg: &Config) -> Result<Fetcher> {
+        Ok(Fetcher::new(crate::resource::fetch_options(cfg)?, false))
+    }
+
+    /// Saves the state if the stage changed it.
+    fn save(&self) -> Result<()> {
+        match (&self.state, self.dirty) {
+            (Some(s), true) => s.save(&self.args.state_file),
+            _ => Ok(()),
         }
-        Ok(result)
     }
 }
 
-/// The base configs: `base.d/*.ign`, then `base.platform.d/<platform>/*.ign`; each sorted by
-/// name, a name in a higher-priority dir shadowing the same name below it.
-fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
-    let dirs = system_dirs(src.host);
-    let mut out = Vec::new();
-    for sub in [
-        "base.d".to_string(),
-        format!("base.platform.d/{}", src.platform.id()),
-    ] {
-        let mut by_name: std::collections::BTreeMap<String, PathBuf> =
-            std::collections::BTreeMap::new();
-        for d in dirs.iter().rev() {
-            let dir = d.join(&sub);
-            let Ok(rd) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".ign") {
-                    by_name.insert(name, e.path());
-                }
-            }
-        }
-        for p in by_name.into_values() {
-            let b = std::fs::read(&p)
-                .map_err(|e| Error::failed(format!("reading {}: {e}", p.display())))?;
-            out.push((p.display().to_string(), b));
-        }
-    }
-    Ok(out)
-}
-
-/// Acquires, renders and merges the config. `offline` refuses the network (fetch-offline):
-/// anything that needs it fails with `Kind::NeedNet`.
-pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
-    let policy = Policy::load(src.host)?;
-    let mut fetched = Vec::new();
-    let mut provenance = Provenance::default();
-    let none = Ignition::default();
-    let mut base = Config::default();
-    for (origin, bytes) in base_configs(src)? {
-        fetched.push(FetchedConfig {
-            kind: "base".into(),
-            source: origin.clone(),
-            sha512: hash::sha512_hex(&bytes),
-        });
-        if let Some(c) = parse_checked(&bytes, &origin)? {
-            provenance.record(&origin, &c);
-            let rendered = Renderer {
-                offline,
-                fetched: &mut fetched,
-                provenance: &mut provenance,
-                policy: policy.as_ref(),
-            }
-            .render(c, &none, 0)?;
-            base = merge(base, rendered);
-        }
-    }
-    let mut user_config_provided = false;
-    let mut user = Config::default();
-    if let Some(uc) = user_config(src, offline)? {
-        if let Some(p) = &policy {
-            if uc.sig == SigFrom::Local {
-                log::info!("{}: local, trusted as the keys are", uc.origin);
-            } else {
-                let sig = user_signature(src, offline, &uc)?;
-                p.verify(&uc.origin, &uc.bytes, sig)?;
-            }
-        }
-        let UserConfig { bytes, origin, .. } = uc;
-        log::info!(
-            "user config from {origin} ({} bytes, sha512 {})",
-            bytes.len(),
-            &hash::sha512_hex(&bytes)[..16]
-        );
-        fetched.push(FetchedConfig {
-            kind: "user".into(),
-            source: origin.clone(),
-            sha512: hash::sha512_hex(&bytes),
-        });
-        if let Some(c) = parse_checked(&bytes, &origin)? {
-            user_config_provided = true;
-            provenance.record(&origin, &c);
-            user = Renderer {
-                offline,
-                fetched: &mut fetched,
-                provenance: &mut provenance,
-                policy: policy.as_ref(),
-            }
-            .render(c, &none, 0)?;
-        } else {
-            log::info!("{origin}: empty config, treated as no config");
-        }
-    } else {
-        log::info!("no user config found: using an empty config");
-    }
-    let mut config = merge(base, user);
-    let mut version = config::Version::NEWEST_STABLE;
-    if config
-        .storage
-        .filesystems
-        .iter()
-        .any(|f| f.format.as_deref() == Some("virtiofs"))
-    {
-        version = config::Version::V3_7Exp;
-    }
-    config.ignition.version = version.as_str().to_string();
-    // Each document was valid alone; together they may not be (a child's link under a
-    // parent's file, a file and a directory on one path): check the whole, as Ignition does.
-    merged::check(&config, version, &provenance)?;
-    if let Some(p) = &policy {
-        p.check_resources(&config)?;
-    }
-    inline_cas(&mut config, offline)?;
-    Ok(Acquired {
-        config,
-        fetched,
-        user_config_provided,
-    })
-}
-
-/// Rewrites CA sources as data URLs so later stages never fetch them again.
-fn inline_cas(config: &mut Config, offline: bool) -> Result<()> {
-    let opts = Options::from_ignition(&config.ignition);
-    let fetcher = Fetcher::new(opts, offline);
-    for ca in &mut config.ignition.security.tls.certificate_authorities {
-        let Some(spec) = Spec::from_resource(ca)? else {
-            continue;
-        };
-        if spec.url.starts_with("data:") && spec.compression == resource::Compression::None {
-            continue;
-        }
-        let pem = fetcher.fetch_bytes(&spec)?;
-        *ca = Resource {
-            source: Some(format!("data:;base64,{}", base64_encode(&pem))),
-            ..Default::default()
-        };
-    }
-    Ok(())
-}
-
-pub fn base64_encode(b: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(b.len().div_ceil(3) * 4);
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        s.push(T[(n >> 18) as usize & 63] as char);
-        s.push(T[(n >> 12) as usize & 63] as char);
-        s.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        s.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    s
-}
-
-/// Whether applying `config` will need the network: any resource that is not a data URL,
-/// Tang servers without an advertisement, custom Clevis pins that say so.
-pub fn needs_network(config: &Config) -> bool {
-    let remote = |r: &Resource| {
-        r.source
-            .as_deref()
-            .is_some_and(|s| !s.is_empty() && !s.to_ascii_lowercase().starts_with("data:"))
-    };
-    config.resources().iter().any(|(_, r)| remote(r))
-        || config.storage.luks.iter().any(|l| {
-            l.clevis
-                .tang
-                .iter()
-                .any(|t| t.advertisement.as_deref().unwrap_or("").is_empty())
-                || l.clevis
-                    .custom
-                    .as_ref()
-                    .is_some_and(|c| c.needs_network == Some(true))
+/// Reads the cached config the fetch stages left.
+pub fn load_cache(path: &Path) -> Result<Config> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Error::failed(format!(
+            "reading the config cache {}: {e} (did the fetch stages run?)",
+            path.display()
+        ))
+    })?;
+    crate::config::parse_cached(&bytes)
+        .map(|p| p.config)
+        .map_err(|e| {
+            Error::failed(format!(
+                "the config cache {} is not valid: {e}",
+                path.display()
+            ))
         })
+}
+
+/// Runs one stage with the real command runner.
+pub fn run(args: &StageArgs) -> Result<()> {
+    run_with(args, &RealRunner)
+}
+
+/// Runs one stage: context, cached config (after fetch), the stage, the state.
+pub fn run_with(args: &StageArgs, runner: &dyn Runner) -> Result<()> {
+    let mut ctx = Context::new(args, runner);
+    let r = dispatch(&mut ctx);
+    // A failed save is reported over the stage's result: the next stage would act on a stale
+    // state otherwise.
+    ctx.save()?;
+    r
+}
+
+fn dispatch(ctx: &mut Context) -> Result<()> {
+    let cached = |ctx: &Context| load_cache(&ctx.args.config_cache);
+    match ctx.args.stage {
+        Stage::FetchOffline => fetch::run(ctx, true),
+        Stage::Fetch => fetch::run(ctx, false),
+        Stage::Kargs => kargs::run(ctx, &cached(ctx)?),
+        Stage::Disks => disks::run(ctx, &cached(ctx)?),
+        Stage::Mount => mount::run(ctx, &cached(ctx)?, false),
+        Stage::Files => files::run(ctx, &cached(ctx)?),
+        Stage::Umount => mount::run(ctx, &cached(ctx)?, true),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::cmd::RecordingRunner;
+    use std::time::Duration;
 
-    #[test]
-    fn base64() {
-        assert_eq!(base64_encode(b""), "");
-        assert_eq!(base64_encode(b"f"), "Zg==");
-        assert_eq!(base64_encode(b"fo"), "Zm8=");
-        assert_eq!(base64_encode(b"foo"), "Zm9v");
-        assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
+    fn args(dir: &Path, stage: Stage) -> StageArgs {
+        StageArgs {
+            platform: "file".into(),
+            stage,
+            root: dir.join("root"),
+            config_cache: dir.join("run/config.json"),
+            neednet: dir.join("run/neednet"),
+            state_file: dir.join("run/state"),
+            fetch_timeout: Duration::from_secs(1),
+            log_to_stdout: true,
+        }
+    }
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ignis-engine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("root")).unwrap();
+        d
     }
 
     #[test]
-    fn network_needs() {
-        let c = |s: &str| config::parse(s.as_bytes()).unwrap().config;
-        assert!(!needs_network(&c(
-            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/a","contents":{"source":"data:,x"}}]}}"#
-        )));
-        assert!(needs_network(&c(
-            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/a","append":[{"source":"http://x/a"}]}]}}"#
-        )));
-        assert!(needs_network(&c(
-            r#"{"ignition":{"version":"3.3.0"},"storage":{"luks":[{"name":"a","device":"/dev/a","clevis":{"tang":[{"url":"http://t","thumbprint":"x"}]}}]}}"#
-        )));
+    fn the_state_is_saved_only_when_a_stage_changed_it() {
+        let d = tmp("state");
+        let a = args(&d, Stage::Files);
+        let r = RecordingRunner::new();
+        let mut ctx = Context::new(&a, &r);
+        assert_eq!(ctx.env.run_dir, d.join("run"));
+        assert!(!ctx.state().unwrap().user_config_provided);
+        ctx.save().unwrap();
+        assert!(!a.state_file.exists(), "read-only use wrote the state");
+        ctx.state_mut().unwrap().user_config_provided = true;
+        ctx.save().unwrap();
+        assert!(State::load(&a.state_file).unwrap().user_config_provided);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_stage_after_fetch_needs_the_cache() {
+        let d = tmp("cache");
+        let r = RecordingRunner::new();
+        let e = run_with(&args(&d, Stage::Kargs), &r).unwrap_err();
+        assert!(e.to_string().contains("did the fetch stages run?"), "{e}");
+        std::fs::create_dir_all(d.join("run")).unwrap();
+        std::fs::write(
+            d.join("run/config.json"),
+            b"{\"ignition\":{\"version\":\"3.4.0\"}}",
+        )
+        .unwrap();
+        // Nothing to do: no command runs, no state is written.
+        run_with(&args(&d, Stage::Kargs), &r).unwrap();
+        run_with(&args(&d, Stage::Disks), &r).unwrap();
+        run_with(&args(&d, Stage::Mount), &r).unwrap();
+        assert!(r.argvs().is_empty());
+        assert!(!d.join("run/state").exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }

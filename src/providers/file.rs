@@ -5,7 +5,7 @@ use super::Env;
 use crate::error::{Error, Result};
 
 fn config_path() -> String {
-    std::env::var("IGNITION_CONFIG_FILE").unwrap_or_else(|_| "config.ign".to_string())
+    crate::distro::config_file()
 }
 
 pub fn fetch_config(_env: &Env) -> Result<Option<Vec<u8>>> {

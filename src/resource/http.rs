@@ -165,7 +165,7 @@ impl Client {
             userinfo(proxy).map(|ui| {
                 let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
                 let pair = format!("{}:{}", unescape(u), unescape(p));
-                format!("Basic {}", crate::engine::base64_encode(pair.as_bytes()))
+                format!("Basic {}", crate::resource::base64_encode(pair.as_bytes()))
             })
         } else {
             None

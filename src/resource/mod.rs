@@ -3,7 +3,9 @@
 //! Ignition's retry, timeout, header, proxy and CA semantics. The fetcher decides nothing about
 //! where the bytes go: callers hand it a sink (a temp file, a buffer) and commit on success.
 
+mod encode;
 mod forward;
+mod from_config;
 pub mod hash;
 mod http;
 pub mod proxy;
@@ -15,6 +17,8 @@ mod tls;
 use crate::config::types::{Ignition, Resource};
 use crate::config::url;
 use crate::error::{Error, Kind, Result};
+pub use encode::base64_encode;
+pub use from_config::{fetch_options, options_for};
 pub use hash::HashSpec;
 pub use proxy::ProxyConfig;
 use std::io::{self, Read, Seek, Write};
@@ -639,7 +643,7 @@ mod tests {
         gz.write_all(&vec![0u8; 4 << 20]).unwrap();
         let bomb = gz.finish().unwrap();
         let spec = Spec {
-            url: format!("data:;base64,{}", crate::engine::base64_encode(&bomb)),
+            url: format!("data:;base64,{}", crate::resource::base64_encode(&bomb)),
             headers: vec![],
             compression: Compression::Gzip,
             hash: None,

@@ -5,12 +5,12 @@
 //! the BLS entries itself (the target's /boot, or the filesystem labelled `boot`), and requests
 //! a reboot only when an entry changed. Commands run through the `Runner` seam.
 
-use super::files::load_cache;
 use crate::cli::StageArgs;
-use crate::config::types::KernelArguments;
-use crate::error::{Context, Error, Result};
+use crate::config::types::{Config, KernelArguments};
+use crate::engine::Context;
+use crate::error::{Context as _, Error, Result};
 use crate::providers::HostPaths;
-use crate::sys::cmd::{Cmd, RealRunner, Runner};
+use crate::sys::cmd::{Cmd, Runner};
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -23,16 +23,14 @@ const ENTRIES: &str = "loader/entries";
 /// PATH when the environment has none: systemd's default for services.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-pub fn run(args: &StageArgs) -> Result<()> {
-    let cfg = load_cache(args)?;
+pub fn run(ctx: &mut Context, cfg: &Config) -> Result<()> {
     let k = &cfg.kernel_arguments;
     if k.should_exist.is_empty() && k.should_not_exist.is_empty() {
         log::info!("kargs: no kernel arguments in the config");
         return Ok(());
     }
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
-    let path = std::env::var_os("PATH");
-    apply(args, k, &host, path.as_deref(), &RealRunner)
+    let path = crate::distro::path();
+    apply(ctx.args, k, &ctx.env.host, path.as_deref(), ctx.env.runner)
 }
 
 /// Applies `k` with the helper if there is one, else natively. `path` is the PATH to search.

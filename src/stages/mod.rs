@@ -1,22 +1,10 @@
-//! Stage dispatch: one function per stage, given the command-line arguments.
+//! The stages, one module each, in the order the dracut units run them; each takes the
+//! engine's context (`crate::engine`, which dispatches) and, after fetch, the cached config.
+//! What several stages share lives in `util`; stages never import each other.
 
 pub mod disks;
 pub mod fetch;
 pub mod files;
 pub mod kargs;
 pub mod mount;
-
-use crate::cli::{Stage, StageArgs};
-use crate::error::Result;
-
-pub fn run(args: &StageArgs) -> Result<()> {
-    match args.stage {
-        Stage::FetchOffline => fetch::run(args, true),
-        Stage::Fetch => fetch::run(args, false),
-        Stage::Files => files::run(args),
-        Stage::Kargs => kargs::run(args),
-        Stage::Disks => disks::run(args),
-        Stage::Mount => mount::run(args, false),
-        Stage::Umount => mount::run(args, true),
-    }
-}
+pub mod util;

@@ -3,12 +3,12 @@
 //! mountpoints created through `Root` and recorded in the state; umount undoes it deepest
 //! first. Both are idempotent: what is already (un)mounted is left as it is.
 
-use super::disks::{devices, Env};
-use crate::cli::StageArgs;
 use crate::config::types::{Config, Filesystem};
-use crate::error::{Context, Error, Result};
+use crate::engine::{Context, Env};
+use crate::error::{Context as _, Error, Result};
+use crate::stages::util::devices;
 use crate::state::State;
-use crate::sys::cmd::{Cmd, RealRunner};
+use crate::sys::cmd::Cmd;
 use crate::sys::mount::parse_mountinfo;
 use crate::sys::root::{Kind, Root};
 use std::path::{Path, PathBuf};
@@ -154,25 +154,20 @@ pub fn umount(env: &Env, root: &Root, cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: &StageArgs, unmount: bool) -> Result<()> {
-    let cfg = super::files::load_cache(args)?;
-    if mountable(&cfg).is_empty() {
+pub fn run(ctx: &mut Context, cfg: &Config, unmount: bool) -> Result<()> {
+    if mountable(cfg).is_empty() {
         log::info!(
             "{}: nothing to do",
             if unmount { "umount" } else { "mount" }
         );
         return Ok(());
     }
-    let root = Root::open(&args.root)?;
-    let runner = RealRunner;
-    let env = Env::real(&runner);
+    let root = ctx.root()?;
     if unmount {
-        return umount(&env, &root, &cfg);
+        return umount(&ctx.env, &root, cfg);
     }
-    let mut st = State::load(&args.state_file)?;
-    let r = mount(&env, &root, &cfg, &mut st);
-    st.save(&args.state_file)?;
-    r
+    let (env, st) = ctx.env_and_state()?;
+    mount(env, &root, cfg, st)
 }
 
 #[cfg(test)]

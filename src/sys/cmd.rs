@@ -86,7 +86,7 @@ pub fn find_in_path(prog: &str) -> Option<std::path::PathBuf> {
         let p = std::path::PathBuf::from(prog);
         return p.is_file().then_some(p);
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| {
+    let path = crate::distro::path().unwrap_or_else(|| {
         OsString::from("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     });
     std::env::split_paths(&path)

@@ -3,9 +3,10 @@
 //! with Ignition's argument mapping (the config's options first). Independent devices are
 //! formatted in parallel threads; entries on one device run in config order.
 
-use super::{devices, kernel, Env};
+use super::{kernel, Env};
 use crate::config::types::{Config, Filesystem};
 use crate::error::{Context, Error, Result};
+use crate::stages::util::devices;
 use crate::sys::cmd::Cmd;
 use crate::sys::probe::{self, FsInfo};
 use std::collections::BTreeMap;

@@ -3,15 +3,15 @@
 //! files stage turns into /etc/crypttab lines and /etc/luks/<name> keyfiles (`persist`).
 //! Key material is never logged.
 
-use super::{devices, kernel, Env};
+use super::{kernel, Env};
 use crate::config::types::{Config, Luks};
-use crate::engine::base64_encode;
 use crate::error::{Context, Error, Result};
+use crate::resource::base64_encode;
 use crate::resource::{Fetcher, Spec};
+use crate::stages::util::devices;
 use crate::state::{LuksVolume, State};
 use crate::sys::cmd::Cmd;
 use crate::sys::probe;
-use crate::sys::root::Root;
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -269,7 +269,7 @@ pub fn apply(env: &Env, cfg: &Config, st: &mut State) -> Result<()> {
     if cfg.storage.luks.is_empty() {
         return Ok(());
     }
-    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
+    let fetcher = Fetcher::new(crate::resource::fetch_options(cfg)?, false);
     for (i, l) in cfg.storage.luks.iter().enumerate() {
         let path = format!("$.storage.luks.{i}");
         let vol = one(env, &fetcher, &path, l).context(|| path.clone())?;
@@ -277,55 +277,4 @@ pub fn apply(env: &Env, cfg: &Config, st: &mut State) -> Result<()> {
         st.luks.push(vol);
     }
     Ok(())
-}
-
-fn decode_data_url(u: &str) -> Result<Vec<u8>> {
-    crate::config::url::decode_data_url(u)
-        .map_err(|e| Error::failed(format!("decoding a LUKS key from the state file: {e}")))
-}
-
-/// For the files stage: writes /etc/luks/<name> (0400) for volumes with a key and one
-/// /etc/crypttab line per volume (`NAME UUID=... KEYFILE|none luks[,options]`), replacing
-/// lines for the same names and keeping the others.
-/// Writes the LUKS keyfiles (0600 in a 0700 /etc/luks) and /etc/crypttab (0600), as Ignition.
-pub fn persist(root: &Root, st: &State) -> Result<()> {
-    if st.luks.is_empty() {
-        return Ok(());
-    }
-    let mut lines = Vec::new();
-    for v in &st.luks {
-        let keyfile = match &v.key_file {
-            Some(k) => {
-                root.mkdir_all("/etc/luks", 0o700)?;
-                let p = format!("/etc/luks/{}", v.name);
-                root.write_atomic(&p, &decode_data_url(k)?, 0o600, 0, 0)
-                    .context(|| format!("writing {p}"))?;
-                p
-            }
-            None => "none".to_string(),
-        };
-        let mut opts = String::from("luks");
-        for o in &v.options {
-            opts.push(',');
-            opts.push_str(o);
-        }
-        lines.push(format!("{} UUID={} {keyfile} {opts}", v.name, v.uuid));
-    }
-    let old = root.read("/etc/crypttab")?.unwrap_or_default();
-    let mut text = String::new();
-    for l in String::from_utf8_lossy(&old).lines() {
-        let name = l.split_whitespace().next().unwrap_or("");
-        if !l.trim_start().starts_with('#') && st.luks.iter().any(|v| v.name == name) {
-            continue;
-        }
-        text.push_str(l);
-        text.push('\n');
-    }
-    for l in lines {
-        text.push_str(&l);
-        text.push('\n');
-    }
-    root.mkdir_all("/etc", 0o755)?;
-    root.write_atomic("/etc/crypttab", text.as_bytes(), 0o600, 0, 0)
-        .context(|| "writing /etc/crypttab")
 }

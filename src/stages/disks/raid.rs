@@ -1,9 +1,10 @@
 //! Software RAID: `mdadm --create` with Ignition's argv for each `storage.raid` entry, after
 //! its member devices appear, then a wait for `/dev/md/NAME`.
 
-use super::{devices, kernel, Env};
+use super::{kernel, Env};
 use crate::config::types::Raid;
 use crate::error::{Context, Error, Result};
+use crate::stages::util::devices;
 use crate::sys::cmd::Cmd;
 use std::path::PathBuf;
 

@@ -2,6 +2,7 @@
 //! presets, Ignition's result file, an SELinux relabel of what was created when the target
 //! enforces a policy, and one syncfs of the target at the end (no fsync per file).
 
+pub mod crypttab;
 pub mod ids;
 pub mod nodes;
 pub mod plan;
@@ -10,13 +11,12 @@ pub mod sshkeys;
 mod unitlinks;
 pub mod units;
 
-use crate::cli::StageArgs;
 use crate::config::types::Config;
-use crate::error::{Context, Error, Result};
-use crate::providers::HostPaths;
+use crate::engine::Context;
+use crate::error::{Context as _, Result};
 use crate::resource::Fetcher;
 use crate::state::State;
-use crate::sys::cmd::{Cmd, RealRunner, Runner};
+use crate::sys::cmd::{Cmd, Runner};
 use crate::sys::root::Root;
 
 /// What the stage did that later steps need: every path it created (first missing component
@@ -26,31 +26,12 @@ pub struct Applied {
     pub created: Vec<String>,
 }
 
-/// Reads the cached config a fetch stage left.
-pub fn load_cache(args: &StageArgs) -> Result<Config> {
-    let bytes = std::fs::read(&args.config_cache).map_err(|e| {
-        Error::failed(format!(
-            "reading the config cache {}: {e} (did the fetch stages run?)",
-            args.config_cache.display()
-        ))
-    })?;
-    crate::config::parse_cached(&bytes)
-        .map(|p| p.config)
-        .map_err(|e| {
-            Error::failed(format!(
-                "the config cache {} is not valid: {e}",
-                args.config_cache.display()
-            ))
-        })
-}
-
-pub fn run(args: &StageArgs) -> Result<()> {
-    let cfg = load_cache(args)?;
-    let st = State::load(&args.state_file)?;
-    let root = Root::open(&args.root)?;
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
-    let boot = result::Boot::current(&host, &RealRunner)?;
-    apply(&root, &cfg, &st, &boot, &RealRunner)?;
+pub fn run(ctx: &mut Context, cfg: &Config) -> Result<()> {
+    let root = ctx.root()?;
+    let boot = result::Boot::current(&ctx.env.host, ctx.env.runner)?;
+    let runner = ctx.env.runner;
+    let fetcher = ctx.fetcher(cfg)?;
+    apply(&root, cfg, ctx.state()?, &boot, &fetcher, runner)?;
     Ok(())
 }
 
@@ -63,9 +44,9 @@ pub fn apply(
     cfg: &Config,
     st: &State,
     boot: &result::Boot,
+    fetcher: &Fetcher,
     runner: &dyn Runner,
 ) -> Result<Applied> {
-    let fetcher = Fetcher::new(crate::engine::fetch_options(cfg)?, false);
     let accounts = if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
         Some(plan_accounts(root, cfg).context(|| "users and groups")?)
     } else {
@@ -90,9 +71,9 @@ pub fn apply(
     if let Some((plan, ids)) = &accounts {
         users_and_groups(root, cfg, plan, st, ids, &mut out).context(|| "users and groups")?;
     }
-    nodes::apply(root, &nodes, &fetcher, &mut out).context(|| "files")?;
+    nodes::apply(root, &nodes, fetcher, &mut out).context(|| "files")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
-    crate::stages::disks::luks::persist(root, st).context(|| "crypttab")?;
+    crypttab::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
     relabel(root, &out, runner)?;
     root.syncfs()?;

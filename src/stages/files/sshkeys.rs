@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::sys::root::Root;
 
-const ENV: &str = "IGNITION_WRITE_AUTHORIZED_KEYS_FRAGMENT";
+const ENV: &str = crate::distro::AUTHORIZED_KEYS_FRAGMENT.var;
 
 /// Ignition's reading of the variable: unset or empty is the default (fragment), `true`/`1`
 /// and `false`/`0` choose; anything else is an error (Ignition panics on it).
@@ -23,7 +23,7 @@ pub fn fragment_wanted(value: Option<&str>) -> Result<bool> {
 /// `~/.ssh/authorized_keys` (replaced, as Ignition truncates it), owned by the user, 0600.
 /// Returns the file written, if any.
 pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<Option<String>> {
-    if fragment_wanted(std::env::var(ENV).ok().as_deref())? {
+    if fragment_wanted(crate::distro::authorized_keys_fragment().as_deref())? {
         return crate::afterburn::write_ssh_keys(root, user, "ignition", keys);
     }
     let ids = super::ids::Ids::load(root)?;
@@ -60,7 +60,7 @@ pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<Option<String>>
 /// `ids`, the databases as the passwd step leaves them): a bad switch value, a `~/.ssh` (or,
 /// for the fragment, `~/.ssh/authorized_keys.d`) that is there and not a directory.
 pub fn check(root: &Root, ids: &super::ids::Ids, user: &str) -> Result<()> {
-    let fragment = fragment_wanted(std::env::var(ENV).ok().as_deref())?;
+    let fragment = fragment_wanted(crate::distro::authorized_keys_fragment().as_deref())?;
     let home = ids.user(user)?.home.trim_end_matches('/').to_string();
     let ssh = format!("{home}/.ssh");
     let dir = format!("{ssh}/authorized_keys.d");

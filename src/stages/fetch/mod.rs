@@ -2,14 +2,19 @@
 //! handshake with the initramfs (fetch-offline touches the flag when the network is needed;
 //! fetch then runs with the network up).
 
-use crate::cli::StageArgs;
-use crate::engine::{self, Sources};
-use crate::error::{Kind, Result};
-use crate::providers::{mounter::RealMounter, HostPaths, Platform};
-use crate::state::{self, State};
+mod acquire;
+mod user;
 
-pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
+pub use acquire::{acquire, needs_network, parse_checked, Acquired, Sources};
+
+use crate::engine::Context;
+use crate::error::{Kind, Result};
+use crate::providers::{mounter::RealMounter, Platform};
+use crate::state;
+
+pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
     let stage = if offline { "fetch-offline" } else { "fetch" };
+    let args = ctx.args;
     let platform = Platform::parse(&args.platform)?;
     if !offline && args.config_cache.exists() {
         log::info!(
@@ -18,20 +23,18 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         );
         return Ok(());
     }
-    let host = HostPaths::new(std::env::var("IGNIS_HOST_ROOT").unwrap_or_else(|_| "/".into()));
     let mounter = RealMounter::new();
     let src = Sources {
-        host: &host,
+        host: &ctx.env.host,
         platform,
         mounter: &mounter,
         fetch_timeout: args.fetch_timeout,
-        metadata_base: std::env::var("IGNIS_METADATA_BASE").ok(),
+        metadata_base: crate::distro::metadata_base(),
     };
-    let mut st = State::load(&args.state_file)?;
     // Not wrapped in log::op: in fetch-offline, "needs the network" is the expected handshake,
     // not a failure, and must not print as one on the console.
     log::info!("{stage}: acquiring config (platform {})", platform.id());
-    let acquired = match engine::acquire(&src, offline) {
+    let acquired = match acquire(&src, offline) {
         Ok(a) => a,
         Err(e) if offline && e.kind() == Kind::NeedNet => {
             log::info!("{stage}: {e}; the fetch stage will run with networking");
@@ -43,11 +46,12 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
     let body = crate::config::to_cache_json(&acquired.config);
     state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
     log::info!("{stage}: config cached at {}", args.config_cache.display());
-    if offline && engine::needs_network(&acquired.config) {
+    if offline && needs_network(&acquired.config) {
         log::info!("{stage}: the config fetches resources over the network: requesting networking");
         state::touch(&args.neednet)?;
     }
+    let st = ctx.state_mut()?;
     st.fetched_configs = acquired.fetched;
     st.user_config_provided = acquired.user_config_provided;
-    st.save(&args.state_file)
+    Ok(())
 }

@@ -3,7 +3,7 @@
 //! where each one's signature is fetched from. Cloud-init user data from a platform counts as
 //! no config.
 
-use super::{read_opt, system_dirs, Sources};
+use super::acquire::{read_opt, system_dirs, Sources};
 use crate::error::{Error, Result};
 use crate::providers::{self, Env};
 use crate::resource::{self, Fetcher, Options, Spec};
@@ -18,8 +18,7 @@ const DEVICE_FSTYPES: [&str; 5] = ["iso9660", "vfat", "ext4", "xfs", "btrfs"];
 /// The user config's bytes and where they came from, in Ignition's order of precedence.
 pub(super) fn user_config(src: &Sources, offline: bool) -> Result<Option<UserConfig>> {
     // 1. The kernel command line.
-    let cmdline_path =
-        std::env::var("IGNITION_KERNEL_CMDLINE_PATH").unwrap_or_else(|_| "/proc/cmdline".into());
+    let cmdline_path = crate::distro::kernel_cmdline();
     let cmdline = src.host.read_opt(&cmdline_path)?.unwrap_or_default();
     let params = crate::cmdline::parse(&String::from_utf8_lossy(&cmdline));
     let uc = |bytes, origin, sig| Some(UserConfig { bytes, origin, sig });

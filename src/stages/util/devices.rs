@@ -3,7 +3,7 @@
 //! device units. Returns the node each path resolves to, which later commands use so a
 //! by-label link that udev re-creates mid-stage cannot send them elsewhere.
 
-use super::Env;
+use crate::engine::Env;
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

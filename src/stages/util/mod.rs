@@ -1,0 +1,3 @@
+//! What several stages share (Ignition's `exec/util`): waiting for the devices a config names.
+
+pub mod devices;
