@@ -21,8 +21,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harness  # noqa: E402
-from harness import REPO, VMTESTS, Build, Machine, Scenario, log  # noqa: E402
+sys.dont_write_bytecode = True  # run as root from the source tree: no root-owned __pycache__
+from vmharness.boot import Build, run_scenario  # noqa: E402
+from vmharness.common import ANSI_RE, REPO, VMTESTS, log  # noqa: E402
+from vmharness.images import kernel_version, make_root_template  # noqa: E402
+from vmharness.qemu import Machine, probe_kvm  # noqa: E402
+from vmharness.scenarios import Scenario  # noqa: E402
 
 CONFIG = VMTESTS / "bench/config.ign"
 # Debian builds Ignition with SelinuxRelabel=true: its files stage reads /etc/selinux/config of
@@ -50,7 +54,7 @@ CHECKS = [
 
 
 def stamps(console: Path, agent: str) -> dict[str, float | None]:
-    text = harness.ANSI_RE.sub("", console.read_text(errors="replace")) if console.exists() else ""
+    text = ANSI_RE.sub("", console.read_text(errors="replace")) if console.exists() else ""
 
     def first(pat: str) -> float | None:
         m = re.search(TS + r".*" + pat, text, re.M)
@@ -81,9 +85,9 @@ def main() -> int:
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    kver = harness.kernel_version()
+    kver = kernel_version()
     kernel = Path(f"/boot/vmlinuz-{kver}")
-    accel = harness.probe_kvm(kernel, out)
+    accel = probe_kvm(kernel, out)
     machine = Machine(kernel, accel, args.smp, args.mem)
 
     target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
@@ -98,7 +102,7 @@ def main() -> int:
             return 3
         images[agent] = img
     root_template = out / "root-template.raw"
-    harness.make_root_template(root_template, SELINUX_STUB)
+    make_root_template(root_template, SELINUX_STUB)
     src = out / "src"
     src.mkdir()
     shutil.copyfile(CONFIG, src / "config.ign")
@@ -112,7 +116,7 @@ def main() -> int:
             sc = Scenario(f"{agent}-{i}", src, {
                 "cmdline": CMDLINE, "fw_cfg": "config.ign", "expect": "os", "check": CHECKS})
             b = Build(images[agent], None, root_template, machine, [])
-            res = harness.run_scenario(sc, b, out, False, True)
+            res = run_scenario(sc, b, out, False, True)
             st = stamps(Path(res.log), agent)
             row = {"run": i, "status": res.status, "wall_s": round(res.seconds, 2), **st,
                    "errors": res.errors, "load1": round(os.getloadavg()[0], 2)}
