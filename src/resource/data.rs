@@ -5,6 +5,15 @@ use crate::config::url;
 use crate::error::{Error, Result};
 use std::io::{self, Read};
 
+/// `bytes` as a base64 data URL (`data:;base64,...`), with the encoder ureq already links.
+pub fn data_url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:;base64,{}",
+        base64::prelude::BASE64_STANDARD.encode(bytes)
+    )
+}
+
 /// Reads a data URL's payload, decoding base64 or percent-escapes as it goes.
 pub(super) struct DataReader<'a> {
     payload: &'a [u8],

@@ -19,6 +19,7 @@ mod tls;
 
 use crate::config::url;
 use crate::error::{Error, Kind, Result};
+pub use data::data_url;
 use data::DataReader;
 pub(crate) use deliver::{deliver, finish, DeliverError};
 pub use hash::HashSpec;
@@ -279,7 +280,7 @@ mod tests {
         gz.write_all(&vec![0u8; 4 << 20]).unwrap();
         let bomb = gz.finish().unwrap();
         let spec = Spec {
-            url: format!("data:;base64,{}", crate::engine::base64_encode(&bomb)),
+            url: data_url(&bomb),
             headers: vec![],
             compression: Compression::Gzip,
             hash: None,
