@@ -1,35 +1,31 @@
 //! The real `Mounter`: mounts a config drive or CD-ROM read-only on a private directory under
-//! /run with the `mount` binary, reads one file, then always unmounts and removes the directory.
+//! /run with the `mount` binary (through the `Runner` seam), reads one file, then always unmounts and removes the directory.
 //! It never writes to the device and never follows a path out of the mounted filesystem.
 //! Waiting for a device node to appear (`wait_for_device`) is the caller's choice of bound.
 
 use super::Mounter;
 use crate::error::{Error, Result};
-use std::ffi::OsString;
+use crate::sys::cmd::{Cmd, RealRunner, Runner};
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often device nodes are looked for while waiting.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Mounts with the system's `mount`/`umount`.
-#[derive(Debug, Clone)]
-pub struct RealMounter {
+/// Mounts with the system's `mount`/`umount`, run through the `Runner` seam.
+pub struct RealMounter<'r> {
     /// Where the private mount points are made.
     pub run_dir: PathBuf,
-    /// The mount command (program and leading arguments); `mount` on a real boot.
-    pub mount_cmd: Vec<OsString>,
-    /// The unmount command; `umount` on a real boot.
-    pub umount_cmd: Vec<OsString>,
+    /// Runs `mount` and `umount`.
+    runner: &'r dyn Runner,
     /// Files larger than this are refused (a config drive is small; a hostile one need not be).
     pub max_file_size: u64,
 }
 
-impl Default for RealMounter {
+impl Default for RealMounter<'static> {
     fn default() -> Self {
         RealMounter::new()
     }
@@ -37,12 +33,19 @@ impl Default for RealMounter {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-impl RealMounter {
-    pub fn new() -> RealMounter {
+impl RealMounter<'static> {
+    /// The mounter of a real boot: `/run`, the real runner.
+    pub fn new() -> RealMounter<'static> {
+        RealMounter::with_runner(&RealRunner)
+    }
+}
+
+impl<'r> RealMounter<'r> {
+    /// A mounter whose `mount` and `umount` go through `runner`.
+    pub fn with_runner(runner: &'r dyn Runner) -> RealMounter<'r> {
         RealMounter {
             run_dir: PathBuf::from("/run"),
-            mount_cmd: vec!["mount".into()],
-            umount_cmd: vec!["umount".into()],
+            runner,
             max_file_size: 64 << 20,
         }
     }
@@ -71,70 +74,24 @@ impl RealMounter {
         )))
     }
 
-    fn command(argv: &[OsString]) -> Result<Command> {
-        let (prog, args) = argv
-            .split_first()
-            .ok_or_else(|| Error::failed("empty mount command"))?;
-        let mut c = Command::new(prog);
-        c.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        Ok(c)
-    }
-
-    /// Runs a command; on failure the error carries its exit status and stderr's last line.
-    fn run(argv: &[OsString], extra: &[&std::ffi::OsStr]) -> Result<()> {
-        let mut c = Self::command(argv)?;
-        c.args(extra);
-        let shown = || {
-            argv.iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .chain(extra.iter().map(|a| a.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let out = c
-            .output()
-            .map_err(|e| Error::failed(format!("running {}: {e}", shown())))?;
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        Err(Error::failed(format!(
-            "{} failed ({}){}",
-            shown(),
-            out.status,
-            last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
-        )))
+    /// Runs a command; on failure the error carries its argv, exit status and stderr's tail.
+    fn run(&self, cmd: Cmd) -> Result<()> {
+        self.runner.run(&cmd).map(drop)
     }
 
     fn mount(&self, device: &Path, fstypes: &[&str], dir: &Path) -> Result<()> {
-        let opts = "ro,nosuid,nodev,noexec";
+        let opts = ["-o", "ro,nosuid,nodev,noexec"];
         if fstypes.is_empty() {
-            return Self::run(
-                &self.mount_cmd,
-                &[
-                    "-o".as_ref(),
-                    opts.as_ref(),
-                    device.as_os_str(),
-                    dir.as_os_str(),
-                ],
-            );
+            return self.run(Cmd::new("mount").args(opts).arg(device).arg(dir));
         }
         let mut failures = Vec::new();
         for t in fstypes {
-            let r = Self::run(
-                &self.mount_cmd,
-                &[
-                    "-o".as_ref(),
-                    opts.as_ref(),
-                    "-t".as_ref(),
-                    t.as_ref(),
-                    device.as_os_str(),
-                    dir.as_os_str(),
-                ],
+            let r = self.run(
+                Cmd::new("mount")
+                    .args(opts)
+                    .args(["-t", t])
+                    .arg(device)
+                    .arg(dir),
             );
             match r {
                 Ok(()) => {
@@ -152,10 +109,10 @@ impl RealMounter {
     }
 
     fn unmount(&self, dir: &Path) -> Result<()> {
-        if let Err(e) = Self::run(&self.umount_cmd, &[dir.as_os_str()]) {
+        if let Err(e) = self.run(Cmd::new("umount").arg(dir)) {
             // A busy mount still goes away lazily; we hold no files open by now.
             log::warn!("{e}; detaching lazily");
-            Self::run(&self.umount_cmd, &["-l".as_ref(), dir.as_os_str()])?;
+            self.run(Cmd::new("umount").arg("-l").arg(dir))?;
         }
         Ok(())
     }
@@ -215,7 +172,7 @@ fn checked_rel(rel: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
-impl Mounter for RealMounter {
+impl Mounter for RealMounter<'_> {
     fn read_file(&self, device: &Path, fstypes: &[&str], rel: &str) -> Result<Option<Vec<u8>>> {
         let rel = checked_rel(rel)?;
         let dir = self.make_mount_point()?;
@@ -265,9 +222,29 @@ mod tests {
     use super::*;
     use crate::providers::testserver::TempDir;
 
+    /// Runs `mount` and `umount` as the shell scripts below (real processes, their real
+    /// exit statuses and stderr) and records each argv as the mounter built it.
+    struct Scripted {
+        mount: PathBuf,
+        umount: PathBuf,
+        seen: std::sync::Mutex<Vec<Vec<String>>>,
+    }
+
+    impl Runner for Scripted {
+        fn run(&self, cmd: &Cmd) -> Result<Vec<u8>> {
+            self.seen.lock().unwrap().push(cmd.argv());
+            let script = match cmd.prog.as_str() {
+                "mount" => &self.mount,
+                "umount" => &self.umount,
+                other => panic!("unexpected command {other}"),
+            };
+            RealRunner.run(&Cmd::new("/bin/sh").arg(script).args(&cmd.args))
+        }
+    }
+
     /// A mounter whose `mount` copies the "device" (a directory) into the mount point when the
     /// type is vfat, and whose `umount` empties it: the real code path minus the kernel.
-    fn fake(t: &TempDir) -> RealMounter {
+    fn fake(t: &TempDir) -> (RealMounter<'static>, &'static Scripted) {
         let run = t.path().join("run");
         std::fs::create_dir(&run).unwrap();
         let mount = t.path().join("mount.sh");
@@ -281,12 +258,17 @@ mod tests {
         .unwrap();
         let umount = t.path().join("umount.sh");
         std::fs::write(&umount, "find \"$1\" -mindepth 1 -delete\n").unwrap();
-        RealMounter {
+        let runner = Box::leak(Box::new(Scripted {
+            mount,
+            umount,
+            seen: Default::default(),
+        }));
+        let m = RealMounter {
             run_dir: run,
-            mount_cmd: vec!["/bin/sh".into(), mount.into()],
-            umount_cmd: vec!["/bin/sh".into(), umount.into()],
             max_file_size: 1024,
-        }
+            ..RealMounter::with_runner(runner)
+        };
+        (m, runner)
     }
 
     fn left_behind(m: &RealMounter) -> usize {
@@ -296,7 +278,7 @@ mod tests {
     #[test]
     fn mounts_reads_and_cleans_up() {
         let t = TempDir::new();
-        let m = fake(&t);
+        let (m, ran) = fake(&t);
         let dev = t.path().join("dev");
         std::fs::create_dir_all(dev.join("openstack/latest")).unwrap();
         std::fs::write(dev.join("openstack/latest/user_data"), b"{}").unwrap();
@@ -305,6 +287,16 @@ mod tests {
             .unwrap();
         assert_eq!(got.as_deref(), Some(&b"{}"[..]));
         assert_eq!(left_behind(&m), 0);
+        let seen = ran.seen.lock().unwrap().clone();
+        let d = dev.to_string_lossy().into_owned();
+        let mnt = seen[0][6].clone();
+        assert!(mnt.starts_with(&*m.run_dir.join("ignis-mnt.").to_string_lossy()));
+        let want = |t: &str| {
+            ["mount", "-o", "ro,nosuid,nodev,noexec", "-t", t, &d, &mnt].map(String::from)
+        };
+        assert_eq!(seen[0], want("iso9660"));
+        assert_eq!(seen[1], want("vfat"));
+        assert_eq!(seen[2], ["umount", &*mnt].map(String::from));
         assert_eq!(m.read_file(&dev, &["vfat"], "nope").unwrap(), None);
         assert_eq!(left_behind(&m), 0);
     }
@@ -312,7 +304,7 @@ mod tests {
     #[test]
     fn mount_failure_names_each_type() {
         let t = TempDir::new();
-        let m = fake(&t);
+        let (m, _) = fake(&t);
         let e = m
             .read_file(&t.path().join("missing"), &["iso9660", "vfat"], "x")
             .unwrap_err()
@@ -326,7 +318,7 @@ mod tests {
     #[test]
     fn refuses_escapes_and_big_files() {
         let t = TempDir::new();
-        let m = fake(&t);
+        let (m, _) = fake(&t);
         let dev = t.path().join("dev");
         std::fs::create_dir_all(&dev).unwrap();
         let outside = t.path().join("secret");

@@ -9,6 +9,7 @@ use super::forward::{self, AbsoluteForm};
 use super::tls::{self, TlsConnector};
 use super::{deliver, redact, DeliverError, Options, Sink, Spec};
 use crate::error::{Error, Kind, Result};
+use base64::Engine as _;
 use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -165,7 +166,7 @@ impl Client {
             userinfo(proxy).map(|ui| {
                 let (u, p) = ui.split_once(':').unwrap_or((ui, ""));
                 let pair = format!("{}:{}", unescape(u), unescape(p));
-                format!("Basic {}", crate::resource::base64_encode(pair.as_bytes()))
+                format!("Basic {}", base64::prelude::BASE64_STANDARD.encode(pair))
             })
         } else {
             None

@@ -45,18 +45,19 @@ pub fn sha256_hex(b: &[u8]) -> String {
 /// AWS's URI encoding: everything but `A-Za-z0-9-_.~` (and `/` when `keep_slash`) as `%XX`
 /// with upper-case digits.
 pub fn uri_encode(s: &[u8], keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s {
-        if c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && c == b'/')
-        {
-            out.push(c as char);
-        } else {
-            out.push_str(&format!("%{c:02X}"));
-        }
-    }
-    out
+    use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    const UNRESERVED_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
+    let set = if keep_slash {
+        UNRESERVED_SLASH
+    } else {
+        UNRESERVED
+    };
+    percent_encode(s, set).to_string()
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC.

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
+#[cfg(any(test, feature = "testing"))]
 use std::sync::Mutex;
 
 /// One command to run: `prog` is looked up in PATH unless it contains a slash.
@@ -168,10 +169,13 @@ impl Runner for RealRunner {
 }
 
 /// A canned reply: an argv prefix and the output (or error text) to give.
+#[cfg(any(test, feature = "testing"))]
 type Reply = (Vec<String>, std::result::Result<Vec<u8>, String>);
 
 /// A runner for tests: records every command, answers from a script of canned replies
-/// (matched by a prefix of the argv), and succeeds with empty output otherwise.
+/// (matched by a prefix of the argv), and succeeds with empty output otherwise. Built for unit
+/// tests and with the `testing` feature (tests/), never into the shipped binary.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Default)]
 pub struct RecordingRunner {
     pub seen: Mutex<Vec<Cmd>>,
@@ -179,6 +183,7 @@ pub struct RecordingRunner {
     missing: Mutex<Vec<String>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl RecordingRunner {
     pub fn new() -> RecordingRunner {
         RecordingRunner::default()
@@ -210,6 +215,7 @@ impl RecordingRunner {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Runner for RecordingRunner {
     fn run(&self, cmd: &Cmd) -> Result<Vec<u8>> {
         if let Ok(mut s) = self.seen.lock() {

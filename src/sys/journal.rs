@@ -62,7 +62,8 @@ fn valid_key(k: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// Decodes an entry (tests, and anyone checking what was sent).
+/// Decodes an entry: what tests check was sent (unit tests and the `testing` feature only).
+#[cfg(any(test, feature = "testing"))]
 pub fn decode(mut b: &[u8]) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     while !b.is_empty() {

@@ -6,7 +6,6 @@
 use super::{kernel, Env};
 use crate::config::types::{Config, Luks};
 use crate::error::{Context, Error, Result};
-use crate::resource::base64_encode;
 use crate::resource::{Fetcher, Spec};
 use crate::stages::util::devices;
 use crate::state::{LuksVolume, State};
@@ -258,7 +257,7 @@ fn one(env: &Env, fetcher: &Fetcher, path: &str, l: &Luks) -> Result<LuksVolume>
         key_file: if clevis {
             None
         } else {
-            Some(format!("data:;base64,{}", base64_encode(&key)))
+            Some(crate::resource::data_url(&key))
         },
         options,
     })

@@ -10,7 +10,7 @@ use crate::config::{self, Failure};
 use crate::error::{Error, Kind, Result};
 use crate::merged::{self, Provenance};
 use crate::providers::{HostPaths, Mounter, Platform};
-use crate::resource::{self, base64_encode, hash, options_for, Fetcher, Options, Spec};
+use crate::resource::{self, hash, options_for, Fetcher, Options, Spec};
 use crate::signing::policy::{self, Policy, SigFrom};
 use crate::state::FetchedConfig;
 use std::path::PathBuf;
@@ -309,7 +309,7 @@ fn inline_cas(config: &mut Config, offline: bool) -> Result<()> {
         }
         let pem = fetcher.fetch_bytes(&spec)?;
         *ca = Resource {
-            source: Some(format!("data:;base64,{}", base64_encode(&pem))),
+            source: Some(resource::data_url(&pem)),
             ..Default::default()
         };
     }
