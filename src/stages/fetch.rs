@@ -31,7 +31,7 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
     // Not wrapped in log::op: in fetch-offline, "needs the network" is the expected handshake,
     // not a failure, and must not print as one on the console.
     log::info!("{stage}: acquiring config (platform {})", platform.id());
-    let acquired = match engine::acquire(&src, offline) {
+    let mut acquired = match engine::acquire(&src, offline) {
         Ok(a) => a,
         Err(e) if offline && e.kind() == Kind::NeedNet => {
             log::info!("{stage}: {e}; the fetch stage will run with networking");
@@ -40,8 +40,10 @@ pub fn run(args: &StageArgs, offline: bool) -> Result<()> {
         }
         Err(e) => return Err(e.context(stage)),
     };
-    let body = crate::config::to_cache_json(&acquired.config);
-    state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
+    // Written as it is serialised: a config carrying a large data URL is not held twice.
+    state::write_atomic_with(&args.config_cache, 0o640, &mut |w| {
+        crate::config::write_cache_json(&mut acquired.config, w)
+    })?;
     log::info!("{stage}: config cached at {}", args.config_cache.display());
     if offline && engine::needs_network(&acquired.config) {
         log::info!("{stage}: the config fetches resources over the network: requesting networking");
