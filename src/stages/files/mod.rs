@@ -34,7 +34,7 @@ pub fn load_cache(args: &StageArgs) -> Result<Config> {
             args.config_cache.display()
         ))
     })?;
-    crate::config::parse_cached(&bytes)
+    crate::config::parse_cached_owned(bytes)
         .map(|p| p.config)
         .map_err(|e| {
             Error::failed(format!(
