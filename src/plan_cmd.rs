@@ -318,7 +318,8 @@ fn files_stage(root: &Root, cfg: &Config, p: &mut Plan) -> Result<()> {
                 let mode = f
                     .mode
                     .map_or_else(|| kept_mode(0o644), |m| format!("{m:04o}"));
-                let contents = file_contents(o.spec.as_ref().map(|s| s.url.as_str()), o.remote);
+                let contents =
+                    file_contents(o.spec.as_ref().map(|s| o.data.unwrap_or(&s.url)), o.remote);
                 (action, format!("file {uid}:{gid} {mode}, {contents}"))
             }
             What::Link(l) => {

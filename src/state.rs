@@ -71,6 +71,16 @@ impl State {
 
 /// Writes `bytes` to `path` atomically with `mode`, creating the parent directory (0755).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_atomic_with(path, mode, &mut |f| f.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes (buffered), for contents produced as they are
+/// written rather than held whole first.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -83,14 +93,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(mode)
             .open(&tmp)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(bytes)?;
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        fill(&mut w)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -15,7 +15,16 @@ pub struct Outcome {
 
 /// Validates `src` and renders the report lines `ignis validate` prints.
 pub fn check(src: &[u8], strict: bool) -> Outcome {
-    let (mut report, failure, parsed) = match config::parse(src) {
+    outcome(config::parse(src), strict)
+}
+
+/// [`check`] of a document handed over: a large one's bulk is not copied (config::parse_owned).
+pub fn check_owned(src: Vec<u8>, strict: bool) -> Outcome {
+    outcome(config::parse_owned(src), strict)
+}
+
+fn outcome(parsed: std::result::Result<Parsed, config::ParseError>, strict: bool) -> Outcome {
+    let (mut report, failure, parsed) = match parsed {
         Ok(p) => (p.report.clone(), None, Some(p)),
         Err(e) => (e.report, Some(e.failure), None),
     };
@@ -69,7 +78,7 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
     } else {
         src
     };
-    let out = check(&src, a.strict);
+    let out = check_owned(src, a.strict);
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     for l in &out.lines {
@@ -85,9 +94,8 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
         .map_err(|e| Error::failed(format!("writing output: {e}")))?;
     drop(w);
     let exit = out.exit;
-    // The process exits next: the config and its source are left to the exit instead of being
-    // freed allocation by allocation (see config::set_one_shot).
+    // The process exits next: the config is left to the exit instead of being freed
+    // allocation by allocation (see config::set_one_shot).
     std::mem::forget(out);
-    std::mem::forget(src);
     Ok(exit)
 }

@@ -126,7 +126,7 @@ pub fn load_cache(path: &Path) -> Result<Config> {
             path.display()
         ))
     })?;
-    crate::config::parse_cached(&bytes)
+    crate::config::parse_cached_owned(bytes)
         .map(|p| p.config)
         .map_err(|e| {
             Error::failed(format!(

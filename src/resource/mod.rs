@@ -96,10 +96,7 @@ impl Fetcher {
         }
         let scheme = scheme_of(&spec.url);
         match scheme.as_str() {
-            "data" => {
-                let mut r = DataReader::new(&spec.url)?;
-                finish(deliver(spec, &mut r, sink, |_| {}))
-            }
+            "data" => self.fetch_data(&spec.url, spec, sink),
             "http" | "https" => {
                 self.need_net(&spec.url)?;
                 self.http.fetch(spec, &self.opts, sink)
@@ -118,6 +115,13 @@ impl Fetcher {
             }
             other => Err(Error::failed(format!("unsupported url scheme {other:?}"))),
         }
+    }
+
+    /// Decodes data URL `url` into `sink` with `spec`'s compression and hash (`spec.url` is not
+    /// read): a caller holding a large data URL in the config need not copy it into a spec.
+    pub fn fetch_data(&self, url: &str, spec: &Spec, sink: &mut dyn Sink) -> Result<u64> {
+        let mut r = DataReader::new(url)?;
+        finish(deliver(spec, &mut r, sink, |_| {}))
     }
 
     /// Fetches into memory (configs, CA bundles, key files).

@@ -14,7 +14,7 @@ pub enum Value<'a> {
     Null,
     Bool(bool),
     /// The number's literal text, checked against JSON's grammar.
-    Num(&'a str),
+    Num(Cow<'a, str>),
     Str(Cow<'a, str>),
     Arr(Vec<Node<'a>>),
     Obj(Vec<Member<'a>>),
@@ -46,6 +46,32 @@ impl<'a> Node<'a> {
             Value::Str(_) => "string",
             Value::Arr(_) => "array",
             Value::Obj(_) => "object",
+        }
+    }
+
+    /// The same tree, owning its strings (for a tree that must outlive its document).
+    pub fn into_owned(self) -> Node<'static> {
+        let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        Node {
+            off: self.off,
+            end: self.end,
+            v: match self.v {
+                Value::Null => Value::Null,
+                Value::Bool(b) => Value::Bool(b),
+                Value::Num(t) => Value::Num(own(t)),
+                Value::Str(s) => Value::Str(own(s)),
+                Value::Arr(items) => Value::Arr(items.into_iter().map(Node::into_owned).collect()),
+                Value::Obj(members) => Value::Obj(
+                    members
+                        .into_iter()
+                        .map(|m| Member {
+                            key: own(m.key),
+                            key_off: m.key_off,
+                            val: m.val.into_owned(),
+                        })
+                        .collect(),
+                ),
+            },
         }
     }
 
@@ -206,7 +232,7 @@ impl<'a> Parser<'a> {
         }
         // The slice holds only ASCII digits, signs, '.', 'e' and 'E'.
         let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("0");
-        Ok(Value::Num(text))
+        Ok(Value::Num(Cow::Borrowed(text)))
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
@@ -401,8 +427,8 @@ mod tests {
         assert_eq!(a.off, 7);
         match &a.v {
             Value::Arr(items) => {
-                assert_eq!(items[0].v, Value::Num("1"));
-                assert_eq!(items[1].v, Value::Num("-2.5e3"));
+                assert_eq!(items[0].v, Value::Num("1".into()));
+                assert_eq!(items[1].v, Value::Num("-2.5e3".into()));
                 assert_eq!(items[2].v, Value::Str(Cow::Borrowed("x")));
             }
             _ => panic!("not an array"),
@@ -425,7 +451,7 @@ mod tests {
     #[test]
     fn duplicate_keys_last_wins_on_get() {
         let n = parse(br#"{"a":1,"a":2}"#).unwrap();
-        assert_eq!(n.get("a").unwrap().v, Value::Num("2"));
+        assert_eq!(n.get("a").unwrap().v, Value::Num("2".into()));
     }
 
     #[test]

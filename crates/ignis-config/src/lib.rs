@@ -14,9 +14,11 @@ pub mod version;
 
 use report::{Entry, JsonPath, Level, LineIndex, Report, Seg};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 pub use types::Config;
+use types::Strings;
 pub use version::Version;
 
 /// Why a document is not a usable config.
@@ -103,7 +105,106 @@ pub fn parse_cached(src: &[u8]) -> Result<Parsed, ParseError> {
     parse_with(src, false)
 }
 
+/// [`parse`] of a document the caller hands over. A large document whose bulk is one string
+/// (a file's contents as a data URL) gives its buffer to that string in the typed config
+/// instead of copying it: the config never holds the document and a copy of that string at
+/// once. Smaller documents take [`parse`]'s path.
+pub fn parse_owned(src: Vec<u8>) -> Result<Parsed, ParseError> {
+    parse_owned_with(src, true)
+}
+
+/// [`parse_cached`] of a document the caller hands over (see [`parse_owned`]).
+pub fn parse_cached_owned(src: Vec<u8>) -> Result<Parsed, ParseError> {
+    parse_owned_with(src, false)
+}
+
+/// The smallest document [`parse_owned`] looks for a string to hand its buffer to, and the
+/// smallest such string.
+const TAKE_OVER_DOC: usize = 16 << 20;
+const TAKE_OVER_STR: usize = 8 << 20;
+
+/// What the decoder finds in place of the string that takes the document's buffer. A string
+/// borrowed from the document never holds a NUL (JSON refuses raw control characters), and a
+/// document that spells this one with escapes is parsed by copying.
+const STAND_IN: &str = "\0ignis: the document's largest string, put back after decoding\0";
+
+// Not inlined: each is one copy in the binary whichever path calls it.
+#[inline(never)]
 fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
+    finish(decode_doc(src, false)?, validate_rules)
+}
+
+#[inline(never)]
+fn parse_owned_with(mut src: Vec<u8>, validate_rules: bool) -> Result<Parsed, ParseError> {
+    if src.len() < TAKE_OVER_DOC {
+        return parse_with(&src, validate_rules);
+    }
+    let (mut d, range) = {
+        let d = decode_doc(&src, true)?;
+        let Some(range) = d.stand_in.clone() else {
+            return finish(d, validate_rules);
+        };
+        let Decoded {
+            tree,
+            lines: _,
+            version,
+            config,
+            report,
+            stand_in,
+        } = d;
+        let d = Decoded {
+            tree: tree.into_owned(),
+            lines: LineIndex::detached(&src, range.clone()),
+            version,
+            config,
+            report,
+            stand_in,
+        };
+        (d, range)
+    };
+    let mut found = 0;
+    d.config
+        .each_string_mut(&mut |s| found += usize::from(s == STAND_IN));
+    match found {
+        // Decoded into nothing (an unused key, a value a later duplicate replaced).
+        0 => {}
+        1 => {
+            src.copy_within(range.clone(), 0);
+            src.truncate(range.len());
+            src.shrink_to_fit();
+            // The JSON reader borrowed it only after checking it is UTF-8.
+            let mut big = Some(
+                String::from_utf8(src)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            );
+            d.config.each_string_mut(&mut |s| {
+                if s == STAND_IN {
+                    if let Some(b) = big.take() {
+                        *s = b;
+                    }
+                }
+            });
+        }
+        // Cannot happen (decode_doc checked the stand-in is unique); copy rather than guess.
+        _ => return parse_with(&src, validate_rules),
+    }
+    finish(d, validate_rules)
+}
+
+/// A document decoded into the typed config, not validated yet.
+struct Decoded<'a> {
+    tree: json::Node<'a>,
+    lines: LineIndex<'a>,
+    version: Version,
+    config: Config,
+    /// Findings of the decoder.
+    report: Report,
+    /// Where the string the decoder saw as [`STAND_IN`] is in the document (inside its quotes).
+    stand_in: Option<std::ops::Range<usize>>,
+}
+
+#[inline(never)]
+fn decode_doc(src: &[u8], stand_in: bool) -> Result<Decoded<'_>, ParseError> {
     if src.is_empty() {
         return Err(ParseError {
             failure: Failure::Empty,
@@ -112,7 +213,7 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
     }
     let lines = LineIndex::new(src);
     let fail = |failure, report| Err(ParseError { failure, report });
-    let tree = match json::parse(src) {
+    let mut tree = match json::parse(src) {
         Ok(t) => t,
         Err(e) => {
             let mut r = Report::default();
@@ -124,6 +225,11 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
             });
             return fail(Failure::Invalid, r);
         }
+    };
+    let stand_in = if stand_in {
+        put_stand_in(&mut tree)
+    } else {
+        None
     };
     let probe_ctx = de::Ctx::quiet(Version::V3_0);
     let probe: VersionProbe = match de::decode(&tree, &probe_ctx) {
@@ -153,7 +259,7 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
             marker: Some(lines.line_col(f.off)),
         });
     }
-    let mut config = match decoded {
+    let config = match decoded {
         Ok(c) => c,
         Err(e) => {
             let mut r = type_error_report(e, &lines, src.len());
@@ -161,6 +267,65 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
             return fail(Failure::Invalid, r);
         }
     };
+    Ok(Decoded {
+        tree,
+        lines,
+        version,
+        config,
+        report,
+        stand_in,
+    })
+}
+
+/// Replaces the longest string value borrowed from the document, when it is long enough to be
+/// worth handing the document's buffer to, with [`STAND_IN`]; returns where it was. Nothing is
+/// replaced when a string of the document already reads as the stand-in.
+#[inline(never)]
+fn put_stand_in(tree: &mut json::Node<'_>) -> Option<std::ops::Range<usize>> {
+    /// The offsets of the longest long-enough borrowed string; whether any reads as the stand-in.
+    fn longest(n: &json::Node<'_>, best: &mut Option<(usize, usize)>, clash: &mut bool) {
+        match &n.v {
+            json::Value::Arr(items) => items.iter().for_each(|c| longest(c, best, clash)),
+            json::Value::Obj(members) => members.iter().for_each(|m| longest(&m.val, best, clash)),
+            json::Value::Str(Cow::Owned(s)) => *clash |= s == STAND_IN,
+            json::Value::Str(Cow::Borrowed(s))
+                if s.len() >= TAKE_OVER_STR && best.is_none_or(|(o, e)| n.end - n.off > e - o) =>
+            {
+                *best = Some((n.off, n.end));
+            }
+            _ => {}
+        }
+    }
+    let (mut best, mut clash) = (None, false);
+    longest(tree, &mut best, &mut clash);
+    let (off, end) = best.filter(|_| !clash)?;
+    // Down to the node: each step enters the one child whose span holds it.
+    let mut cur = tree;
+    while cur.off != off {
+        cur = match &mut cur.v {
+            json::Value::Arr(items) => items.iter_mut().find(|c| c.off <= off && off < c.end)?,
+            json::Value::Obj(members) => members
+                .iter_mut()
+                .map(|m| &mut m.val)
+                .find(|c| c.off <= off && off < c.end)?,
+            _ => return None,
+        };
+    }
+    cur.v = json::Value::Str(Cow::Borrowed(STAND_IN));
+    Some(off + 1..end - 1)
+}
+
+/// Validation (when asked), positions of its findings, translation to the newest types.
+#[inline(never)]
+fn finish(d: Decoded<'_>, validate_rules: bool) -> Result<Parsed, ParseError> {
+    let Decoded {
+        tree,
+        lines,
+        version,
+        mut config,
+        mut report,
+        ..
+    } = d;
     if validate_rules {
         report.merge(validate::validate(&config, version));
     }
@@ -170,7 +335,10 @@ fn parse_with(src: &[u8], validate_rules: bool) -> Result<Parsed, ParseError> {
         }
     }
     if report.is_fatal() {
-        return fail(Failure::Invalid, report);
+        return Err(ParseError {
+            failure: Failure::Invalid,
+            report,
+        });
     }
     translate(&mut config, version);
     if ONE_SHOT.load(Ordering::Relaxed) {
@@ -262,6 +430,48 @@ fn translate(config: &mut Config, from: Version) {
 /// The compact canonical form, for the config cache the stages read.
 pub fn to_cache_json(config: &Config) -> String {
     serde_json::to_string(config).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// Writes the compact canonical form to `w` without holding a second copy of the config's
+/// largest string (a 64 MiB file as a data URL): that string is serialised as a stand-in, and
+/// written from the config where the stand-in's text is. Only a string JSON writes as it is
+/// (nothing to escape) is handled so; the config is as it was when this returns.
+pub fn write_cache_json(config: &mut Config, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let plain = |s: &str| !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
+    let mut longest = 0;
+    let mut clash = false;
+    config.each_string_mut(&mut |s| {
+        clash |= s == STAND_IN;
+        if s.len() >= TAKE_OVER_STR && plain(s) {
+            longest = longest.max(s.len());
+        }
+    });
+    if longest == 0 || clash {
+        return w.write_all(to_cache_json(config).as_bytes());
+    }
+    let mut big = String::new();
+    config.each_string_mut(&mut |s| {
+        if big.is_empty() && s.len() == longest && plain(s) {
+            big = std::mem::replace(s, STAND_IN.to_string());
+        }
+    });
+    let json = to_cache_json(config);
+    // serde_json writes the stand-in's NULs as \u0000 and the rest as it is.
+    let marker = STAND_IN.replace('\0', "\\u0000");
+    let written = match json.find(&marker) {
+        Some(at) => w
+            .write_all(&json.as_bytes()[..at])
+            .and_then(|()| w.write_all(big.as_bytes()))
+            .and_then(|()| w.write_all(&json.as_bytes()[at + marker.len()..])),
+        None => Err(std::io::Error::other("the stand-in is missing")),
+    };
+    drop(json);
+    config.each_string_mut(&mut |s| {
+        if s == STAND_IN {
+            *s = std::mem::take(&mut big);
+        }
+    });
+    written
 }
 
 /// The canonical form of a config: newest version, unset fields left out, pretty-printed.
@@ -442,6 +652,43 @@ mod tests {
         let p = parse(br#"{"ignition":{"version":"3.0.0","config":{"merge":[{}]}}}"#).unwrap();
         assert!(p.config.ignition.config.merge.is_empty());
         assert!(parse(to_canonical_json(&p.config).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn owned_parse_hands_the_buffer_to_the_largest_string() {
+        let big = "QUJD".repeat((TAKE_OVER_DOC / 4) + 1);
+        let docs = [
+            // The data URL takes the buffer; a later entry's error is positioned past it.
+            format!("{{\"ignition\":{{\"version\":\"3.3.0\"}},\n\"storage\":{{\"files\":[{{\"path\":\"/a\",\"contents\":{{\"source\":\"data:;base64,{big}\"}}}},\n{{\"path\":\"b\"}}]}}}}"),
+            // And streamed back out by write_cache_json.
+            format!("{{\"ignition\":{{\"version\":\"3.3.0\"}},\"storage\":{{\"files\":[{{\"path\":\"/a\",\"contents\":{{\"source\":\"data:;base64,{big}\"}}}}]}}}}"),
+            // In an unused key: decoded into nothing.
+            format!("{{\"ignition\":{{\"version\":\"3.3.0\"}},\"x\":\"{big}\"}}"),
+            // A document spelling the stand-in itself is parsed by copying.
+            format!("{{\"ignition\":{{\"version\":\"3.3.0\"}},\"passwd\":{{\"users\":[{{\"name\":\"\\u0000ignis: the document's largest string, put back after decoding\\u0000\",\"gecos\":\"{big}\"}}]}}}}"),
+            // The big string where a number belongs: the same type error.
+            format!("{{\"ignition\":{{\"version\":\"3.3.0\"}},\"storage\":{{\"files\":[{{\"path\":\"/a\",\"mode\":\"{big}\"}}]}}}}"),
+        ];
+        for doc in docs {
+            let want = parse(doc.as_bytes());
+            let got = parse_owned(doc.clone().into_bytes());
+            match (want, got) {
+                (Ok(w), Ok(mut g)) => {
+                    assert_eq!(w.config, g.config);
+                    let mut streamed = Vec::new();
+                    write_cache_json(&mut g.config, &mut streamed).unwrap();
+                    assert_eq!(streamed, to_cache_json(&w.config).into_bytes());
+                    assert_eq!(w.config, g.config);
+                    assert_eq!(w.report.to_string(), g.report.to_string());
+                }
+                (Err(w), Err(g)) => {
+                    assert_eq!(w.failure, g.failure);
+                    assert_eq!(w.report.to_string(), g.report.to_string());
+                    assert!(!w.report.is_empty());
+                }
+                (w, g) => panic!("{:?} vs {:?}", w.is_ok(), g.is_ok()),
+            }
+        }
     }
 
     #[test]

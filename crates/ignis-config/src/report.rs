@@ -185,6 +185,24 @@ impl<'a> LineIndex<'a> {
         }
     }
 
+    /// An index built now, that no longer needs `src`; the bytes in `skip` are known to hold
+    /// no newline (a string without escapes: JSON refuses a raw newline in one).
+    pub fn detached(src: &[u8], skip: std::ops::Range<usize>) -> LineIndex<'static> {
+        let mut starts = vec![0];
+        for (base, part) in [(0, &src[..skip.start]), (skip.end, &src[skip.end..])] {
+            starts.extend(
+                part.iter()
+                    .enumerate()
+                    .filter(|(_, &b)| b == b'\n')
+                    .map(|(i, _)| base + i + 1),
+            );
+        }
+        LineIndex {
+            src: &[],
+            starts: std::cell::OnceCell::from(starts),
+        }
+    }
+
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let starts = self.starts.get_or_init(|| {
             let mut starts = vec![0];

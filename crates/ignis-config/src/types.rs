@@ -26,6 +26,14 @@ macro_rules! spec_structs {
                 pub const GATES: &'static [(&'static str, Version)] =
                     &[$($((stringify!($f), Version::$v),)?)*];
             }
+
+            impl Strings for $name {
+                // Out of line: a rare path (huge documents), kept small in the binary.
+                #[inline(never)]
+                fn each_string_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+                    $(self.$f.each_string_mut(f);)*
+                }
+            }
         )*
 
         /// The gates of the spec struct serde names `name` (its Rust name); none for others.
@@ -392,6 +400,42 @@ spec_structs! {
         pub contents: Option<String>,
         pub name: String,
     }
+}
+
+/// Every string a config value holds, reachable for in-place edits (the parser puts a huge
+/// string back where the decoder left a stand-in for it; see `crate::parse_owned`).
+pub(crate) trait Strings {
+    fn each_string_mut(&mut self, f: &mut dyn FnMut(&mut String));
+}
+
+impl Strings for String {
+    fn each_string_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        f(self)
+    }
+}
+
+impl<T: Strings> Strings for Option<T> {
+    fn each_string_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        if let Some(v) = self {
+            v.each_string_mut(f);
+        }
+    }
+}
+
+impl<T: Strings> Strings for Vec<T> {
+    fn each_string_mut(&mut self, f: &mut dyn FnMut(&mut String)) {
+        for v in self {
+            v.each_string_mut(f);
+        }
+    }
+}
+
+impl Strings for i64 {
+    fn each_string_mut(&mut self, _: &mut dyn FnMut(&mut String)) {}
+}
+
+impl Strings for bool {
+    fn each_string_mut(&mut self, _: &mut dyn FnMut(&mut String)) {}
 }
 
 fn is_zero(n: &i64) -> bool {

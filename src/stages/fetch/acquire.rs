@@ -55,7 +55,21 @@ pub(super) fn read_opt(p: &std::path::Path) -> Result<Option<Vec<u8>>> {
 
 /// Parses and validates one fetched config, logging its report (never its body).
 pub fn parse_checked(bytes: &[u8], origin: &str) -> Result<Option<Config>> {
-    match config::parse(bytes) {
+    checked(config::parse(bytes), origin, &|| hash::sha512_hex(bytes))
+}
+
+/// [`parse_checked`] of a document handed over, whose sha512 is known: a large one's bulk
+/// becomes the config's instead of being copied (config::parse_owned).
+fn parse_checked_owned(bytes: Vec<u8>, origin: &str, sha512: &str) -> Result<Option<Config>> {
+    checked(config::parse_owned(bytes), origin, &|| sha512.to_string())
+}
+
+fn checked(
+    parsed: std::result::Result<config::Parsed, config::ParseError>,
+    origin: &str,
+    sha512: &dyn Fn() -> String,
+) -> Result<Option<Config>> {
+    match parsed {
         Ok(p) => {
             for e in &p.report.entries {
                 log::warn!("{origin}: {e}");
@@ -67,7 +81,7 @@ pub fn parse_checked(bytes: &[u8], origin: &str) -> Result<Option<Config>> {
             for entry in &e.report.entries {
                 log::error!("{origin}: {entry}");
             }
-            log::error!("{origin}: config sha512 {}", hash::sha512_hex(bytes));
+            log::error!("{origin}: config sha512 {}", sha512());
             Err(Error::new(Kind::Config, format!("{origin}: {}", e.failure)))
         }
     }
@@ -245,17 +259,18 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
             }
         }
         let UserConfig { bytes, origin, .. } = uc;
+        let sha512 = hash::sha512_hex(&bytes);
         log::info!(
             "user config from {origin} ({} bytes, sha512 {})",
             bytes.len(),
-            &hash::sha512_hex(&bytes)[..16]
+            &sha512[..16]
         );
         fetched.push(FetchedConfig {
             kind: "user".into(),
             source: origin.clone(),
-            sha512: hash::sha512_hex(&bytes),
+            sha512: sha512.clone(),
         });
-        if let Some(c) = parse_checked(&bytes, &origin)? {
+        if let Some(c) = parse_checked_owned(bytes, &origin, &sha512)? {
             user_config_provided = true;
             provenance.record(&origin, &c);
             user = Renderer {
@@ -320,9 +335,9 @@ fn inline_cas(config: &mut Config, offline: bool) -> Result<()> {
 /// Tang servers without an advertisement, custom Clevis pins that say so.
 pub fn needs_network(config: &Config) -> bool {
     let remote = |r: &Resource| {
-        r.source
-            .as_deref()
-            .is_some_and(|s| !s.is_empty() && !s.to_ascii_lowercase().starts_with("data:"))
+        r.source.as_deref().is_some_and(|s| {
+            !s.is_empty() && !s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+        })
     };
     config.resources().iter().any(|(_, r)| remote(r))
         || config.storage.luks.iter().any(|l| {

@@ -34,7 +34,7 @@ pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
     // Not wrapped in log::op: in fetch-offline, "needs the network" is the expected handshake,
     // not a failure, and must not print as one on the console.
     log::info!("{stage}: acquiring config (platform {})", platform.id());
-    let acquired = match acquire(&src, offline) {
+    let mut acquired = match acquire(&src, offline) {
         Ok(a) => a,
         Err(e) if offline && e.kind() == Kind::NeedNet => {
             log::info!("{stage}: {e}; the fetch stage will run with networking");
@@ -43,8 +43,10 @@ pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
         }
         Err(e) => return Err(e.context(stage)),
     };
-    let body = crate::config::to_cache_json(&acquired.config);
-    state::write_atomic(&args.config_cache, body.as_bytes(), 0o640)?;
+    // Written as it is serialised: a config carrying a large data URL is not held twice.
+    state::write_atomic_with(&args.config_cache, 0o640, &mut |w| {
+        crate::config::write_cache_json(&mut acquired.config, w)
+    })?;
     log::info!("{stage}: config cached at {}", args.config_cache.display());
     if offline && needs_network(&acquired.config) {
         log::info!("{stage}: the config fetches resources over the network: requesting networking");

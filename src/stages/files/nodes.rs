@@ -292,9 +292,12 @@ fn file_contents(
     match spec {
         Some(_) if was_prefetched => {}
         Some(spec) => {
-            let n = fetcher
-                .fetch(spec, &mut t)
-                .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
+            let n = match o.data {
+                Some(url) => fetcher.fetch_data(url, spec, &mut t),
+                None => fetcher.fetch(spec, &mut t),
+            };
+            let url = o.data.unwrap_or(&spec.url);
+            let n = n.context(|| format!("fetching {}", crate::resource::redact(url)))?;
             log::debug!("{}: {n} bytes", f.path);
         }
         // A new file without contents: empty, plus the appends.

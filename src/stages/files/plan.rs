@@ -6,7 +6,7 @@
 //! to nothing. Reads only.
 
 use super::ids::Ids;
-use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser};
+use crate::config::types::{Config, Directory, File, Link, NodeGroup, NodeUser, Resource};
 use crate::config::validate::clean_path;
 use crate::error::{Context, Error, Result};
 use crate::resource::Spec;
@@ -30,8 +30,11 @@ pub struct Op<'c> {
     /// The configured owner (ids, or names resolved); `None`: the existing node's, else root.
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// A file's contents (`None`: no source).
+    /// A file's contents (`None`: no source). For a data URL its `url` is empty: the URL is
+    /// read where the config holds it ([`Op::data`]), as it may be most of the config.
     pub spec: Option<Spec>,
+    /// A file's contents when they are a data URL.
+    pub data: Option<&'c str>,
     /// Contents fetched from elsewhere than the config itself (not a data URL).
     pub remote: bool,
 }
@@ -134,6 +137,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
             uid: None,
             gid: None,
             spec: None,
+            data: None,
             remote: false,
         };
         let planned = (|| -> Result<()> {
@@ -147,11 +151,18 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
             };
             (op.uid, op.gid) = resolve_owner(ids, user, group)?;
             if let What::File(f) = op.what {
-                op.spec = Spec::from_resource(&f.contents)?;
-                op.remote = op
-                    .spec
-                    .as_ref()
-                    .is_some_and(|s| !s.url.is_empty() && !is_data_url(&s.url));
+                let source = f.contents.source.as_deref();
+                op.data = source.filter(|s| is_data_url(s));
+                op.remote = source.is_some_and(|s| !s.is_empty() && op.data.is_none());
+                op.spec = match op.data {
+                    Some(_) => Spec::from_resource(&Resource {
+                        source: Some(String::new()),
+                        compression: f.contents.compression.clone(),
+                        verification: f.contents.verification.clone(),
+                        http_headers: Vec::new(),
+                    })?,
+                    None => Spec::from_resource(&f.contents)?,
+                };
             }
             Ok(())
         })();
