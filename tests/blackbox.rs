@@ -91,10 +91,13 @@ fn run_case(case: &Value, work: &Path) -> Outcome {
 #[test]
 fn ignition_blackbox_suite() {
     let Some(corpus) = harness::corpus() else {
-        say(&format!(
-            "blackbox: SKIPPED: the corpus is not at {} (shared/ beside the checkout)",
-            harness::CORPUS
-        ));
+        common::skip::skip(
+            "ignition_blackbox_suite",
+            &format!(
+                "the corpus is not at {} (shared/ beside the checkout)",
+                harness::CORPUS
+            ),
+        );
         return;
     };
     if std::fs::metadata("/proc/self")
@@ -102,7 +105,10 @@ fn ignition_blackbox_suite() {
         .unwrap_or(1)
         != 0
     {
-        say("blackbox: SKIPPED: the cases set file owners (chown): run as root");
+        common::skip::skip(
+            "ignition_blackbox_suite",
+            "the cases set file owners (chown): run as root",
+        );
         return;
     }
     let fixed: Value =

@@ -460,10 +460,13 @@ fn prepare_and_run(case: &Value, wd: &Path, res: &mut Resources) -> Result<Outco
 #[test]
 fn ignition_blackbox_disk_cases() {
     let Some(corpus) = harness::corpus() else {
-        say(&format!(
-            "blackbox-disks: SKIPPED: the corpus is not at {} (shared/ beside the checkout)",
-            harness::CORPUS
-        ));
+        common::skip::skip(
+            "ignition_blackbox_disk_cases",
+            &format!(
+                "the corpus is not at {} (shared/ beside the checkout)",
+                harness::CORPUS
+            ),
+        );
         return;
     };
     let cases: Vec<Value> = harness::load_cases(&corpus)
@@ -472,6 +475,7 @@ fn ignition_blackbox_disk_cases() {
         .collect();
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("blackbox-disks");
     let results: Vec<(usize, Outcome)> = if let Some(why) = machine_skip() {
+        common::skip::skip("ignition_blackbox_disk_cases", &why);
         (0..cases.len())
             .map(|i| (i, Outcome::Skip(why.clone())))
             .collect()

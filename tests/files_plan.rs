@@ -180,7 +180,10 @@ fn unknown_owner_is_refused_before_users_or_files_are_written() {
 #[test]
 fn owners_the_passwd_step_adds_resolve_in_the_plan() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "owners_the_passwd_step_adds_resolve_in_the_plan",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("planned-owner");
@@ -298,7 +301,10 @@ fn a_failed_fetch_leaves_no_empty_directories() {
 #[test]
 fn a_node_from_a_home_skeleton_is_checked_when_written() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "a_node_from_a_home_skeleton_is_checked_when_written",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("skel");
@@ -321,7 +327,10 @@ fn a_node_from_a_home_skeleton_is_checked_when_written() {
 #[test]
 fn a_hard_link_into_a_new_home_skeleton_is_planned() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "a_hard_link_into_a_new_home_skeleton_is_planned",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("skel-link");

@@ -113,7 +113,7 @@ fn cfg(storage: &str) -> String {
 #[test]
 fn files_with_contents_modes_and_owners() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip("files_with_contents_modes_and_owners", "chown needs root");
         return;
     }
     let t = T::new("create");
@@ -234,7 +234,7 @@ fn directories_and_links() {
 #[test]
 fn new_symlink_takes_its_targets_owner() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip("new_symlink_takes_its_targets_owner", "chown needs root");
         return;
     }
     let t = T::new("link-owner");
@@ -392,7 +392,7 @@ fn remote_contents_hash_checked_and_nothing_left_on_mismatch() {
 #[test]
 fn users_groups_and_ssh_keys() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip("users_groups_and_ssh_keys", "chown needs root");
         return;
     }
     let t = T::new("users");
@@ -453,7 +453,10 @@ fn users_groups_and_ssh_keys() {
 #[test]
 fn mount_stage_directories_in_a_new_home_go_to_the_user() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "mount_stage_directories_in_a_new_home_go_to_the_user",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("home-mountpoints");
@@ -491,7 +494,10 @@ fn mount_stage_directories_in_a_new_home_go_to_the_user() {
 #[test]
 fn ssh_dir_symlink_is_refused_and_nothing_changes_owner() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "ssh_dir_symlink_is_refused_and_nothing_changes_owner",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("sshlink");
@@ -529,7 +535,10 @@ fn ostree_shaped(t: &T) {
 #[test]
 fn ostree_shaped_root_creates_what_the_var_links_lead_to() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "ostree_shaped_root_creates_what_the_var_links_lead_to",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("ostree");
@@ -619,7 +628,10 @@ fn ostree_shaped_root_creates_what_the_var_links_lead_to() {
 #[test]
 fn ssh_keys_for_a_user_without_home_on_an_ostree_root() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "ssh_keys_for_a_user_without_home_on_an_ostree_root",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("ostree-nohome");
@@ -644,7 +656,10 @@ fn ssh_keys_for_a_user_without_home_on_an_ostree_root() {
 #[test]
 fn authorized_keys_file_when_fragments_are_off() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "authorized_keys_file_when_fragments_are_off",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("akfile");
@@ -727,7 +742,10 @@ fn result_file_previous_report_and_an_interrupted_first_boot() {
 #[test]
 fn overwrite_keeps_the_old_file_when_the_new_contents_fail() {
     if !is_root() {
-        println!("skipped: chown needs root");
+        common::skip::skip(
+            "overwrite_keeps_the_old_file_when_the_new_contents_fail",
+            "chown needs root",
+        );
         return;
     }
     let t = T::new("overwrite-atomic");

@@ -97,7 +97,10 @@ fn stages_log_as_ignition_with_priorities_and_the_ssh_key_message() {
     assert!(!console.contains("<4>"), "{console}");
 
     if !is_root() {
-        println!("skipped the files stage: chown needs root");
+        common::skip::skip(
+            "stages_log_as_ignition_with_priorities_and_the_ssh_key_message",
+            "the files stage: chown needs root",
+        );
         return;
     }
     let o = run("files");

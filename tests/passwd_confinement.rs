@@ -178,7 +178,10 @@ fn is_symlink(p: &Path) -> bool {
 macro_rules! need_root {
     () => {
         if !is_root() {
-            println!("skipped: needs root (the writer chowns homes to their users)");
+            common::skip::skip(
+                "is_symlink",
+                "needs root (the writer chowns homes to their users)",
+            );
             return;
         }
     };
@@ -417,7 +420,10 @@ fn move_home_across_filesystems_copies_inside_the_root() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        println!("skipped: cannot mount a tmpfs");
+        common::skip::skip(
+            "move_home_across_filesystems_copies_inside_the_root",
+            "cannot mount a tmpfs",
+        );
         return;
     }
     let _mnt = Tmpfs(mnt);

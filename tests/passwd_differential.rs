@@ -713,11 +713,17 @@ fn describe_diff(
 #[test]
 fn passwd_matches_shadow_utils() {
     if !is_root() {
-        println!("skipped: the passwd differential test needs root (chown, --root, proc mount)");
+        common::skip::skip(
+            "passwd_matches_shadow_utils",
+            "the passwd differential test needs root (chown, --root, proc mount)",
+        );
         return;
     }
     if find_tool("useradd").is_none() {
-        println!("skipped: shadow-utils not installed (apt-get install -y passwd)");
+        common::skip::skip(
+            "passwd_matches_shadow_utils",
+            "shadow-utils not installed (apt-get install -y passwd)",
+        );
         return;
     }
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("passwd-diff");
@@ -730,7 +736,10 @@ fn passwd_matches_shadow_utils() {
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/passwd/nss_altfiles_test.c"))
         .status();
     if !cc.is_ok_and(|s| s.success()) {
-        println!("skipped: cannot build the altfiles NSS test module with cc");
+        common::skip::skip(
+            "passwd_matches_shadow_utils",
+            "cannot build the altfiles NSS test module with cc",
+        );
         return;
     }
     let mut failures = Vec::new();
@@ -749,7 +758,10 @@ fn passwd_matches_shadow_utils() {
             (sc.seed)(r);
         }
         let Some(mount) = ProcMount::new(&a) else {
-            println!("skipped: cannot mount proc in the shadow-utils root");
+            common::skip::skip(
+                "passwd_matches_shadow_utils",
+                "cannot mount proc in the shadow-utils root",
+            );
             return;
         };
         let started = std::time::Instant::now();

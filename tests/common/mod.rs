@@ -3,6 +3,8 @@
 //! helpers every stage test needs (a run's whole output, "are we root").
 #![allow(dead_code)]
 
+pub mod skip;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
