@@ -287,8 +287,8 @@ mod tests {
 
     #[test]
     fn journal_entries_and_console_lines() {
-        let d = std::env::temp_dir().join(format!("ignis-log-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("run/systemd/journal")).unwrap();
         std::fs::create_dir_all(d.join("dev")).unwrap();
         let host = HostPaths::new(&d);

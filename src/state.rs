@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_modes() {
-        let d = std::env::temp_dir().join(format!("ignis-state-{}", std::process::id()));
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
         let p = d.join("sub/state");
         assert_eq!(State::load(&p).unwrap(), State::default());
         let s = State {
@@ -145,6 +146,5 @@ mod tests {
             1,
             "no temp files left"
         );
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

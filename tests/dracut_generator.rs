@@ -6,17 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Run {
-    _tmp: TempDir,
+    _tmp: tempfile::TempDir,
     units: PathBuf,
     run: PathBuf,
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn generator() -> PathBuf {
@@ -24,13 +16,8 @@ fn generator() -> PathBuf {
 }
 
 fn run_generator(cmdline: &str, live: bool) -> Run {
-    let base = std::env::temp_dir().join(format!(
-        "ignis-gen-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().to_path_buf();
     let units = base.join("units");
     let run = base.join("run");
     let bin = base.join("bin");
@@ -63,13 +50,11 @@ fn run_generator(cmdline: &str, live: bool) -> Run {
         String::from_utf8_lossy(&out.stderr)
     );
     Run {
-        _tmp: TempDir(base),
+        _tmp: tmp,
         units,
         run,
     }
 }
-
-static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Run {
     fn requires(&self, target: &str, unit: &str) -> bool {

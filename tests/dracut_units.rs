@@ -263,8 +263,8 @@ fn network_kargs_argv(env: &[(&str, &str)]) -> Vec<String> {
         .strip_suffix('\'')
         .unwrap()
         .replace("$$", "$");
-    let dir = std::env::temp_dir().join(format!("ignis-ab-{}-{}", std::process::id(), env.len()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
     let fake = dir.join("afterburn");
     std::fs::write(
         &fake,
@@ -284,7 +284,6 @@ fn network_kargs_argv(env: &[(&str, &str)]) -> Vec<String> {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         out.status.success(),
         "{}",

@@ -184,8 +184,12 @@ mod tests {
     }
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ignis-engine-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        // Outlives this helper, as the paths it hands out do.
+        let d = tempfile::Builder::new()
+            .prefix(&format!("ignis-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         std::fs::create_dir_all(d.join("root")).unwrap();
         d
     }

@@ -150,8 +150,12 @@ mod tests {
 
     /// A root with an /etc, and a directory outside it holding one file.
     fn tmp(name: &str) -> (PathBuf, PathBuf, Root) {
-        let base = std::env::temp_dir().join(format!("ignis-target-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&base);
+        // Outlives this helper, as the paths it hands out do.
+        let base = tempfile::Builder::new()
+            .prefix(&format!("ignis-target-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         let (d, out) = (base.join("root"), base.join("outside"));
         fs::create_dir_all(d.join("etc")).unwrap();
         fs::create_dir_all(&out).unwrap();

@@ -95,8 +95,8 @@ fn key_lines() {
 
 #[test]
 fn load_reads_pub_files_in_order_and_refuses_bad_lines() {
-    let dir = std::env::temp_dir().join(format!("ignis-keys-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let host = HostPaths { root: dir.clone() };
     // No directory: no keys, nothing required.
     assert!(TrustedKeys::load(&host).unwrap().is_empty());

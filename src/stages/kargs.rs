@@ -183,8 +183,12 @@ mod tests {
     use std::ffi::OsString;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ignis-kargs-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        // Outlives this helper, as the paths it hands out do.
+        let d = tempfile::Builder::new()
+            .prefix(&format!("ignis-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         std::fs::create_dir_all(&d).unwrap();
         d
     }

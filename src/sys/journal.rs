@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn sends_datagrams_to_a_listening_socket() {
-        let d = std::env::temp_dir().join(format!("ignis-journal-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(&d).unwrap();
         let path = d.join("socket");
         assert!(Journal::connect(&path).is_none(), "nobody listening");

@@ -289,8 +289,12 @@ mod tests {
     use std::path::PathBuf;
 
     fn fake_host(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ignis-kernel-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        // Outlives this helper, as the paths it hands out do.
+        let d = tempfile::Builder::new()
+            .prefix(&format!("ignis-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         let w = |p: &str, s: &str| {
             let p = d.join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();

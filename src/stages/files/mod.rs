@@ -331,8 +331,8 @@ mod tests {
 
     #[test]
     fn relabel_paths_are_resolved_deduplicated_and_present() {
-        let d = std::env::temp_dir().join(format!("ignis-relabel-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("srv/real/new")).unwrap();
         std::os::unix::fs::symlink("/srv/real", d.join("opt")).unwrap();
         std::fs::write(d.join("srv/real/f"), b"x").unwrap();
@@ -351,8 +351,8 @@ mod tests {
     #[test]
     fn setfiles_runs_through_the_runner_with_the_created_paths() {
         use crate::sys::cmd::RecordingRunner;
-        let d = std::env::temp_dir().join(format!("ignis-setfiles-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("etc/selinux/targeted/contexts/files")).unwrap();
         std::fs::write(
             d.join("etc/selinux/targeted/contexts/files/file_contexts"),

@@ -165,8 +165,12 @@ mod tests {
     use crate::sys::cmd::RecordingRunner;
 
     fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("ignis-result-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        // Outlives this helper, as the paths it hands out do.
+        let d = tempfile::Builder::new()
+            .prefix(&format!("ignis-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         std::fs::create_dir_all(d.join("root/etc")).unwrap();
         std::fs::create_dir_all(d.join("host/proc/sys/kernel/random")).unwrap();
         d

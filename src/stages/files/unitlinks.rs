@@ -143,8 +143,8 @@ mod tests {
     /// a later disable, a forgotten link is not touched, and emptied directories go.
     #[test]
     fn follows_changes_and_removes_emptied_directories() {
-        let d = std::env::temp_dir().join(format!("ignis-unitlinks-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         let sys = d.join("etc/systemd/system");
         std::fs::create_dir_all(sys.join("a.target.wants/deep")).unwrap();
         std::fs::create_dir_all(sys.join("b.target.wants")).unwrap();

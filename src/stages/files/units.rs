@@ -265,8 +265,12 @@ mod tests {
     }
 
     fn tmp_root(name: &str) -> (std::path::PathBuf, Root) {
-        let d = std::env::temp_dir().join(format!("ignis-units-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        // Outlives this helper, as the paths it hands out do.
+        let d = tempfile::Builder::new()
+            .prefix(&format!("ignis-{name}-"))
+            .tempdir()
+            .unwrap()
+            .keep();
         std::fs::create_dir_all(&d).unwrap();
         let r = Root::open(&d).unwrap();
         (d, r)

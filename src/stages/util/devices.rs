@@ -70,8 +70,8 @@ mod tests {
 
     #[test]
     fn waits_for_late_devices_and_times_out_on_missing_ones() {
-        let d = std::env::temp_dir().join(format!("ignis-devices-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
         std::fs::create_dir_all(d.join("dev/disk/by-label")).unwrap();
         std::fs::write(d.join("dev/vdb1"), "").unwrap();
         let r = RecordingRunner::new();

@@ -3,8 +3,12 @@
 use super::*;
 
 pub(super) fn tmp_root(name: &str) -> (PathBuf, Root) {
-    let d = std::env::temp_dir().join(format!("ignis-root-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
+    // Outlives this helper, as the paths it hands out do.
+    let d = tempfile::Builder::new()
+        .prefix(&format!("ignis-{name}-"))
+        .tempdir()
+        .unwrap()
+        .keep();
     std::fs::create_dir_all(&d).unwrap();
     let r = Root::open(&d).unwrap();
     (d, r)
@@ -21,7 +25,8 @@ fn splits() {
 #[test]
 fn absolute_symlinks_and_dotdot_stay_inside() {
     let (d, r) = tmp_root("escape");
-    let outside = std::env::temp_dir().join(format!("ignis-outside-{}", std::process::id()));
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().to_path_buf();
     std::fs::create_dir_all(&outside).unwrap();
     // /etc -> a host directory (absolute) and /up -> ../../.. (relative, climbing): both
     // stay in the root, where the missing directories are created.
@@ -40,7 +45,6 @@ fn absolute_symlinks_and_dotdot_stay_inside() {
         "nothing written outside"
     );
     std::fs::remove_dir_all(&d).unwrap();
-    std::fs::remove_dir_all(&outside).unwrap();
 }
 
 #[test]
@@ -156,8 +160,12 @@ fn links_and_modes() {
     std::fs::remove_dir_all(&d).unwrap();
 }
 pub(super) fn outside_dir(name: &str) -> PathBuf {
-    let o = std::env::temp_dir().join(format!("ignis-out-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&o);
+    // Outlives this helper, as the paths it hands out do.
+    let o = tempfile::Builder::new()
+        .prefix(&format!("ignis-{name}-"))
+        .tempdir()
+        .unwrap()
+        .keep();
     std::fs::create_dir_all(&o).unwrap();
     std::fs::write(o.join("keep"), b"outside").unwrap();
     o
