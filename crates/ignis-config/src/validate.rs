@@ -146,14 +146,26 @@ pub fn clean_path(p: &str) -> String {
 
 pub fn check_path(p: &str) -> Option<&'static str> {
     if p.is_empty() {
-        Some(msg::NO_PATH)
-    } else if !p.starts_with('/') {
-        Some(msg::PATH_RELATIVE)
-    } else if clean_path(p) != p {
+        return Some(msg::NO_PATH);
+    }
+    if !p.starts_with('/') {
+        return Some(msg::PATH_RELATIVE);
+    }
+    // An absolute path is its own clean_path when no component (after the leading `/`) is
+    // empty, `.` or `..`; one pass, no allocation (this runs for every node of a config).
+    let (mut dirty, mut long_name) = (false, false);
+    if p != "/" {
+        for c in p[1..].split('/') {
+            dirty |= c.is_empty() || c == "." || c == "..";
+            long_name |= c.len() > 255;
+        }
+    }
+    debug_assert_eq!(dirty, clean_path(p) != p, "{p}");
+    if dirty {
         Some(msg::DIRTY_PATH)
     } else if p.len() > 4095 {
         Some(msg::PATH_TOO_LONG)
-    } else if p.split('/').any(|c| c.len() > 255) {
+    } else if long_name {
         Some(msg::NAME_TOO_LONG)
     } else {
         None

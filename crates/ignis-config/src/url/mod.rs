@@ -100,9 +100,31 @@ fn userinfo_ok(s: &str) -> bool {
     })
 }
 
+/// Whether `b` has a byte below 0x20 or 0x7f, eight bytes at a time (URLs in configs carry
+/// whole files as data URLs, so this runs over every byte of them).
+fn has_control(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_ne_bytes(a);
+        // A byte below 0x20 (exact as a whole-word test for a bound up to 0x80), or a byte
+        // equal to 0x7f (a zero byte after the xor).
+        let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        if below | del != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&c| c < 0x20 || c == 0x7f)
+}
+
 /// Parses like Go's `url.Parse`; the error text is for humans, not compared.
 pub fn parse(raw: &str) -> Result<Url<'_>, String> {
-    if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if has_control(raw.as_bytes()) {
         return Err("invalid control character in URL".into());
     }
     let (u, frag) = match raw.split_once('#') {
@@ -348,8 +370,16 @@ fn is_token_char(c: u8) -> bool {
     c.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&c)
 }
 
-/// Splits a data URL into media type, encoding and payload, checking the header's grammar.
+/// Splits a data URL into media type, encoding and payload, checking the header's grammar
+/// and the payload's characters.
 pub fn parse_data_url(s: &str) -> Result<DataUrl<'_>, String> {
+    let d = split_data_url(s)?;
+    check_data_chars(d.payload)?;
+    Ok(d)
+}
+
+/// [`parse_data_url`] without the payload's characters.
+fn split_data_url(s: &str) -> Result<DataUrl<'_>, String> {
     let rest = s
         .get(..5)
         .filter(|p| p.eq_ignore_ascii_case("data:"))
@@ -387,7 +417,6 @@ pub fn parse_data_url(s: &str) -> Result<DataUrl<'_>, String> {
             return Err("invalid media type parameter".into());
         }
     }
-    check_data_chars(payload)?;
     Ok(DataUrl {
         media_type,
         base64,
@@ -431,6 +460,10 @@ static CLASSES: [u8; 256] = byte_classes();
 /// data URL parser enforces it: `data:,{}` is refused, `data:,%7B%7D` is fine.
 fn check_data_chars(payload: &str) -> Result<(), String> {
     let b = payload.as_bytes();
+    // Most payloads (base64, plain text) have no escape: one branch-free pass decides.
+    if b.iter().fold(URLCHAR, |acc, &c| acc & CLASSES[c as usize]) != 0 {
+        return Ok(());
+    }
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -526,17 +559,29 @@ pub fn decode_data_url(s: &str) -> Result<Vec<u8>, String> {
 /// Checks a data URL without decoding it: the header's grammar, the payload's characters and,
 /// for base64, the shape of the padding (the characters were checked already).
 pub fn check_data_url(s: &str) -> Result<(), String> {
-    let d = parse_data_url(s)?;
+    let d = split_data_url(s)?;
+    // Well-formed base64 is made of URL characters: one pass over the payload settles both.
+    if d.base64 && base64_shape_ok(d.payload) {
+        return Ok(());
+    }
+    check_data_chars(d.payload)?;
     if d.base64 {
-        let b = d.payload.as_bytes();
-        let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
-        let body = &b[..b.len() - pad];
-        let alphabet = |c: &u8| CLASSES[*c as usize] & BASE64 != 0;
-        if b.len() % 4 != 0 || pad > 2 || !body.iter().all(alphabet) {
-            return Err("illegal base64 data".into());
-        }
+        return Err("illegal base64 data".into());
     }
     Ok(())
+}
+
+/// Whether `payload` is padded base64: whole quads, at most two `=`, the alphabet before them.
+fn base64_shape_ok(payload: &str) -> bool {
+    let b = payload.as_bytes();
+    let pad = b.iter().rev().take_while(|&&c| c == b'=').count();
+    let body = &b[..b.len() - pad];
+    b.len() % 4 == 0
+        && pad <= 2
+        && body
+            .iter()
+            .fold(BASE64, |acc, &c| acc & CLASSES[c as usize])
+            != 0
 }
 
 #[cfg(test)]

@@ -100,3 +100,46 @@ fn data_urls() {
     assert!(decode_data_url("data:,a b").is_err());
     assert_eq!(decode_data_url("data:,%7B%7D").unwrap(), b"{}");
 }
+
+#[test]
+fn control_bytes_are_found_anywhere_in_a_word() {
+    for len in 0..20 {
+        let clean = vec![b'a'; len];
+        assert!(!has_control(&clean), "{len}");
+        for at in 0..len {
+            for bad in [0u8, 0x09, 0x1f, 0x7f] {
+                let mut v = clean.clone();
+                v[at] = bad;
+                assert!(has_control(&v), "{len} {at} {bad:#x}");
+            }
+            for ok in [0x20u8, 0x7e, 0x80, 0xff, b'%'] {
+                let mut v = clean.clone();
+                v[at] = ok;
+                assert!(!has_control(&v), "{len} {at} {ok:#x}");
+            }
+        }
+    }
+}
+
+#[test]
+fn control_check_agrees_with_the_plain_loop() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..20_000 {
+        let len = (seed % 24) as usize;
+        let v: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // Mostly printable and high bytes, sometimes a control byte or DEL.
+                match seed % 16 {
+                    0 => (seed >> 8) as u8 % 0x20,
+                    1 => 0x7f,
+                    _ => 0x20 + (seed >> 8) as u8 % 0xe0,
+                }
+            })
+            .collect();
+        let want = v.iter().any(|&c| c < 0x20 || c == 0x7f);
+        assert_eq!(has_control(&v), want, "{v:?}");
+    }
+}
