@@ -9,7 +9,7 @@ pub const USAGE: &str = concat!(
     "       ignis butane [--strict] [--pretty] [--check] [-d FILES_DIR] [-o FILE] [FILE|-]\n",
     "       ignis validate also takes Butane (a .bu/.yaml/.yml file, or YAML naming a variant)\n",
 );
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,11 +136,10 @@ pub fn run(a: &ButaneArgs) -> Result<i32> {
     };
     text.push('\n');
     match &a.output {
-        Some(p) => std::fs::write(p, text)
-            .map_err(|e| Error::failed(format!("writing {}: {e}", p.display())))?,
+        Some(p) => std::fs::write(p, text).context(|| format!("writing {}", p.display()))?,
         None => std::io::stdout()
             .write_all(text.as_bytes())
-            .map_err(|e| Error::failed(format!("writing output: {e}")))?,
+            .context(|| "writing output")?,
     }
     Ok(0)
 }

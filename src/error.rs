@@ -1,4 +1,5 @@
-//! Runtime errors: a kind that maps to the exit code, a message, and a chain of contexts.
+//! Runtime errors: a kind that maps to the exit code, a message, typed details (HTTP status,
+//! errno) that callers decide on instead of parsing text, and a chain of contexts.
 //! Config problems are not errors of this type until a stage decides to fail on a `Report`.
 
 use std::fmt;
@@ -41,6 +42,8 @@ pub struct Error {
     /// The HTTP status that caused it, for callers that decide on the number (never parsed
     /// back out of the message).
     status: Option<u16>,
+    /// The OS error number that caused it (`ENOENT`, ...), for callers that decide on it.
+    errno: Option<i32>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -52,6 +55,7 @@ impl Error {
             msg: msg.into(),
             contexts: Vec::new(),
             status: None,
+            errno: None,
         }
     }
 
@@ -82,6 +86,19 @@ impl Error {
         self.status
     }
 
+    /// The OS error number (`libc::ENOENT`, ...) the error stands for, if it came from a system
+    /// call. Contexts keep it.
+    pub fn errno(&self) -> Option<i32> {
+        self.errno
+    }
+
+    /// The same error under another kind (a system call failing while the environment is set
+    /// up is a `Setup` error).
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     /// Wraps the error in one more context (`reading /etc/passwd`).
     pub fn context(mut self, ctx: impl Into<String>) -> Self {
         self.contexts.insert(0, ctx.into());
@@ -100,9 +117,21 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The message is the `io::Error`'s text (`No such file or directory (os error 2)`); its OS
+/// error number is kept as [`Error::errno`].
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::failed(e.to_string())
+        Error {
+            errno: e.raw_os_error(),
+            ..Error::failed(e.to_string())
+        }
+    }
+}
+
+/// As an `io::Error` of that number, with the same text.
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Self {
+        std::io::Error::from(e).into()
     }
 }
 
@@ -135,5 +164,39 @@ mod tests {
         assert_eq!(e.kind().exit_code(), 1);
         assert_eq!(Error::usage("x").kind().exit_code(), 2);
         assert_eq!(Error::setup("x").kind().exit_code(), 3);
+    }
+
+    #[test]
+    fn the_errno_survives_contexts() {
+        let r: std::result::Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(2));
+        let e = r
+            .context(|| "reading /etc/passwd")
+            .context(|| "files")
+            .unwrap_err();
+        assert_eq!(e.errno(), Some(2));
+        assert_eq!(e.kind(), Kind::Failed);
+        assert_eq!(
+            e.to_string(),
+            "files: reading /etc/passwd: No such file or directory (os error 2)"
+        );
+        // rustix's numbers read as the io::Error of the same number.
+        let e = Error::from(rustix::io::Errno::EXIST).context("creating /etc/x");
+        assert_eq!(e.errno(), Some(rustix::io::Errno::EXIST.raw_os_error()));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "creating /etc/x: {}",
+                std::io::Error::from_raw_os_error(rustix::io::Errno::EXIST.raw_os_error())
+            )
+        );
+        // An error made from text has none; a kind and a status are kept the same way.
+        assert_eq!(Error::failed("x").errno(), None);
+        let e = Error::new(Kind::NotFound, "HTTP 404")
+            .with_status(404)
+            .context("fetching x");
+        assert_eq!((e.kind(), e.status()), (Kind::NotFound, Some(404)));
+        // Not an OS error: no number.
+        let e: Error = std::io::Error::other("custom").into();
+        assert_eq!(e.errno(), None);
     }
 }

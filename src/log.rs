@@ -228,13 +228,15 @@ pub fn event(level: Level, msg: &str, fields: &[(&str, &str)]) {
 static OP: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs `f` between `[started]` and `[finished]`/`[failed]` op lines, like Ignition's log.
-pub fn op<T, E: std::fmt::Display>(desc: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+/// The `[failed]` line names the operation only: every op's error fails its stage, and the
+/// stage's failure line (main) prints the whole chain, so the error is printed once.
+pub fn op<T, E>(desc: &str, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
     let n = OP.fetch_add(1, Ordering::Relaxed) + 1;
     log::info!("op({n:x}): [started]  {desc}");
     let r = f();
     match &r {
         Ok(_) => log::info!("op({n:x}): [finished] {desc}"),
-        Err(e) => log::error!("op({n:x}): [failed]   {desc}: {e}"),
+        Err(_) => log::error!("op({n:x}): [failed]   {desc}"),
     }
     r
 }

@@ -5,7 +5,7 @@
 //! the refusal the real run would hit before its first write. Workstation builds only.
 
 use crate::config::types::{Config, File, Resource};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::resource::redact;
 use crate::stages::files::plan::{self, What};
 use crate::sys::root::{Kind, Root};
@@ -211,7 +211,6 @@ fn account_path(cfg: &Config, name: &str, group_first: bool) -> String {
 }
 
 fn files_stage(root: &Root, cfg: &Config, p: &mut Plan) -> Result<()> {
-    use crate::error::Context;
     use crate::passwd::HomeOp;
     let accounts = if !cfg.passwd.users.is_empty() || !cfg.passwd.groups.is_empty() {
         Some(crate::stages::files::plan_accounts(root, cfg).context(|| "users and groups")?)
@@ -546,7 +545,7 @@ pub fn run(a: &PlanArgs) -> Result<i32> {
         let mut o = std::io::stdout().lock();
         o.write_all(s.as_bytes())
             .and_then(|()| o.flush())
-            .map_err(|e| Error::failed(format!("writing output: {e}")))
+            .context(|| "writing output")
     };
     let Some(parsed) = out.parsed.filter(|_| out.exit == 0) else {
         // As `ignis validate` reports it; nothing is planned from a config with errors.

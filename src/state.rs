@@ -2,7 +2,7 @@
 //! (0640), both written atomically (temp file in the same directory, fsync, rename) so a crash
 //! never leaves half a file for the next stage to trust.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -65,7 +65,7 @@ impl State {
         let body =
             serde_json::to_vec(self).map_err(|e| Error::failed(format!("encoding state: {e}")))?;
         write_atomic(path, &body, 0o600)
-            .map_err(|e| e.context(format!("writing state file {}", path.display())))
+            .context(|| format!("writing state file {}", path.display()))
     }
 }
 
@@ -85,8 +85,7 @@ pub fn write_atomic_with(
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

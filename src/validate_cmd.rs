@@ -3,7 +3,7 @@
 
 use crate::cli::ValidateArgs;
 use crate::config::{self, Failure, Parsed};
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use std::io::{Read, Write};
 
 /// The outcome of validating one document: exit status, report lines, the parsed config.
@@ -50,12 +50,12 @@ fn outcome(parsed: std::result::Result<Parsed, config::ParseError>, strict: bool
 /// The bytes of a command's input: a file, or standard input for `-`.
 pub fn read_input(input: &str) -> Result<Vec<u8>> {
     if input != "-" {
-        return std::fs::read(input).map_err(|e| Error::failed(format!("reading {input}: {e}")));
+        return std::fs::read(input).context(|| format!("reading {input}"));
     }
     let mut v = Vec::new();
     std::io::stdin()
         .read_to_end(&mut v)
-        .map_err(|e| Error::failed(format!("reading standard input: {e}")))?;
+        .context(|| "reading standard input")?;
     Ok(v)
 }
 
@@ -82,16 +82,14 @@ pub fn run(a: &ValidateArgs) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     for l in &out.lines {
-        writeln!(w, "{l}").map_err(|e| Error::failed(format!("writing output: {e}")))?;
+        writeln!(w, "{l}").context(|| "writing output")?;
     }
     if a.print {
         if let Some(p) = &out.parsed {
-            writeln!(w, "{}", config::to_canonical_json(&p.config))
-                .map_err(|e| Error::failed(format!("writing output: {e}")))?;
+            writeln!(w, "{}", config::to_canonical_json(&p.config)).context(|| "writing output")?;
         }
     }
-    w.flush()
-        .map_err(|e| Error::failed(format!("writing output: {e}")))?;
+    w.flush().context(|| "writing output")?;
     drop(w);
     let exit = out.exit;
     // The process exits next: the config is left to the exit instead of being freed

@@ -791,3 +791,34 @@ fn debug_lines_only_when_asked() {
     assert!(loud.status.success(), "{}", text(&loud));
     assert!(text(&loud).contains("/etc/dbg: 2 bytes"), "{}", text(&loud));
 }
+
+#[test]
+fn a_failing_stage_prints_its_error_once() {
+    // #12 item 4: the op line names what failed, the stage's failure line gives the error
+    // chain; the error itself is printed once, not by both.
+    let t = T::new("once");
+    std::fs::write(t.p("/etc/afile"), "x").unwrap();
+    let o = t.apply(&cfg(
+        r#"{"files":[{"path":"/etc/afile/x","contents":{"source":"data:,hi"}}]}"#,
+    ));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert_eq!(
+        out.matches("/etc/afile exists and is not a directory")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains("[failed]   writing file $.storage.files.0 \"/etc/afile/x\"\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "files failed: files: $.storage.files.0 \"/etc/afile/x\": \
+             /etc/afile exists and is not a directory"
+        ),
+        "{out}"
+    );
+    assert_eq!(std::fs::read_to_string(t.p("/etc/afile")).unwrap(), "x");
+}

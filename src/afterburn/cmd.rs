@@ -5,7 +5,7 @@
 
 use super::{attributes_text, netkargs, network_kargs_file, write_hostname, write_ssh_keys};
 use crate::cli::{AfterburnAction, AfterburnArgs, ProviderArg};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::providers::metadata::{check_in_for_id, metadata_for_id, platform_for_id};
 use crate::providers::mounter::RealMounter;
 use crate::providers::{Env, HostPaths};
@@ -143,8 +143,7 @@ fn network_kargs(env: &Env, id: &str, default: Option<&str>, output: &Path) -> R
     // does, for a generator drop-in's EnvironmentFile=.
     let env_file = env.host.path(GENERATOR_ENV);
     if let Some(dir) = env_file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
     }
     crate::state::write_atomic(&env_file, generator_env(&cmdline, &body).as_bytes(), 0o644)?;
     log::info!(

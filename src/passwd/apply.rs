@@ -5,7 +5,7 @@
 use super::target::{Kind, Target};
 use super::{DbFile, HomeOp, Inputs, Plan};
 use crate::config::types::{PasswdGroup, PasswdUser};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::root::Root;
 
 /// Today as shadow-utils computes it: SOURCE_DATE_EPOCH if set, else the clock, in days.
@@ -161,7 +161,7 @@ fn home_op(t: &Target<'_>, op: &HomeOp) -> Result<()> {
             t.mkdir(path, *uid, *gid, *mode)?;
             if t.stat(skel)?.is_some_and(|m| m.kind == Kind::Dir) {
                 t.copy_tree(skel, path, *uid, *gid)
-                    .map_err(|e| e.context(format!("populating home of {user}")))?;
+                    .context(|| format!("populating home of {user}"))?;
             }
             Ok(())
         }

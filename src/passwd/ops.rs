@@ -15,7 +15,7 @@ use super::defs::{LoginDefs, UseraddDefaults};
 use super::ids::{find_new_id, range, IdKind};
 use super::{Account, DbFile, HomeOp, Inputs, Plan};
 use crate::config::types::{PasswdGroup, PasswdUser};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use useradd::Useradd;
 use usermod::Usermod;
 
@@ -257,11 +257,11 @@ pub fn plan(inputs: &Inputs, groups: &[PasswdGroup], users: &[PasswdUser]) -> Re
     let mut st = State::new(inputs);
     for (i, g) in groups.iter().enumerate() {
         st.ensure_group(g)
-            .map_err(|e| e.context(format!("$.passwd.groups.{i} group {:?}", g.name)))?;
+            .context(|| format!("$.passwd.groups.{i} group {:?}", g.name))?;
     }
     for (i, u) in users.iter().enumerate() {
         st.ensure_user(u)
-            .map_err(|e| e.context(format!("$.passwd.users.{i} user {:?}", u.name)))?;
+            .context(|| format!("$.passwd.users.{i} user {:?}", u.name))?;
     }
     let mut files = Vec::new();
     for (f, db) in [

@@ -4,7 +4,7 @@
 //! with --root, symlinks inside the target are followed where the tools follow them; the final
 //! component of anything created, re-owned, moved or removed is never followed.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::root::Root;
 pub use crate::sys::root::{Kind, Meta};
 
@@ -49,7 +49,7 @@ impl<'r> Target<'r> {
             std::io::Write::write_all(&mut t.file, bytes)?;
             t.file.sync_data()
         };
-        write(&mut t).map_err(|e| Error::failed(format!("writing {path}: {e}")))?;
+        write(&mut t).context(|| format!("writing {path}"))?;
         t.commit(mode, uid, gid)
     }
 
@@ -114,7 +114,7 @@ impl<'r> Target<'r> {
                     new_gid.filter(|_| gid == old_gid),
                 )
             })
-            .map_err(|e| e.context(format!("changing ownership under {path}")))
+            .context(|| format!("changing ownership under {path}"))
     }
 
     /// Copies `from` into the existing directory `to`: contents, modes (special bits too),
@@ -124,7 +124,7 @@ impl<'r> Target<'r> {
     pub fn copy_tree(&self, from: &str, to: &str, uid: u32, gid: u32) -> Result<()> {
         self.root
             .copy_tree(from, to, Some((uid, gid)))
-            .map_err(|e| e.context(format!("copying {from} to {to}")))
+            .context(|| format!("copying {from} to {to}"))
     }
 
     /// Copies a whole tree keeping owners and modes (usermod --move-home across filesystems;
@@ -137,7 +137,7 @@ impl<'r> Target<'r> {
         self.root.mkdir(to, m.mode, m.uid, m.gid)?;
         self.root
             .copy_tree(from, to, None)
-            .map_err(|e| e.context(format!("copying {from} to {to}")))
+            .context(|| format!("copying {from} to {to}"))
     }
 }
 

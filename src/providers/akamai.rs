@@ -8,7 +8,7 @@ use super::metadata::{put, Service};
 use super::util::{self, Http};
 use super::Env;
 use crate::afterburn::Metadata;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use serde_json::Value;
 use std::io::Read;
 
@@ -34,7 +34,7 @@ fn token(http: &Http, base: &str) -> Result<String> {
             Some(b""),
             &[],
         )
-        .map_err(|e| e.context(format!("requesting a metadata token from {token_url}")))?
+        .context(|| format!("requesting a metadata token from {token_url}"))?
         .ok_or_else(|| Error::failed(format!("{token_url}: no token endpoint (HTTP 404)")))?;
     let token = String::from_utf8(token)
         .map_err(|_| Error::failed("akamai: the metadata token is not text"))?;
@@ -134,7 +134,7 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
     flate2::read::GzDecoder::new(data)
         .take(MAX_USER_DATA + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Error::failed(format!("akamai: decompressing gzipped user data: {e}")))?;
+        .context(|| "akamai: decompressing gzipped user data")?;
     if out.len() as u64 > MAX_USER_DATA {
         return Err(Error::failed(format!(
             "akamai: user data is larger than {MAX_USER_DATA} bytes decompressed"

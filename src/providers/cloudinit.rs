@@ -5,7 +5,7 @@
 
 use super::yaml;
 use crate::afterburn::network::{parse_cidr, Interface, Route};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -16,7 +16,7 @@ pub fn parse_doc(bytes: &[u8], what: &str) -> Result<Value> {
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Error::failed(format!("{what} is neither JSON nor UTF-8 YAML")))?;
-    yaml::parse(text).map_err(|e| e.context(format!("parsing {what}")))
+    yaml::parse(text).context(|| format!("parsing {what}"))
 }
 
 /// A scalar as text: strings trimmed, numbers and booleans printed; empty is `None`.

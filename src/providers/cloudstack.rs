@@ -10,7 +10,7 @@ use super::openstack::race;
 use super::util::{self, Deadline};
 use super::{Env, HostPaths};
 use crate::afterburn::Metadata;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use crate::resource::Fetcher;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,7 +65,7 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
             log::info!("cloudstack: fetching user data from {url}");
             let d = f
                 .http_request("GET", &url, &[], None, &[])
-                .map_err(|e| e.context(format!("fetching {url}")))?;
+                .context(|| format!("fetching {url}"))?;
             Ok(util::non_empty(d))
         },
     )

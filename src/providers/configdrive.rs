@@ -5,7 +5,7 @@
 
 use super::util::{self};
 use super::{Env, Platform};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub(crate) fn read(env: &Env, dev: &std::path::Path, rel: &str) -> Result<Option
     let d = env
         .mounter
         .read_file(dev, &FSTYPES, rel)
-        .map_err(|e| e.context(format!("reading config drive {}", dev.display())))?;
+        .context(|| format!("reading config drive {}", dev.display()))?;
     Ok(util::non_empty(d))
 }
 

@@ -7,7 +7,7 @@
 use super::util::{self, Http, TokenEndpoint};
 use super::{Env, Platform};
 use crate::afterburn::Metadata;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ pub fn metadata(p: Platform, env: &Env) -> Result<Metadata> {
         | Platform::PowerVs
         | Platform::ProxmoxVe => super::drives::metadata(env, p),
     }
-    .map_err(|e| e.context(format!("{}: reading metadata", p.id())))?;
+    .context(|| format!("{}: reading metadata", p.id()))?;
     let md = normalised(md);
     log::info!(
         "{}: metadata has {} hostname, {} SSH key(s), {} attribute(s){}",
@@ -74,7 +74,7 @@ pub fn check_in_for_id(id: &str, env: &Env) -> Result<()> {
             Ok(())
         }
     }
-    .map_err(|e| e.context(format!("{id}: boot check-in")))
+    .context(|| format!("{id}: boot check-in"))
 }
 
 /// The initrd network kargs alone, as early as the initrd needs them: before networking, so
@@ -94,7 +94,7 @@ fn network_kargs_from(p: Platform, env: &Env, sources: Sources) -> Result<Option
         }
         _ => Ok(None),
     }
-    .map_err(|e| e.context(format!("{}: reading initrd network kargs", p.id())))
+    .context(|| format!("{}: reading initrd network kargs", p.id()))
 }
 
 /// [`network_kargs`] for an id as Afterburn spells it (`openstack-metadata` pins the
@@ -124,7 +124,7 @@ pub fn metadata_for_id(id: &str, env: &Env) -> Result<Metadata> {
     if id == "ibmcloud-classic" {
         return super::ibmcloud::classic_metadata(env)
             .map(normalised)
-            .map_err(|e| e.context(format!("{id}: reading metadata")));
+            .context(|| format!("{id}: reading metadata"));
     }
     let pinned = match id {
         "openstack-metadata" => Some((Platform::OpenStack, Sources::ServiceOnly)),
@@ -137,11 +137,11 @@ pub fn metadata_for_id(id: &str, env: &Env) -> Result<Metadata> {
         Some((Platform::OpenStack, s)) => {
             super::openstack::metadata_from(env, Platform::OpenStack, s)
                 .map(normalised)
-                .map_err(|e| e.context(format!("{id}: reading metadata")))
+                .context(|| format!("{id}: reading metadata"))
         }
         Some((_, s)) => super::cloudstack::metadata(env, s)
             .map(normalised)
-            .map_err(|e| e.context(format!("{id}: reading metadata"))),
+            .context(|| format!("{id}: reading metadata")),
     }
 }
 

@@ -4,7 +4,7 @@
 //! Waiting for a device node to appear (`wait_for_device`) is the caller's choice of bound.
 
 use super::Mounter;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::cmd::{Cmd, RealRunner, Runner};
 use std::io::Read;
 use std::os::unix::fs::DirBuilderExt;
@@ -119,8 +119,7 @@ impl<'r> RealMounter<'r> {
 
     /// Reads `rel` below the mount point `dir`, refusing paths that leave the filesystem.
     fn read_below(&self, dir: &Path, rel: &Path) -> Result<Option<Vec<u8>>> {
-        let root = std::fs::canonicalize(dir)
-            .map_err(|e| Error::failed(format!("resolving {}: {e}", dir.display())))?;
+        let root = std::fs::canonicalize(dir).context(|| format!("resolving {}", dir.display()))?;
         let full = match std::fs::canonicalize(root.join(rel)) {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -132,12 +131,11 @@ impl<'r> RealMounter<'r> {
                 rel.display()
             )));
         }
-        let f = std::fs::File::open(&full)
-            .map_err(|e| Error::failed(format!("opening {}: {e}", rel.display())))?;
+        let f = std::fs::File::open(&full).context(|| format!("opening {}", rel.display()))?;
         let mut buf = Vec::new();
         f.take(self.max_file_size + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::failed(format!("reading {}: {e}", rel.display())))?;
+            .context(|| format!("reading {}", rel.display()))?;
         if buf.len() as u64 > self.max_file_size {
             return Err(Error::failed(format!(
                 "{} is larger than {} bytes",
@@ -190,7 +188,7 @@ impl Mounter for RealMounter<'_> {
             // The bytes are read; a mount left behind in /run does not make them wrong.
             Err(e) => log::warn!("unmounting {}: {e}", device.display()),
         }
-        data.map_err(|e| e.context(format!("reading {} on {}", rel.display(), device.display())))
+        data.context(|| format!("reading {} on {}", rel.display(), device.display()))
     }
 }
 

@@ -12,7 +12,7 @@ use super::metadata::{put, Service, Sources};
 use super::util::{self, Deadline};
 use super::{Env, Platform};
 use crate::afterburn::Metadata;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use crate::resource::Fetcher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -43,7 +43,7 @@ pub fn fetch_config(env: &Env, p: Platform) -> Result<Option<Vec<u8>>> {
             log::info!("fetching user data from {url}");
             let d = f
                 .http_request("GET", &url, &[], None, &[])
-                .map_err(|e| e.context(format!("fetching {url}")))?;
+                .context(|| format!("fetching {url}"))?;
             Ok(util::non_empty(d))
         },
     )
@@ -192,7 +192,7 @@ pub(crate) fn race(
             let r = metadata(&fetcher, &mdecided);
             let _ = mtx.send((Source::Metadata, r));
         })
-        .map_err(|e| Error::failed(format!("starting the metadata thread: {e}")))?;
+        .context(|| "starting the metadata thread")?;
 
     std::thread::scope(|s| {
         let drive_decided = &*decided;

@@ -10,7 +10,7 @@ use super::configdrive::{self, CONFIG_2};
 use super::metadata::Sources;
 use super::{label, util, Env, Platform};
 use crate::afterburn::network::{render_kargs_with, Naming};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::resource::{Fetcher, Options};
 use std::time::Duration;
 
@@ -122,7 +122,7 @@ fn from_service(env: &Env, p: Platform) -> Result<Option<Docs>> {
         fetcher
             .http_get(&url, &[])
             .map(util::non_empty)
-            .map_err(|e| e.context(format!("fetching {url}")))
+            .context(|| format!("fetching {url}"))
     };
     match get(NETWORK_DATA) {
         Ok(network) => {

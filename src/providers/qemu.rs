@@ -3,7 +3,7 @@
 //! (s390x, ppc64le) the `virtio-ignition` block device.
 
 use super::Env;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Where the kernel's qemu_fw_cfg driver exposes the entry.
 const FW_CFG: &str = "/sys/firmware/qemu_fw_cfg/by_name/opt/com.coreos/config";
@@ -20,15 +20,13 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
         return virtio_device(env);
     }
     let size: usize = std::fs::read_to_string(dir.join("size"))
-        .map_err(|e| Error::failed(format!("reading fw_cfg size: {e}")))?
+        .context(|| "reading fw_cfg size")?
         .trim()
         .parse()
         .map_err(|e| Error::failed(format!("fw_cfg size is not a number: {e}")))?;
     let mut buf = Vec::with_capacity(size);
-    let mut f = std::fs::File::open(dir.join("raw"))
-        .map_err(|e| Error::failed(format!("opening fw_cfg raw: {e}")))?;
-    std::io::Read::read_to_end(&mut f, &mut buf)
-        .map_err(|e| Error::failed(format!("reading fw_cfg raw: {e}")))?;
+    let mut f = std::fs::File::open(dir.join("raw")).context(|| "opening fw_cfg raw")?;
+    std::io::Read::read_to_end(&mut f, &mut buf).context(|| "reading fw_cfg raw")?;
     if buf.len() != size {
         return Err(Error::failed(format!(
             "fw_cfg config: read {} bytes, expected {size}",

@@ -3,7 +3,7 @@
 //! of a fetcher error. No I/O of its own beyond building a bounded `Fetcher`.
 
 use super::Env;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use crate::resource::Fetcher;
 use std::time::{Duration, Instant};
 
@@ -46,7 +46,7 @@ impl<'a> Http<'a> {
         let body = self
             .fetcher()
             .http_request("GET", url, headers, None, retry_codes)
-            .map_err(|e| e.context(format!("fetching user data from {url}")))?;
+            .context(|| format!("fetching user data from {url}"))?;
         Ok(non_empty(body))
     }
 }

@@ -14,7 +14,7 @@ pub(crate) mod emulator;
 
 use super::Env;
 use crate::config::url::base64_decode_into;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::vmware_backdoor::{self, PortIo};
 use rpci::Rpci;
 use std::io::Read;
@@ -114,7 +114,7 @@ fn resolve(env: &Env, found: Option<Found>) -> Result<Option<Vec<u8>>> {
             env.fetcher
                 .fetch_bytes(&crate::resource::Spec::url(&url))
                 .map(Some)
-                .map_err(|e| e.context(format!("fetching {KEY_URL} {shown}")))
+                .context(|| format!("fetching {KEY_URL} {shown}"))
         }
     }
 }
@@ -259,7 +259,7 @@ fn data_from(src: &mut Sources) -> Result<Option<Vec<u8>>> {
             .map_err(|_| Error::failed(format!("{KEY_ENCODING} is not UTF-8")))?,
     };
     let config = decode(&data, &encoding)
-        .map_err(|e| e.context(format!("decoding {KEY_DATA} (encoding {encoding:?})")))?;
+        .context(|| format!("decoding {KEY_DATA} (encoding {encoding:?})"))?;
     log::info!(
         "vmware: read {} bytes of config from {} (encoding {encoding:?})",
         config.len(),
@@ -311,7 +311,7 @@ fn gunzip(data: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(data)
         .read_to_end(&mut out)
-        .map_err(|e| Error::failed(format!("decompressing gzip: {e}")))?;
+        .context(|| "decompressing gzip")?;
     Ok(out)
 }
 

@@ -73,7 +73,7 @@ fn pump_with(
         *total += n as u64;
         progress(*total);
         out.write_all(&buf[..n])
-            .map_err(|e| DeliverError::Other(Error::failed(format!("{what}: {e}"))))?;
+            .map_err(|e| DeliverError::Other(Error::from(e).context(what)))?;
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Fetcher, Options, Spec};
 use crate::config::types::{Config, Ignition};
-use crate::error::Result;
+use crate::error::{Context, Result};
 
 /// Fetch options for `ign`, CA bundles included (they are fetched here, without extra CAs).
 pub fn options_for(ign: &Ignition, offline: bool) -> Result<Options> {
@@ -14,10 +14,8 @@ pub fn options_for(ign: &Ignition, offline: bool) -> Result<Options> {
             let Some(spec) = Spec::from_resource(ca)? else {
                 continue;
             };
-            let pem = plain.fetch_bytes(&spec).map_err(|e| {
-                e.context(format!(
-                    "fetching CA $.ignition.security.tls.certificateAuthorities.{i}"
-                ))
+            let pem = plain.fetch_bytes(&spec).context(|| {
+                format!("fetching CA $.ignition.security.tls.certificateAuthorities.{i}")
             })?;
             opts.ca_bundles.push(pem);
         }

@@ -387,7 +387,7 @@ impl Client {
             }
             if n > 1 {
                 sink.reset()
-                    .map_err(|e| Attempt::Fatal(Error::failed(format!("resetting output: {e}"))))?;
+                    .map_err(|e| Attempt::Fatal(Error::from(e).context("resetting output")))?;
             }
             let mut body: Box<dyn Read> = Box::new(resp.into_body().into_reader());
             let mut last = Instant::now();
@@ -404,9 +404,8 @@ impl Client {
                 Ok(b) => Ok(b),
                 Err(DeliverError::Source(e)) => {
                     // A body cut short is worth another attempt; start the output over.
-                    sink.reset().map_err(|e| {
-                        Attempt::Fatal(Error::failed(format!("resetting output: {e}")))
-                    })?;
+                    sink.reset()
+                        .map_err(|e| Attempt::Fatal(Error::from(e).context("resetting output")))?;
                     Err(Attempt::Retry(format!("reading body: {e}"), None))
                 }
                 Err(DeliverError::Other(e)) => Err(Attempt::Fatal(e.context(what.clone()))),

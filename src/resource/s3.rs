@@ -10,7 +10,7 @@ mod object;
 pub use super::sigv4::{sign_v4, Credentials};
 use super::{redact, sigv4, Compression, Fetcher, Sink, Spec};
 use crate::config::url;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use credentials::{query_gce_token, query_imds, AwsInstance};
 use object::{bucket_name_ok, is_region, S3Object};
 use std::collections::HashMap;
@@ -126,7 +126,7 @@ impl State {
         let url = obj.bucket_url(hint, self.endpoints.s3.as_deref());
         let reply = f
             .http_exchange("HEAD", &url, &[], None)
-            .map_err(|e| e.context(format!("finding the region of bucket {:?}", obj.bucket)))?;
+            .context(|| format!("finding the region of bucket {:?}", obj.bucket))?;
         let region = match reply.header("x-amz-bucket-region") {
             Some(r) if is_region(r) => r.to_string(),
             _ if reply.status == 404 => {

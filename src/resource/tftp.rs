@@ -8,7 +8,7 @@ mod session;
 
 use super::{deliver, redact, DeliverError, Options, Sink, Spec};
 use crate::config::url;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use session::Session;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -107,7 +107,7 @@ fn parse_target(u: &str) -> Result<Target> {
 fn resolve(t: &Target) -> Result<SocketAddr> {
     (t.host.as_str(), t.port)
         .to_socket_addrs()
-        .map_err(|e| Error::failed(format!("resolving {}: {e}", t.host)))?
+        .context(|| format!("resolving {}", t.host))?
         .next()
         .ok_or_else(|| Error::failed(format!("resolving {}: no addresses", t.host)))
 }
@@ -154,7 +154,8 @@ pub(crate) fn fetch_tuned(
         attempt += 1;
         if dirty {
             sink.reset()
-                .map_err(|e| Error::failed(format!("{what}: resetting output: {e}")))?;
+                .context(|| "resetting output")
+                .context(|| what.as_str())?;
             dirty = false;
         }
         let outcome = Session::open(

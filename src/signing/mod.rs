@@ -6,7 +6,7 @@
 pub mod policy;
 
 use crate::config::url::base64_decode_into;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::providers::HostPaths;
 use ring::digest;
 
@@ -45,7 +45,7 @@ impl TrustedKeys {
         };
         let mut names = Vec::new();
         for e in entries {
-            let e = e.map_err(|e| Error::failed(format!("reading {KEYS_DIR}: {e}")))?;
+            let e = e.context(|| format!("reading {KEYS_DIR}"))?;
             let name = e.file_name().to_string_lossy().into_owned();
             if name.ends_with(".pub") {
                 names.push(name);
@@ -55,7 +55,7 @@ impl TrustedKeys {
         let mut keys = Vec::new();
         for name in names {
             let text = std::fs::read_to_string(dir.join(&name))
-                .map_err(|e| Error::failed(format!("reading {KEYS_DIR}/{name}: {e}")))?;
+                .context(|| format!("reading {KEYS_DIR}/{name}"))?;
             for (i, line) in text.lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() || line.starts_with('#') {

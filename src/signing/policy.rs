@@ -7,7 +7,7 @@
 use super::TrustedKeys;
 use crate::config::types::Config;
 use crate::error::Kind;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::providers::HostPaths;
 use crate::resource::{self, Fetcher, Spec};
 
@@ -58,7 +58,7 @@ impl Policy {
         let key = self
             .keys
             .verify(config, &sig)
-            .map_err(|e| e.context(format!("{what}: signature {location}")))?;
+            .context(|| format!("{what}: signature {location}"))?;
         log::info!("{what}: signature {location} by {} verified", key.origin);
         Ok(())
     }

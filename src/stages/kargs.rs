@@ -129,8 +129,7 @@ fn with_mounted_rw<T>(
     f: impl FnOnce(&Path) -> Result<T>,
 ) -> Result<T> {
     let dir = std::env::temp_dir().join(format!("ignis-boot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).context(|| format!("creating {}", dir.display()))?;
     if let Err(e) = runner.run(&Cmd::new("mount").arg(dev).arg(&dir)) {
         let _ = std::fs::remove_dir(&dir);
         return Err(e.context(format!("mounting {}", dev.display())));
@@ -152,7 +151,7 @@ fn edit_entries(
 ) -> Result<usize> {
     let dir = boot.join(ENTRIES);
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| Error::failed(format!("listing {}: {e}", dir.display())))?
+        .context(|| format!("listing {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "conf"))
         .collect();
@@ -165,8 +164,7 @@ fn edit_entries(
     }
     let mut changed = 0;
     for p in names {
-        let text = std::fs::read_to_string(&p)
-            .map_err(|e| Error::failed(format!("reading {}: {e}", p.display())))?;
+        let text = std::fs::read_to_string(&p).context(|| format!("reading {}", p.display()))?;
         if let Some(new) = crate::kargs::edit_bls_entry(&text, should_exist, should_not_exist) {
             crate::state::write_atomic(&p, new.as_bytes(), 0o644)
                 .context(|| format!("updating {}", p.display()))?;

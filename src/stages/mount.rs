@@ -77,7 +77,7 @@ fn check_components(root: &Root, p: &str) -> Result<()> {
 
 fn mounted_at(env: &Env, t: &Path) -> Result<Option<(String, String)>> {
     let mi = std::fs::read_to_string(env.host.path("/proc/self/mountinfo"))
-        .map_err(|e| Error::failed(format!("reading /proc/self/mountinfo: {e}")))?;
+        .context(|| "reading /proc/self/mountinfo")?;
     let t = t.to_string_lossy();
     Ok(parse_mountinfo(&mi)
         .into_iter()

@@ -3,7 +3,7 @@
 //! runner logs the command line, captures stdout and keeps the tail of stderr for the error.
 //! It must never log stdin (it may carry key material).
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -113,7 +113,7 @@ impl Runner for RealRunner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| Error::failed(format!("running {}: {e}", cmd.display())))?;
+            .context(|| format!("running {}", cmd.display()))?;
         // Feed stdin from a thread so a child that writes a lot before reading cannot
         // deadlock against us.
         let feeder = match (child.stdin.take(), &cmd.stdin) {
@@ -136,11 +136,11 @@ impl Runner for RealRunner {
         let mut out = Vec::new();
         if let Some(mut o) = child.stdout.take() {
             o.read_to_end(&mut out)
-                .map_err(|e| Error::failed(format!("reading output of {}: {e}", cmd.prog)))?;
+                .context(|| format!("reading output of {}", cmd.prog))?;
         }
         let status = child
             .wait()
-            .map_err(|e| Error::failed(format!("waiting for {}: {e}", cmd.prog)))?;
+            .context(|| format!("waiting for {}", cmd.prog))?;
         if let Some(f) = feeder {
             let _ = f.join();
         }

@@ -5,7 +5,7 @@
 //! through links whose targets do not exist yet (`mkdir_all`, `resolve`) is in `walk`; whole
 //! trees (`remove_all`, `reown_tree`, `copy_tree`) in `tree`.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -87,8 +87,10 @@ fn split(p: &str) -> Result<(&str, &str)> {
     }
 }
 
+/// A failed system call on `p`: the errno's text under a `{what} {p}` context, the number
+/// kept as [`Error::errno`].
 fn io_err(what: &str, p: &str, e: Errno) -> Error {
-    Error::failed(format!("{what} {p}: {}", std::io::Error::from(e)))
+    Error::from(e).context(format!("{what} {p}"))
 }
 
 /// A file being written; renamed over its destination by `commit`, removed if dropped.
@@ -153,11 +155,9 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| {
-            Error::setup(format!(
-                "opening target root {}: {}",
-                path.display(),
-                std::io::Error::from(e)
-            ))
+            Error::from(e)
+                .context(format!("opening target root {}", path.display()))
+                .with_kind(crate::error::Kind::Setup)
         })?;
         match rfs::openat2(&fd, ".", OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), RESOLVE) {
             Ok(_) => {}
@@ -273,8 +273,7 @@ impl Root {
             return Ok(None);
         };
         let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut f, &mut v)
-            .map_err(|e| Error::failed(format!("reading {p}: {e}")))?;
+        std::io::Read::read_to_end(&mut f, &mut v).context(|| format!("reading {p}"))?;
         Ok(Some(v))
     }
 
@@ -283,8 +282,7 @@ impl Root {
         let (dir, _) = split(p)?;
         self.mkdir_all(dir, 0o755)?;
         let mut t = self.create_temp(p)?;
-        std::io::Write::write_all(&mut t.file, bytes)
-            .map_err(|e| Error::failed(format!("writing {p}: {e}")))?;
+        std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {p}"))?;
         t.commit(mode, uid, gid)
     }
 

@@ -9,7 +9,7 @@
 //! from SENDSIZE and the receive from RECVSIZE (the host keeps the reply), so a command is never
 //! executed twice. Values are never logged.
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::vmware_backdoor::{PortIo, Regs, MAGIC, PORT_HB, PORT_LB};
 
 /// Backdoor command carrying RPCI messages; the message type is in ECX's high word.
@@ -278,8 +278,8 @@ impl<P: PortIo> Rpci<P> {
         check_key(key)?;
         let reply = self
             .call(format!("info-get {key}").as_bytes())
-            .map_err(|e| e.context(format!("reading {key}")))?;
-        match split_reply(&reply).map_err(|e| e.context(format!("reading {key}")))? {
+            .context(|| format!("reading {key}"))?;
+        match split_reply(&reply).context(|| format!("reading {key}"))? {
             (true, value) => {
                 log::debug!("vmware: {key}: {} bytes", value.len());
                 Ok(Some(value.to_vec()))
@@ -306,8 +306,8 @@ impl<P: PortIo> Rpci<P> {
         check_key(key)?;
         let reply = self
             .call(format!("info-set {key} {value}").as_bytes())
-            .map_err(|e| e.context(format!("setting {key}")))?;
-        match split_reply(&reply).map_err(|e| e.context(format!("setting {key}")))? {
+            .context(|| format!("setting {key}"))?;
+        match split_reply(&reply).context(|| format!("setting {key}"))? {
             (true, _) => Ok(()),
             (false, msg) => Err(Error::failed(format!(
                 "setting {key}: the host refused: {}",

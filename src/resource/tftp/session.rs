@@ -47,7 +47,7 @@ impl<'t> Session<'t> {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let sock = UdpSocket::bind(local)
-            .map_err(|e| Failure::Fatal(Error::failed(format!("binding a UDP socket: {e}"))))?;
+            .map_err(|e| Failure::Fatal(Error::from(e).context("binding a UDP socket")))?;
         let buf_len = usize::from(blksize.unwrap_or(0)).max(PLAIN_BLKSIZE) + 4;
         let mut s = Session {
             sock,
@@ -177,7 +177,7 @@ impl<'t> Session<'t> {
             }
             self.sock
                 .set_read_timeout(Some(wait))
-                .map_err(|e| Failure::Fatal(Error::failed(format!("socket timeout: {e}"))))?;
+                .map_err(|e| Failure::Fatal(Error::from(e).context("socket timeout")))?;
             let (len, from) = match self.sock.recv_from(&mut self.recv_buf) {
                 Ok(r) => r,
                 Err(e)

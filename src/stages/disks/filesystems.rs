@@ -199,11 +199,16 @@ pub fn apply(env: &Env, cfg: &Config) -> Result<()> {
             })
             .collect()
     });
+    // The first error fails the stage (and is printed by its failure line); the others are
+    // logged here, so that each is printed once.
     let mut first = None;
     for r in results {
         if let Err(e) = r {
-            log::error!("{e}");
-            first.get_or_insert(e);
+            if first.is_none() {
+                first = Some(e);
+            } else {
+                log::error!("{e}");
+            }
         }
     }
     match first {

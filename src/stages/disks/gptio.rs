@@ -4,7 +4,7 @@
 //! writing a new table with partition numbers kept as entry slots. Knows nothing of configs.
 
 use super::plan::{Entry, Geometry, Table};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use gpt::disk::LogicalBlockSize;
 use gpt::header::{Header, HeaderBuilder};
 use std::collections::BTreeMap;
@@ -91,7 +91,7 @@ fn read_at(f: &mut File, off: u64, len: usize) -> Result<Vec<u8>> {
     let mut b = vec![0u8; len];
     f.seek(SeekFrom::Start(off))
         .and_then(|_| f.read_exact(&mut b))
-        .map_err(|e| Error::failed(format!("reading {len} bytes at offset {off}: {e}")))?;
+        .context(|| format!("reading {len} bytes at offset {off}"))?;
     Ok(b)
 }
 
@@ -251,7 +251,7 @@ pub fn read(f: &mut File, sector: u64, total: u64) -> Result<Found> {
 fn write_at(f: &mut File, off: u64, b: &[u8]) -> Result<()> {
     f.seek(SeekFrom::Start(off))
         .and_then(|_| f.write_all(b))
-        .map_err(|e| Error::failed(format!("writing {} bytes at offset {off}: {e}", b.len())))
+        .context(|| format!("writing {} bytes at offset {off}", b.len()))
 }
 
 /// `wipeTable`: zeroes the MBR and both GPTs (headers and entry arrays), like
@@ -278,8 +278,7 @@ pub fn zap(f: &mut File, sector: u64, total: u64, found: &Found) -> Result<()> {
         }
     }
     f.flush()?;
-    f.sync_all()
-        .map_err(|e| Error::failed(format!("syncing after wiping the table: {e}")))
+    f.sync_all().context(|| "syncing after wiping the table")
 }
 
 /// Writes `table` as the disk's GPT: entry N in slot N, both headers at their proper places
@@ -353,8 +352,7 @@ pub fn write(f: &mut File, total: u64, disk_guid: Uuid, table: &Table, mbr: Mbr)
     }
     .map_err(|e| Error::failed(format!("writing the protective MBR: {e}")))?;
     f.flush()?;
-    f.sync_all()
-        .map_err(|e| Error::failed(format!("syncing the partition table: {e}")))
+    f.sync_all().context(|| "syncing the partition table")
 }
 
 /// What to do with LBA 0 when writing.

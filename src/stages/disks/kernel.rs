@@ -5,7 +5,7 @@
 
 use super::plan::Table;
 use super::Env;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::blockdev::{self, PartOp};
 use crate::sys::cmd::Cmd;
 use std::collections::BTreeMap;
@@ -29,8 +29,7 @@ fn read_trim(p: &Path) -> Option<String> {
 
 /// The kernel name of a device node (`/dev/loop0p1` -> `loop0p1`, by following symlinks).
 pub fn kernel_name(dev: &Path) -> Result<String> {
-    let real = std::fs::canonicalize(dev)
-        .map_err(|e| Error::failed(format!("resolving {}: {e}", dev.display())))?;
+    let real = std::fs::canonicalize(dev).context(|| format!("resolving {}", dev.display()))?;
     real.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| Error::failed(format!("{} has no name", real.display())))
@@ -40,8 +39,7 @@ pub fn kernel_name(dev: &Path) -> Result<String> {
 pub fn partitions(env: &Env, kname: &str) -> Result<BTreeMap<u32, KPart>> {
     let dir = env.host.path(&format!("/sys/class/block/{kname}"));
     let mut out = BTreeMap::new();
-    let rd = std::fs::read_dir(&dir)
-        .map_err(|e| Error::failed(format!("reading {}: {e}", dir.display())))?;
+    let rd = std::fs::read_dir(&dir).context(|| format!("reading {}", dir.display()))?;
     for ent in rd.flatten() {
         let p = ent.path();
         let Some(n) = read_trim(&p.join("partition")).and_then(|s| s.parse::<u32>().ok()) else {
@@ -145,7 +143,7 @@ fn wanted(table: &Table) -> BTreeMap<u32, (u64, u64)> {
 /// table) while we change it. Released when the file is closed.
 pub fn lock(f: &File, kname: &str) -> Result<()> {
     rustix::fs::flock(f, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| Error::failed(format!("locking {kname}: {}", std::io::Error::from(e))))
+        .context(|| format!("locking {kname}"))
 }
 
 /// The BLKPG operations that turn the kernel's `have` into `want`, in an order the kernel

@@ -73,7 +73,7 @@ fn random_key() -> Result<Vec<u8>> {
     let mut b = vec![0u8; 4096];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(|e| Error::failed(format!("reading /dev/urandom: {e}")))?;
+        .context(|| "reading /dev/urandom")?;
     Ok(b.iter()
         .map(|x| format!("{x:02x}"))
         .collect::<String>()
@@ -86,7 +86,7 @@ fn write_key(dir: &Path, name: &str, key: &[u8]) -> Result<PathBuf> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Error::failed(format!("creating {}: {e}", dir.display())))?;
+        .context(|| format!("creating {}", dir.display()))?;
     let p = dir.join(name);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -94,9 +94,8 @@ fn write_key(dir: &Path, name: &str, key: &[u8]) -> Result<PathBuf> {
         .truncate(true)
         .mode(0o600)
         .open(&p)
-        .map_err(|e| Error::failed(format!("creating {}: {e}", p.display())))?;
-    std::io::Write::write_all(&mut f, key)
-        .map_err(|e| Error::failed(format!("writing {}: {e}", p.display())))?;
+        .context(|| format!("creating {}", p.display()))?;
+    std::io::Write::write_all(&mut f, key).context(|| format!("writing {}", p.display()))?;
     Ok(p)
 }
 

@@ -8,7 +8,7 @@ use super::gptio::{self, Found, Mbr};
 use super::plan::{self, Geometry, Plan, Table};
 use super::{kernel, Env};
 use crate::config::types::Disk;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sys::blockdev;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -29,10 +29,8 @@ fn open(dev: &Path, write: bool) -> Result<Opened> {
         .read(true)
         .write(write)
         .open(dev)
-        .map_err(|e| Error::failed(format!("opening {}: {e}", dev.display())))?;
-    let md = f
-        .metadata()
-        .map_err(|e| Error::failed(format!("stat {}: {e}", dev.display())))?;
+        .context(|| format!("opening {}", dev.display()))?;
+    let md = f.metadata().context(|| format!("stat {}", dev.display()))?;
     let (sector, bytes, kname) = if md.file_type().is_block_device() {
         let k = kernel::kernel_name(dev)?;
         kernel::lock(&f, &k)?;

@@ -7,7 +7,7 @@ use super::user::{user_config, user_signature, UserConfig};
 use crate::config::merge::merge;
 use crate::config::types::{Config, Ignition, Resource};
 use crate::config::{self, Failure};
-use crate::error::{Error, Kind, Result};
+use crate::error::{Context, Error, Kind, Result};
 use crate::merged::{self, Provenance};
 use crate::providers::{HostPaths, Mounter, Platform};
 use crate::resource::{self, hash, options_for, Fetcher, Options, Spec};
@@ -122,7 +122,7 @@ impl Renderer<'_> {
         let what = format!("{kind} config {} ({path})", resource::redact(&spec.url));
         let bytes = fetcher
             .fetch_bytes(&spec)
-            .map_err(|e| e.context(format!("fetching {what}")))?;
+            .context(|| format!("fetching {what}"))?;
         self.fetched.push(FetchedConfig {
             kind: kind.to_string(),
             source: resource::redact(&spec.url),
@@ -213,8 +213,7 @@ fn base_configs(src: &Sources) -> Result<Vec<(String, Vec<u8>)>> {
             }
         }
         for p in by_name.into_values() {
-            let b = std::fs::read(&p)
-                .map_err(|e| Error::failed(format!("reading {}: {e}", p.display())))?;
+            let b = std::fs::read(&p).context(|| format!("reading {}", p.display()))?;
             out.push((p.display().to_string(), b));
         }
     }

@@ -4,7 +4,7 @@
 //! no config.
 
 use super::acquire::{read_opt, system_dirs, Sources};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::providers::{self, Env};
 use crate::resource::{self, Fetcher, Options, Spec};
 use crate::signing::policy::{self, SigFrom};
@@ -24,12 +24,9 @@ pub(super) fn user_config(src: &Sources, offline: bool) -> Result<Option<UserCon
     let uc = |bytes, origin, sig| Some(UserConfig { bytes, origin, sig });
     if let Some(url) = &params.config_url {
         let f = Fetcher::plain(offline);
-        let bytes = f.fetch_bytes(&Spec::url(url)).map_err(|e| {
-            e.context(format!(
-                "fetching ignition.config.url {}",
-                resource::redact(url)
-            ))
-        })?;
+        let bytes = f
+            .fetch_bytes(&Spec::url(url))
+            .context(|| format!("fetching ignition.config.url {}", resource::redact(url)))?;
         // A data: URL has no sibling; only ignition.config.signature= can sign it.
         let sig = match params
             .config_signature
@@ -99,12 +96,7 @@ pub(super) fn user_config(src: &Sources, offline: bool) -> Result<Option<UserCon
     let got = with_platform_env(src, offline, |env| {
         providers::fetch_config(src.platform, env)
     })
-    .map_err(|e| {
-        e.context(format!(
-            "fetching config from platform {}",
-            src.platform.id()
-        ))
-    })?;
+    .context(|| format!("fetching config from platform {}", src.platform.id()))?;
     let origin = format!("platform {}", src.platform.id());
     if let Some(kind) = got.as_deref().and_then(cloud_init_kind) {
         // The platform's user-data slot is shared with cloud-init: an image moved between
@@ -160,7 +152,7 @@ pub(super) fn user_signature(
         SigFrom::Platform => with_platform_env(src, offline, |env| {
             providers::fetch_signature(src.platform, env)
         })
-        .map_err(|e| e.context(format!("platform {}", src.platform.id()))),
+        .context(|| format!("platform {}", src.platform.id())),
     }
 }
 

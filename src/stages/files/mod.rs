@@ -269,7 +269,7 @@ fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
         .stdin_bytes(&list);
     runner
         .run(&cmd)
-        .map_err(|e| e.context(format!("SELinux is {mode} in the target")))?;
+        .context(|| format!("SELinux is {mode} in the target"))?;
     log::info!("SELinux: relabelled {} paths", paths.len());
     Ok(())
 }

@@ -273,10 +273,10 @@ fn file_contents(
             staged
                 .file
                 .seek(SeekFrom::Start(0))
-                .map_err(|e| Error::failed(format!("reading back the appended data: {e}")))?;
+                .context(|| "reading back the appended data")?;
             let mut dst = root.open_append(&f.path)?;
             std::io::copy(&mut staged.file, &mut dst)
-                .map_err(|e| Error::failed(format!("appending to {}: {e}", f.path)))?;
+                .context(|| format!("appending to {}", f.path))?;
         }
         root.lchown(&f.path, uid, gid)?;
         if f.mode.is_some() {
@@ -323,9 +323,7 @@ fn fetch_appends(fetcher: &Fetcher, f: &File, file: &mut std::fs::File) -> Resul
         let Some(spec) = Spec::from_resource(a)? else {
             continue;
         };
-        let start = file
-            .stream_position()
-            .map_err(|e| Error::failed(format!("appending: {e}")))?;
+        let start = file.stream_position().context(|| "appending")?;
         let mut sink = AppendSink { file, start };
         fetcher
             .fetch(&spec, &mut sink)

@@ -87,8 +87,7 @@ fn write_presets(root: &Root, lines: &[String], out: &mut Applied) -> Result<()>
                 body.insert(0, b'\n');
             }
             let mut f = root.open_append(PRESET)?;
-            std::io::Write::write_all(&mut f, &body)
-                .map_err(|e| crate::error::Error::failed(format!("appending to {PRESET}: {e}")))
+            std::io::Write::write_all(&mut f, &body).context(|| format!("appending to {PRESET}"))
         }
         other => {
             // Missing, or not a regular file (replaced, like any file Ignition writes).

@@ -327,3 +327,28 @@ fn rename_across_filesystems_says_so() {
     drop(mnt);
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_failed_call_keeps_its_errno() {
+    // #12 item 4: the number survives io_err's context and the caller's.
+    let (d, r) = tmp_root("errno");
+    let e = r.unlink("/missing").context(|| "files").unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::NOENT.raw_os_error()));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "files: removing /missing: {}",
+            std::io::Error::from(Errno::NOENT)
+        )
+    );
+    std::fs::create_dir_all(d.join("dir")).unwrap();
+    let e = r.unlink("/dir").unwrap_err();
+    assert_eq!(e.errno(), Some(Errno::ISDIR.raw_os_error()));
+    // Opening a root that is not there is a Setup error that still names the errno.
+    let Err(e) = Root::open(&d.join("nowhere")) else {
+        panic!("opened a missing root");
+    };
+    assert_eq!(e.kind(), crate::error::Kind::Setup);
+    assert_eq!(e.errno(), Some(Errno::NOENT.raw_os_error()));
+    std::fs::remove_dir_all(&d).unwrap();
+}

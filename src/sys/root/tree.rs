@@ -2,7 +2,7 @@
 //! entry reached through directory fds with symlinks never followed.
 
 use super::{io_err, set_owner_mode, split, Root};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -234,8 +234,7 @@ fn copy_file(
     )
     .map_err(|e| io_err("creating", dp, e))?;
     let (mut sf, mut df) = (std::fs::File::from(sfd), std::fs::File::from(dfd));
-    std::io::copy(&mut sf, &mut df)
-        .map_err(|e| Error::failed(format!("copying {sp} to {dp}: {e}")))?;
+    std::io::copy(&mut sf, &mut df).context(|| format!("copying {sp} to {dp}"))?;
     set_owner_mode(&df, uid, gid, st.st_mode & 0o7777).map_err(|e| io_err("setting up", dp, e))?;
     rfs::futimens(&df, &times_of(st)).map_err(|e| io_err("setting times of", dp, e))
 }
