@@ -46,7 +46,7 @@ fn token(http: &Http, base: &str) -> Result<String> {
 }
 
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    let base = env.base(BASE);
+    let base = BASE;
     let http = Http::new(env);
     let token = token(&http, base)?;
     let url = util::join(base, USER_DATA_PATH);
@@ -63,7 +63,7 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
 }
 
 pub fn metadata(env: &Env) -> Result<Metadata> {
-    let token = token(&Http::new(env), env.base(BASE))?;
+    let token = token(&Http::new(env), BASE)?;
     let svc = Service::new(env, BASE)
         .header("Accept", "application/json")
         .header(TOKEN_HEADER, &token);

@@ -19,7 +19,7 @@ const TOKEN_HEADER: &str = "X-aliyun-ecs-metadata-token";
 const TTL: &str = "300";
 
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    let base = env.base(BASE);
+    let base = BASE;
     let http = Http::new(env);
     let token = http.session_token(&TokenEndpoint {
         url: util::join(base, TOKEN_PATH),

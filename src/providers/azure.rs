@@ -70,7 +70,7 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
 
 /// IMDS `userData`, base64-decoded; `None` when it is empty or IMDS keeps answering 404.
 fn from_imds(env: &Env, deadline: Deadline) -> Result<Option<Vec<u8>>> {
-    let url = util::join(env.base(BASE), IMDS_PATH);
+    let url = util::join(BASE, IMDS_PATH);
     let http = Http::new(env);
     log::info!("azure: fetching user data from IMDS");
     let mut wait = Duration::from_millis(250);

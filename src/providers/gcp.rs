@@ -15,7 +15,7 @@ const BASE: &str = "http://169.254.169.254";
 const PATH: &str = "computeMetadata/v1/instance/attributes/user-data";
 
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    let url = util::join(env.base(BASE), PATH);
+    let url = util::join(BASE, PATH);
     log::info!("gcp: fetching user data from {url}");
     Http::new(env).get_user_data(&url, &[("Metadata-Flavor", "Google")], &[])
 }

@@ -33,7 +33,7 @@ pub fn fetch_config(env: &Env, p: Platform) -> Result<Option<Vec<u8>>> {
             ),
         ));
     }
-    let url = util::join(env.base(BASE), METADATA_PATH);
+    let url = util::join(BASE, METADATA_PATH);
     race(
         env,
         p.id(),
@@ -184,7 +184,7 @@ pub(crate) fn race(
     let (tx, rx) = mpsc::channel::<(Source, Result<Option<Vec<u8>>>)>();
 
     let fetcher = util::bounded(env.fetcher, limit)
-        .unwrap_or_else(|| Fetcher::new(env.fetcher.options().clone(), false));
+        .unwrap_or_else(|| env.fetcher.derive(env.fetcher.options().clone(), false));
     let (mtx, mdecided) = (tx.clone(), decided.clone());
     std::thread::Builder::new()
         .name("ignis-metadata".into())

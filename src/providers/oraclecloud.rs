@@ -13,7 +13,7 @@ const BASE: &str = "http://169.254.169.254";
 const PATH: &str = "opc/v2/instance/metadata/user_data";
 
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    let url = util::join(env.base(BASE), PATH);
+    let url = util::join(BASE, PATH);
     log::info!("oraclecloud: fetching user data from {url}");
     let Some(b64) =
         Http::new(env).get_user_data(&url, &[("Authorization", "Bearer Oracle")], &[429])?

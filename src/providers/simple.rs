@@ -24,7 +24,7 @@ fn source(p: Platform) -> Option<(&'static str, &'static str)> {
 pub fn fetch_config(env: &Env, p: Platform) -> Result<Option<Vec<u8>>> {
     let (base, path) = source(p)
         .ok_or_else(|| Error::failed(format!("{} has no plain metadata source", p.id())))?;
-    let url = util::join(env.base(base), path);
+    let url = util::join(base, path);
     log::info!("{}: fetching user data from {url}", p.id());
     Http::new(env).get_user_data(&url, &[], &[])
 }

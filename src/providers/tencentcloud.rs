@@ -13,7 +13,7 @@ const BASE: &str = "http://metadata.tencentyun.com";
 const PATH: &str = "latest/user-data";
 
 pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
-    let url = util::join(env.base(BASE), PATH);
+    let url = util::join(BASE, PATH);
     log::info!("tencentcloud: fetching user data from {url}");
     Http::new(env).get_user_data(&url, &[], &[])
 }

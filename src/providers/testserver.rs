@@ -3,9 +3,9 @@
 //! that maps device paths to fixture directories, and a bench that builds an `Env`.
 //! It must never talk to anything but loopback.
 
-use super::{Env, HostPaths, Mounter};
+use super::{Env, HostPaths, Mounter, METADATA_ORIGINS};
 use crate::error::{Error, Result};
-use crate::resource::Fetcher;
+use crate::resource::{Fetcher, Reroutes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -179,6 +179,20 @@ pub fn dead_base() -> String {
     format!("http://{addr}")
 }
 
+/// A reroute table sending each of `origins` to the loopback server at `base`.
+pub fn reroutes(origins: &[&str], base: &str) -> Reroutes {
+    origins.iter().fold(Reroutes::default(), |r, o| {
+        r.with(o, base)
+            .unwrap_or_else(|e| panic!("rerouting {o} to {base}: {e}"))
+    })
+}
+
+/// A fetcher kept for the rest of the test run: an `Env` borrows its fetcher, and a test's
+/// rerouted one must outlive the `Env` the bench hands out (a few per test; never freed).
+fn keep(f: Fetcher) -> &'static Fetcher {
+    Box::leak(Box::new(f))
+}
+
 /// A directory removed when dropped.
 pub struct TempDir(PathBuf);
 
@@ -306,22 +320,39 @@ impl Bench {
         }
     }
 
+    /// An online `Env`; with `base`, every provider's metadata origin
+    /// (`providers::METADATA_ORIGINS`) is rerouted to that loopback server.
     pub fn env(&self, base: Option<&str>) -> Env<'_> {
-        self.env_with(&self.online, base)
+        match base {
+            Some(b) => self.env_rerouted(METADATA_ORIGINS, b),
+            None => self.env_with(&self.online),
+        }
     }
 
+    /// An offline `Env` (`base` as in `env`).
     pub fn offline_env(&self, base: Option<&str>) -> Env<'_> {
-        self.env_with(&self.offline, base)
+        match base {
+            Some(b) => self.env_with(keep(
+                Fetcher::plain(true).with_reroutes(reroutes(METADATA_ORIGINS, b)),
+            )),
+            None => self.env_with(&self.offline),
+        }
     }
 
-    fn env_with<'a>(&'a self, fetcher: &'a Fetcher, base: Option<&str>) -> Env<'a> {
+    /// An online `Env` whose fetcher sends the connections for `origins` to `base`.
+    pub fn env_rerouted(&self, origins: &[&str], base: &str) -> Env<'_> {
+        self.env_with(keep(
+            Fetcher::plain(false).with_reroutes(reroutes(origins, base)),
+        ))
+    }
+
+    fn env_with<'a>(&'a self, fetcher: &'a Fetcher) -> Env<'a> {
         Env {
             host: &self.host,
             fetcher,
             mounter: &self.mounter,
             runner: &self.runner,
             fetch_timeout: self.fetch_timeout,
-            metadata_base: base.map(str::to_string),
         }
     }
 

@@ -1,8 +1,9 @@
-//! Object-store fetches against fake IMDS, GCE metadata, S3 and GCS servers on 127.0.0.1, and
+//! Object-store fetches against fake IMDS, GCE metadata, S3 and GCS servers on 127.0.0.1 (the
+//! real origins rerouted to them: the URLs, Host headers and signatures are production's), and
 //! S3 URL/ARN parsing.
 
 use super::*;
-use crate::resource::{HashSpec, Options};
+use crate::resource::{HashSpec, Options, Reroutes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -156,6 +157,10 @@ fn signature_ok(r: &Req, region: &str) -> bool {
     ) else {
         return false;
     };
+    // Signed for S3's real host, as production does: the reroute moved only the connection.
+    if !host.ends_with(".amazonaws.com") {
+        return false;
+    }
     if r.header("x-amz-security-token") != Some(SESSION)
         || r.header("x-amz-content-sha256") != Some(sigv4::EMPTY_SHA256)
     {
@@ -195,7 +200,16 @@ fn sha512_spec(data: &[u8]) -> HashSpec {
     HashSpec::parse(&format!("sha512-{hex}")).unwrap()
 }
 
-fn fetcher(ep: Endpoints) -> Fetcher {
+/// The real metadata, S3 and GCS origins.
+const METADATA: &str = "http://169.254.169.254";
+const S3: &str = "https://*.amazonaws.com";
+const GCS_ORIGIN: &str = "https://storage.googleapis.com";
+
+/// A fetcher whose connections for each `(origin, server)` go to that loopback server.
+fn fetcher(routes: &[(&str, &str)]) -> Fetcher {
+    let reroutes = routes
+        .iter()
+        .fold(Reroutes::default(), |r, (o, t)| r.with(o, t).unwrap());
     Fetcher::new(
         Options {
             total: Some(Duration::from_secs(5)),
@@ -203,7 +217,16 @@ fn fetcher(ep: Endpoints) -> Fetcher {
         },
         false,
     )
-    .with_object_stores(ep)
+    .with_reroutes(reroutes)
+}
+
+/// The request's `(method, Host, target)`.
+fn route(r: &Req) -> (&str, &str, &str) {
+    (
+        r.method.as_str(),
+        r.header("host").unwrap_or_default(),
+        r.target.as_str(),
+    )
 }
 
 const CONFIG: &[u8] = br#"{"ignition":{"version":"3.4.0"}}"#;
@@ -211,29 +234,33 @@ const CONFIG: &[u8] = br#"{"ignition":{"version":"3.4.0"}}"#;
 #[test]
 fn s3_objects_are_signed_with_instance_credentials() {
     let (imds, imds_seen) = fake_imds(true);
-    let (s3, s3_seen) = serve(|r| match (r.method.as_str(), r.target.as_str()) {
-        // S3's answer for a bucket asked at the wrong region: no Location, just the header.
-        ("HEAD", "/my-bucket") => Resp {
+    let (s3, s3_seen) = serve(|r| match route(r) {
+        // S3's answer for a bucket asked at the wrong region (the instance's): no Location,
+        // just the header.
+        ("HEAD", "my-bucket.s3.eu-west-1.amazonaws.com", "/") => Resp {
             status: 301,
             headers: vec![("x-amz-bucket-region", "eu-central-1".into())],
             body: vec![],
         },
-        ("GET", "/my-bucket/dir/my%20config.ign?versionId=3HL4kqtJ%2Brm") => {
+        (
+            "GET",
+            "my-bucket.s3.eu-central-1.amazonaws.com",
+            "/dir/my%20config.ign?versionId=3HL4kqtJ%2Brm",
+        ) => {
             if signature_ok(r, "eu-central-1") {
                 resp(200, CONFIG)
             } else {
                 resp(403, "SignatureDoesNotMatch")
             }
         }
-        ("GET", "/ap-123456789012/k.ign") if signature_ok(r, "us-west-2") => resp(200, CONFIG),
+        ("GET", "ap-123456789012.s3-accesspoint.us-west-2.amazonaws.com", "/k.ign")
+            if signature_ok(r, "us-west-2") =>
+        {
+            resp(200, CONFIG)
+        }
         _ => resp(404, "NoSuchKey"),
     });
-    let f = fetcher(Endpoints {
-        aws_metadata: imds,
-        s3: Some(s3),
-        metadata_wait: Duration::from_secs(2),
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &imds), (S3, &s3)]).with_metadata_wait(Duration::from_secs(2));
     let mut spec = Spec::url("s3://my-bucket/dir/my%20config.ign?versionId=3HL4kqtJ%2Brm");
     spec.hash = Some(sha512_spec(CONFIG));
     assert_eq!(f.fetch_bytes(&spec).unwrap(), CONFIG);
@@ -284,11 +311,7 @@ fn imdsv1_when_tokens_are_refused() {
         _ if signature_ok(r, "eu-west-1") => resp(200, CONFIG),
         _ => resp(403, ""),
     });
-    let f = fetcher(Endpoints {
-        aws_metadata: imds,
-        s3: Some(s3),
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &imds), (S3, &s3)]);
     assert_eq!(
         f.fetch_bytes(&Spec::url("arn:aws:s3:::b/c.ign")).unwrap(),
         CONFIG
@@ -298,17 +321,15 @@ fn imdsv1_when_tokens_are_refused() {
 #[test]
 fn bucket_arns_with_a_region_sign_for_it_without_a_bucket_lookup() {
     let (imds, _) = fake_imds(true);
-    let (s3, seen) = serve(|r| match (r.method.as_str(), r.target.as_str()) {
-        ("GET", "/bucket-name/object-key?versionId=abc123") if signature_ok(r, "us-west-2") => {
+    let (s3, seen) = serve(|r| match route(r) {
+        ("GET", "bucket-name.s3.us-west-2.amazonaws.com", "/object-key?versionId=abc123")
+            if signature_ok(r, "us-west-2") =>
+        {
             resp(200, CONFIG)
         }
         _ => resp(403, ""),
     });
-    let f = fetcher(Endpoints {
-        aws_metadata: imds,
-        s3: Some(s3),
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &imds), (S3, &s3)]);
     let arn = "arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=abc123";
     assert_eq!(f.fetch_bytes(&Spec::url(arn)).unwrap(), CONFIG);
     assert!(seen.lock().unwrap().iter().all(|r| r.method == "GET"));
@@ -319,24 +340,20 @@ fn s3_anonymous_without_a_metadata_service() {
     let (s3, seen) = serve(|r| {
         assert!(r.header("authorization").is_none());
         assert!(r.header("x-amz-security-token").is_none());
-        match (r.method.as_str(), r.target.as_str()) {
+        match route(r) {
             // A private bucket answers 403 but still names its region.
-            ("HEAD", "/pub") => Resp {
+            ("HEAD", "pub.s3.us-east-1.amazonaws.com", "/") => Resp {
                 status: 403,
                 headers: vec![("x-amz-bucket-region", "us-east-1".into())],
                 body: vec![],
             },
-            ("HEAD", _) => resp(404, ""),
-            ("GET", "/pub/c.ign") => resp(200, CONFIG),
+            ("HEAD", _, _) => resp(404, ""),
+            ("GET", "pub.s3.us-east-1.amazonaws.com", "/c.ign") => resp(200, CONFIG),
             _ => resp(404, ""),
         }
     });
-    let f = fetcher(Endpoints {
-        aws_metadata: closed_port(),
-        s3: Some(s3),
-        metadata_wait: Duration::from_millis(300),
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &closed_port()), (S3, &s3)])
+        .with_metadata_wait(Duration::from_millis(300));
     let started = Instant::now();
     assert_eq!(f.fetch_bytes(&Spec::url("s3://pub/c.ign")).unwrap(), CONFIG);
     assert!(started.elapsed() < Duration::from_secs(3));
@@ -388,11 +405,7 @@ fn gcs_with_the_metadata_token() {
             _ => resp(404, ""),
         }
     });
-    let f = fetcher(Endpoints {
-        gce_metadata: meta,
-        gcs,
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &meta), (GCS_ORIGIN, &gcs)]);
     let mut spec = Spec::url("gs://bkt/dir/config.ign.gz");
     spec.compression = Compression::Gzip;
     spec.hash = Some(sha512_spec(CONFIG));
@@ -408,15 +421,12 @@ fn gcs_with_the_metadata_token() {
 fn gcs_anonymous_off_gce() {
     let (gcs, seen) = serve(|r| {
         assert!(r.header("authorization").is_none());
+        assert_eq!(r.header("host"), Some("storage.googleapis.com"));
         resp(200, CONFIG)
     });
     // No metadata server at all.
-    let f = fetcher(Endpoints {
-        gce_metadata: closed_port(),
-        gcs: gcs.clone(),
-        metadata_wait: Duration::from_millis(300),
-        ..Endpoints::default()
-    });
+    let f = fetcher(&[(METADATA, &closed_port()), (GCS_ORIGIN, &gcs)])
+        .with_metadata_wait(Duration::from_millis(300));
     assert_eq!(f.fetch_bytes(&Spec::url("gs://bkt//a b")).unwrap(), CONFIG);
     assert_eq!(
         seen.lock().unwrap()[0].target,
@@ -432,11 +442,7 @@ fn gcs_anonymous_off_gce() {
                 .collect(),
             body: br#"{"access_token":"stolen"}"#.to_vec(),
         });
-        let f = fetcher(Endpoints {
-            gce_metadata: meta,
-            gcs: gcs.clone(),
-            ..Endpoints::default()
-        });
+        let f = fetcher(&[(METADATA, &meta), (GCS_ORIGIN, &gcs)]);
         assert_eq!(f.fetch_bytes(&Spec::url("gs://bkt/x")).unwrap(), CONFIG);
     }
 }
@@ -506,7 +512,7 @@ fn parsing_s3_urls_and_arns() {
 
 #[test]
 fn s3_endpoints() {
-    let url = |u: &str, region: &str| S3Object::parse(u).unwrap().object_url(region, None);
+    let url = |u: &str, region: &str| S3Object::parse(u).unwrap().object_url(region);
     assert_eq!(
         url("s3://my-bucket/a b/c+d?versionId=a+b", "eu-west-1"),
         "https://my-bucket.s3.eu-west-1.amazonaws.com/a%20b/c%2Bd?versionId=a%20b"
@@ -533,15 +539,13 @@ fn s3_endpoints() {
     );
     let o = S3Object::parse("s3://my-bucket/k").unwrap();
     assert_eq!(
-        o.bucket_url("eu-west-1", None),
+        o.bucket_url("eu-west-1"),
         "https://my-bucket.s3.eu-west-1.amazonaws.com/"
     );
     assert_eq!(
-        o.bucket_url("x", Some("http://h:1/")),
-        "http://h:1/my-bucket"
-    );
-    assert_eq!(
-        o.object_url("x", Some("http://h:1")),
-        "http://h:1/my-bucket/k"
+        S3Object::parse("s3://my.bucket/k")
+            .unwrap()
+            .bucket_url("eu-west-1"),
+        "https://s3.eu-west-1.amazonaws.com/my.bucket"
     );
 }
