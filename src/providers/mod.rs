@@ -10,6 +10,8 @@ pub mod azure;
 pub mod cloudinit;
 pub mod cloudstack;
 pub mod configdrive;
+#[cfg(test)]
+mod contract_tests;
 pub mod digitalocean;
 pub mod drives;
 pub mod exoscale;

@@ -1,7 +1,9 @@
-//! Test helpers for the providers (cfg(test) only): a tiny HTTP/1.1 metadata server on
-//! 127.0.0.1 that records requests and answers through a handler, temp dirs, a fake `Mounter`
-//! that maps device paths to fixture directories, and a bench that builds an `Env`.
-//! It must never talk to anything but loopback.
+//! Test helpers (cfg(test) only): the unit tests' one loopback HTTP/1.1 server (on 127.0.0.1;
+//! records requests and answers through a handler: metadata services, object stores, plain
+//! fetches; the integration tests have theirs in `tests/common`), temp dirs, a fake `Mounter`
+//! that maps device paths to fixture directories, and a bench that builds a provider `Env`
+//! whose fetcher reroutes metadata origins to such a server. It must never talk to anything
+//! but loopback.
 
 use super::{Env, HostPaths, Mounter, METADATA_ORIGINS};
 use crate::error::{Error, Result};
@@ -37,26 +39,35 @@ impl Request {
 /// What the handler answers.
 pub struct Reply {
     pub status: u16,
+    /// Headers on top of Content-Length, Content-Type and Connection.
+    pub headers: Vec<(String, String)>,
+    /// Not sent to a HEAD request (its Content-Length still is).
     pub body: Vec<u8>,
     /// Wait this long before answering (slow services in races).
     pub delay: Duration,
 }
 
 impl Reply {
-    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
         Reply {
-            status: 200,
+            status,
+            headers: Vec::new(),
             body: body.into(),
             delay: Duration::ZERO,
         }
     }
 
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::new(200, body)
+    }
+
     pub fn status(status: u16) -> Reply {
-        Reply {
-            status,
-            body: Vec::new(),
-            delay: Duration::ZERO,
-        }
+        Reply::new(status, Vec::new())
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn after(mut self, d: Duration) -> Reply {
@@ -161,13 +172,19 @@ fn serve(conn: TcpStream, reqs: &Mutex<Vec<Request>>, handler: &Handler) {
     let reply = handler(&req);
     std::thread::sleep(reply.delay);
     let mut out = conn;
-    let head = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n",
         reply.status,
         reply.body.len()
     );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(&reply.body);
+    if req.method != "HEAD" {
+        let _ = out.write_all(&reply.body);
+    }
     let _ = out.flush();
 }
 

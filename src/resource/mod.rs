@@ -271,18 +271,8 @@ mod tests {
     fn plain_http_works_without_any_trusted_certificate() {
         // An initrd without a CA bundle and a config listing none: plain http must still work
         // (the TLS configuration is built for every agent).
-        use std::io::{BufRead, BufReader, Write as _};
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let t = std::thread::spawn(move || {
-            let (s, _) = l.accept().unwrap();
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap() > 2 {
-                line.clear();
-            }
-            (&s).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-                .unwrap();
+        let s = crate::providers::testserver::Server::start(|_| {
+            crate::providers::testserver::Reply::ok("ok")
         });
         let opts = Options {
             system_ca_files: vec![],
@@ -290,10 +280,10 @@ mod tests {
         };
         let f = Fetcher::new(opts, false);
         let got = f
-            .fetch_bytes(&Spec::url(&format!("http://127.0.0.1:{port}/c.ign")))
+            .fetch_bytes(&Spec::url(&format!("{}/c.ign", s.base)))
             .unwrap();
         assert_eq!(got, b"ok");
-        t.join().unwrap();
+        assert_eq!(s.requests()[0].target, "/c.ign");
     }
 
     #[test]
