@@ -290,6 +290,8 @@ mod tests {
             at("http://metadata.example:8080/x").as_deref(),
             Some("127.0.0.1:9")
         );
+        let v6 = Reroutes::parse("http://[FD00:EC2::254]=http://127.0.0.1:1").unwrap();
+        assert!(v6.target(&uri("http://[fd00:ec2::254]/latest")).is_some());
         assert!(Reroutes::default().target(&uri("http://a/")).is_none());
         assert!(Reroutes::parse("").unwrap().is_empty());
     }
