@@ -34,11 +34,13 @@ pub const HOST_ROOT: Override = Override {
     default: "/",
     what: "the host root that /proc, /sys, /dev, /run and /etc are read under (tests)",
 };
-/// The metadata services' base URL, for every provider at once.
-pub const METADATA_BASE: Override = Override {
-    var: "IGNIS_METADATA_BASE",
+/// The HTTP layer's test seam: origins whose connections go to loopback servers instead
+/// (`resource::Reroutes`), for every request ignis makes.
+pub const HTTP_REROUTE: Override = Override {
+    var: "IGNIS_HTTP_REROUTE",
     default: "",
-    what: "a base URL replacing the platform's metadata service address (tests)",
+    what: "ORIGIN=http://LOOPBACK:PORT,... sends the connections for an origin \
+           (http://169.254.169.254, https://*.amazonaws.com) to a loopback server (tests)",
 };
 /// How long the disks and mount stages wait for a device, in seconds.
 pub const DEVICE_TIMEOUT: Override = Override {
@@ -102,7 +104,7 @@ pub const JOURNAL_STREAM: Override = Override {
 /// Every override, for documentation and tests.
 pub const ALL: &[Override] = &[
     HOST_ROOT,
-    METADATA_BASE,
+    HTTP_REROUTE,
     DEVICE_TIMEOUT,
     DEBUG,
     KERNEL_CMDLINE,
@@ -120,9 +122,9 @@ pub fn host_root() -> PathBuf {
     PathBuf::from(HOST_ROOT.value())
 }
 
-/// The metadata base URL override, if any.
-pub fn metadata_base() -> Option<String> {
-    METADATA_BASE.get()
+/// The HTTP reroute table's text, if any (parsed by `resource::Reroutes`).
+pub fn http_reroute() -> Option<String> {
+    HTTP_REROUTE.get()
 }
 
 /// The device timeout (a value that is not a whole number of seconds is ignored).

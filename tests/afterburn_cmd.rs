@@ -1,8 +1,8 @@
 //! `ignis afterburn ...` run as the real binary against fixture host roots (`IGNIS_HOST_ROOT`:
 //! /proc/cmdline, /sys, /dev), fixture target roots and loopback metadata servers
-//! (`IGNIS_METADATA_BASE`) serving the recorded trees under `platforms/`: what lands where,
-//! with which modes and owners, the exit codes, Afterburn's own spellings, and that no key
-//! material or token reaches the logs.
+//! (`IGNIS_HTTP_REROUTE` sends the metadata origins there) serving the recorded trees under
+//! `platforms/`: what lands where, with which modes and owners, the exit codes, Afterburn's
+//! own spellings, and that no key material or token reaches the logs.
 
 mod common;
 
@@ -37,9 +37,9 @@ impl Case {
         let mut c = Command::new(bin);
         c.args(args)
             .env("IGNIS_HOST_ROOT", self.dir.join("host"))
-            .env_remove("IGNIS_METADATA_BASE");
+            .env_remove("IGNIS_HTTP_REROUTE");
         if let Some(s) = base {
-            c.env("IGNIS_METADATA_BASE", s.url(""));
+            c.env("IGNIS_HTTP_REROUTE", s.reroute_metadata());
         }
         c.output().unwrap()
     }

@@ -329,7 +329,7 @@ fn cloud_init_user_data_from_a_platform_is_no_config_with_a_warning() {
         .arg("-state-file")
         .arg(run.join("state"))
         .env("IGNIS_HOST_ROOT", h.dir.join("root"))
-        .env("IGNIS_METADATA_BASE", s.url(""))
+        .env("IGNIS_HTTP_REROUTE", s.reroute_metadata())
         .output()
         .unwrap();
     let t = text(&o);
@@ -357,7 +357,7 @@ fn cloud_init_user_data_from_a_platform_is_no_config_with_a_warning() {
         .arg("-state-file")
         .arg(h.dir.join("run/state"))
         .env("IGNIS_HOST_ROOT", h.dir.join("root"))
-        .env("IGNIS_METADATA_BASE", s.url(""))
+        .env("IGNIS_HTTP_REROUTE", s.reroute_metadata())
         .output()
         .unwrap();
     assert!(!o.status.success());

@@ -227,7 +227,7 @@ def run(tool, argv0, provider, job, work):
     cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", JAIL, "jail",
            str(w), str(out)] + argv0 + args
     env = dict(os.environ, RUST_LOG="warn")
-    env.pop("IGNIS_METADATA_BASE", None)
+    env.pop("IGNIS_HTTP_REROUTE", None)
     env.pop("IGNIS_HOST_ROOT", None)
     subprocess.run(cmd, env=env, check=False)
     return out

@@ -1,7 +1,8 @@
 //! The `ignis afterburn ...` commands: find the platform (the flag, or `ignition.platform.id`
 //! on the kernel command line), read its metadata through the providers and hand it to the
 //! writers. Host files (/proc/cmdline, devices) are read under `IGNIS_HOST_ROOT`, as the
-//! stages do; `IGNIS_METADATA_BASE` replaces the metadata services' base URL (tests).
+//! stages do; tests reroute the metadata services' origins to loopback servers
+//! (`IGNIS_HTTP_REROUTE`, `resource::Reroutes`).
 
 use super::{attributes_text, netkargs, network_kargs_file, write_hostname, write_ssh_keys};
 use crate::cli::{AfterburnAction, AfterburnArgs, ProviderArg};
@@ -32,7 +33,6 @@ pub fn run(args: &AfterburnArgs) -> Result<()> {
         mounter: &mounter,
         runner: &crate::sys::cmd::RealRunner,
         fetch_timeout: args.fetch_timeout,
-        metadata_base: crate::distro::metadata_base(),
     };
     match &args.action {
         AfterburnAction::NetworkKargs { default, output } => {

@@ -46,7 +46,6 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
         ));
     }
     let host = env.host.clone();
-    let base = env.metadata_base.clone();
     let limit = util::wait_limit(env);
     race(
         env,
@@ -54,14 +53,8 @@ pub fn fetch_config(env: &Env) -> Result<Option<Vec<u8>>> {
         &configdrive::CONFIG_2,
         DRIVE_FILE,
         move |f: &Fetcher, decided: &AtomicBool| {
-            let base = match base {
-                Some(b) => b,
-                None => {
-                    let server = wait_for_dhcp_server(&host, Deadline::after(limit), decided)?;
-                    format!("http://{server}")
-                }
-            };
-            let url = util::join(&base, USER_DATA_PATH);
+            let server = wait_for_dhcp_server(&host, Deadline::after(limit), decided)?;
+            let url = util::join(&format!("http://{server}"), USER_DATA_PATH);
             log::info!("cloudstack: fetching user data from {url}");
             let d = f
                 .http_request("GET", &url, &[], None, &[])
@@ -99,14 +92,9 @@ pub fn metadata(env: &Env, sources: Sources) -> Result<Metadata> {
             None => log::info!("cloudstack: no config drive; using the metadata service"),
         }
     }
-    let svc = match &env.metadata_base {
-        Some(_) => Service::new(env, "http://unused"),
-        None => {
-            let server = dhcp_server(env.host)
-                .ok_or_else(|| Error::failed("no DHCP lease names the metadata server"))?;
-            Service::at(env, format!("http://{server}"))
-        }
-    };
+    let server = dhcp_server(env.host)
+        .ok_or_else(|| Error::failed("no DHCP lease names the metadata server"))?;
+    let svc = Service::at(env, format!("http://{server}"));
     let mut md = Metadata::default();
     svc.leaves("latest/meta-data/", &ATTRS, &mut md.attributes)?;
     md.hostname = md.attributes.get("CLOUDSTACK_LOCAL_HOSTNAME").cloned();
@@ -236,19 +224,37 @@ mod tests {
         assert_eq!(dhcp_server(&b.host), Some(Ipv4Addr::new(10, 1, 1, 1)));
     }
 
+    /// The metadata server the networkd lease fixture names.
+    const LEASED: &str = "http://10.1.1.1";
+
+    /// A bench whose networkd lease names `LEASED`.
+    fn leased() -> Bench {
+        let b = Bench::new();
+        place(
+            &b,
+            "/run/systemd/netif/leases/2",
+            "cloudstack/leases/networkd",
+        );
+        b
+    }
+
     #[test]
     fn metadata_service() {
         let s = Server::start(|r: &Request| match r.target.as_str() {
             "/latest/user-data" => Reply::ok(fixture("cloudstack/user-data")),
             _ => Reply::status(404),
         });
-        let b = Bench::new();
+        let b = leased();
         assert_eq!(
-            fetch_config(&b.env(Some(&s.base))).unwrap(),
+            fetch_config(&b.env_rerouted(&[LEASED], &s.base)).unwrap(),
             Some(fixture("cloudstack/user-data"))
         );
+        assert_eq!(s.requests()[0].header("host"), Some("10.1.1.1"));
         let s = Server::start(|_: &Request| Reply::status(404));
-        assert_eq!(fetch_config(&b.env(Some(&s.base))).unwrap(), None);
+        assert_eq!(
+            fetch_config(&b.env_rerouted(&[LEASED], &s.base)).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -292,8 +298,13 @@ mod tests {
         assert_eq!(md.attributes.len(), 6);
         assert_eq!(md.ssh_keys.len(), 1);
 
+        place(
+            &b,
+            "/run/systemd/netif/leases/2",
+            "cloudstack/leases/networkd",
+        );
         let s = Server::start(|r: &Request| tree_reply("cloudstack/metadata", &r.target));
-        let md = metadata(&b.env(Some(&s.base)), Sources::ServiceOnly).unwrap();
+        let md = metadata(&b.env_rerouted(&[LEASED], &s.base), Sources::ServiceOnly).unwrap();
         assert_eq!(md.hostname.as_deref(), Some("nestos-cs-svc"));
         assert_eq!(md.attributes["CLOUDSTACK_IPV4_PUBLIC"], "203.0.113.88");
         assert_eq!(

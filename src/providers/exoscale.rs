@@ -37,24 +37,6 @@ mod tests {
     use crate::providers::testserver::{tree_reply, Bench, Request, Server};
 
     #[test]
-    fn metadata_tree() {
-        let s = Server::start(|r: &Request| tree_reply("exoscale/metadata", &r.target));
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-exo"));
-        assert_eq!(md.attributes["EXOSCALE_AVAILABILITY_ZONE"], "ch-gva-2");
-        assert_eq!(
-            md.attributes["EXOSCALE_SERVICE_OFFERING"],
-            "standard.medium"
-        );
-        assert_eq!(md.attributes.len(), 9);
-        assert_eq!(
-            md.ssh_keys,
-            ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5ExoscaleKey exo@example"]
-        );
-    }
-
-    #[test]
     fn deliberate_difference_public_keys_404_is_no_keys() {
         // Afterburn retries a 404 here for 42 s and then fails; the service answers 404 when
         // the instance was started without a key, so that means no keys.

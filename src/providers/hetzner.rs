@@ -79,25 +79,7 @@ fn public_ipv6(doc: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::{tree_reply, Bench, Reply, Request, Server};
-
-    #[test]
-    fn yaml_metadata_and_private_networks() {
-        let s = Server::start(|r: &Request| tree_reply("hetzner/metadata", &r.target));
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-hel1"));
-        let a = &md.attributes;
-        assert_eq!(a["HETZNER_INSTANCE_ID"], "42424242");
-        assert_eq!(a["HETZNER_PUBLIC_IPV4"], "95.217.0.10");
-        assert_eq!(a["HETZNER_REGION"], "eu-central");
-        assert_eq!(a["HETZNER_AVAILABILITY_ZONE"], "hel1-dc2");
-        assert_eq!(a["HETZNER_PRIVATE_IPV4_0"], "10.0.0.2");
-        assert_eq!(a["HETZNER_PRIVATE_IPV4_1"], "10.1.0.2");
-        // hetzner_public_ipv6 (#16 item 5)
-        assert_eq!(a["HETZNER_PUBLIC_IPV6"], "2a01:4f9:c010::1");
-        assert_eq!(md.ssh_keys.len(), 2);
-    }
+    use crate::providers::testserver::{Bench, Reply, Request, Server};
 
     #[test]
     fn no_private_networks_and_bad_yaml() {

@@ -167,10 +167,10 @@ pub(crate) struct Service<'a> {
 }
 
 impl<'a> Service<'a> {
-    pub(crate) fn new(env: &Env<'a>, default_base: &str) -> Service<'a> {
+    pub(crate) fn new(env: &Env<'a>, base: &str) -> Service<'a> {
         Service {
             http: Http::new(env),
-            base: env.base(default_base).to_string(),
+            base: base.to_string(),
             headers: Vec::new(),
             retry: &[],
         }
@@ -478,8 +478,8 @@ mod tests {
             _ => Reply::status(404),
         });
         let b = Bench::new();
-        let env = b.env(Some(&s.base));
-        let svc = Service::new(&env, "http://unused");
+        let env = b.env_rerouted(&["http://metadata.test"], &s.base);
+        let svc = Service::new(&env, "http://metadata.test");
         assert_eq!(svc.text("a").unwrap().as_deref(), Some("value"));
         assert_eq!(svc.text("blank").unwrap(), None);
         assert_eq!(svc.text("missing").unwrap(), None);

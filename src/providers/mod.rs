@@ -10,6 +10,8 @@ pub mod azure;
 pub mod cloudinit;
 pub mod cloudstack;
 pub mod configdrive;
+#[cfg(test)]
+mod contract_tests;
 pub mod digitalocean;
 pub mod drives;
 pub mod exoscale;
@@ -204,17 +206,20 @@ pub struct Env<'a> {
     pub runner: &'a dyn crate::sys::cmd::Runner,
     /// Upper bound for fetching the provider config (`-fetch-timeout`).
     pub fetch_timeout: Duration,
-    /// Replaces a provider's metadata service base URL (`http://169.254.169.254`): tests point
-    /// it at a loopback server. None on real boots.
-    pub metadata_base: Option<String>,
 }
 
-impl Env<'_> {
-    /// The metadata base URL: the provider's default, or the override.
-    pub fn base<'s>(&'s self, default: &'s str) -> &'s str {
-        self.metadata_base.as_deref().unwrap_or(default)
-    }
-}
+/// Every fixed origin a provider's metadata service is reached at (CloudStack's is the DHCP
+/// server, found in the leases). Tests reroute these to loopback servers
+/// (`resource::Reroutes`); the providers always build their URLs on the real addresses.
+pub const METADATA_ORIGINS: &[&str] = &[
+    "http://169.254.169.254",
+    "http://169.254.42.42",
+    "http://100.100.100.200",
+    "http://168.63.129.16",
+    "http://metadata.tencentyun.com",
+    "http://metadata.packet.net",
+    "https://metadata.packet.net",
+];
 
 /// The user config a platform provides: `Ok(None)` when it has none.
 pub fn fetch_config(p: Platform, env: &Env) -> Result<Option<Vec<u8>>> {

@@ -11,7 +11,7 @@ use super::metadata::Sources;
 use super::{label, util, Env, Platform};
 use crate::afterburn::network::{render_kargs_with, Naming};
 use crate::error::{Context, Error, Result};
-use crate::resource::{Fetcher, Options};
+use crate::resource::Options;
 use std::time::Duration;
 
 const BASE: &str = "http://169.254.169.254";
@@ -107,7 +107,7 @@ fn from_service(env: &Env, p: Platform) -> Result<Option<Docs>> {
     }
     // The command's fetcher is offline (nothing may leave before the initrd network is up);
     // here a route exists, so one bounded attempt is worth it.
-    let fetcher = Fetcher::new(
+    let fetcher = env.fetcher.derive(
         Options {
             connect: Some(Duration::from_secs(1)),
             response_headers: Some(Duration::from_secs(3)),
@@ -116,7 +116,7 @@ fn from_service(env: &Env, p: Platform) -> Result<Option<Docs>> {
         },
         false,
     );
-    let base = env.base(BASE);
+    let base = BASE;
     let get = |path: &str| {
         let url = util::join(base, path);
         fetcher

@@ -73,52 +73,7 @@ pub fn check_in(env: &Env) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
-
-    #[test]
-    fn metadata_document() {
-        let s = Server::start(|r: &Request| match r.target.as_str() {
-            "/metadata" => Reply::ok(fixture("packet/metadata.json")),
-            _ => Reply::status(404),
-        });
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-metal"));
-        let a = &md.attributes;
-        assert_eq!(a["PACKET_PLAN"], "c3.small.x86");
-        assert_eq!(a["PACKET_IPV4_PUBLIC_0"], "147.75.0.10");
-        assert_eq!(a["PACKET_IPV4_PUBLIC_GATEWAY_0"], "147.75.0.9");
-        assert_eq!(a["PACKET_IPV6_PUBLIC_0"], "2604:1380:1::1");
-        // packet_phone_home_url (#16 item 6)
-        assert_eq!(
-            a["PACKET_PHONE_HOME_URL"],
-            "http://tinkerbell.am6.packet.net/phone-home"
-        );
-        assert_eq!(a["PACKET_IPV4_PRIVATE_0"], "10.70.0.3");
-        assert_eq!(a["PACKET_IPV4_PRIVATE_GATEWAY_0"], "10.70.0.2");
-        assert_eq!(md.ssh_keys.len(), 1);
-    }
-
-    #[test]
-    fn gateway_normalised_when_written() {
-        // #16 item 9: `2604:1380:1::0` is written as `2604:1380:1::`.
-        let s = Server::start(|r: &Request| match r.target.as_str() {
-            "/metadata" => Reply::ok(fixture("packet/metadata.json")),
-            _ => Reply::status(404),
-        });
-        let b = Bench::new();
-        let env = b.env(Some(&s.base));
-        assert_eq!(
-            metadata(&env).unwrap().attributes["PACKET_IPV6_PUBLIC_GATEWAY_0"],
-            "2604:1380:1::0",
-            "the fixture carries the long form"
-        );
-        let md = crate::providers::metadata::metadata(crate::providers::Platform::Packet, &env);
-        assert_eq!(
-            md.unwrap().attributes["PACKET_IPV6_PUBLIC_GATEWAY_0"],
-            "2604:1380:1::"
-        );
-    }
+    use crate::providers::testserver::{Bench, Reply, Request, Server};
 
     #[test]
     fn packet_phone_home_check_in() {

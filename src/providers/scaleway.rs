@@ -72,34 +72,7 @@ pub fn check_in(env: &Env) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
-
-    #[test]
-    fn conf_json() {
-        let s = Server::start(|r: &Request| match r.target.as_str() {
-            "/conf?format=json" => Reply::ok(fixture("scaleway/conf.json")),
-            _ => Reply::status(404),
-        });
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-scw"));
-        let a = &md.attributes;
-        assert_eq!(a["SCALEWAY_INSTANCE_TYPE"], "DEV1-S");
-        assert_eq!(a["SCALEWAY_PUBLIC_IPV4"], "51.15.0.10");
-        assert_eq!(a["SCALEWAY_ZONE_ID"], "fr-par-1");
-        // scaleway_binary_attribute_names (#16 item 3): the binary's names and the documented.
-        assert_eq!(a["SCALEWAY_IPV4_PUBLIC"], "51.15.0.10");
-        assert_eq!(a["SCALEWAY_IPV4_PRIVATE"], a["SCALEWAY_PRIVATE_IPV4"]);
-        assert_eq!(a["SCALEWAY_IPV6_PUBLIC"], a["SCALEWAY_PUBLIC_IPV6"]);
-        assert_eq!(a.len(), 10);
-        assert_eq!(
-            md.ssh_keys,
-            [
-                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5ScalewayKey account@example",
-                "ssh-rsa AAAAB3NzaC1yc2ETagKey tag@example"
-            ]
-        );
-    }
+    use crate::providers::testserver::{Bench, Reply, Request, Server};
 
     #[test]
     fn scaleway_check_in_patches_state() {

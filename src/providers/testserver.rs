@@ -1,11 +1,13 @@
-//! Test helpers for the providers (cfg(test) only): a tiny HTTP/1.1 metadata server on
-//! 127.0.0.1 that records requests and answers through a handler, temp dirs, a fake `Mounter`
-//! that maps device paths to fixture directories, and a bench that builds an `Env`.
-//! It must never talk to anything but loopback.
+//! Test helpers (cfg(test) only): the unit tests' one loopback HTTP/1.1 server (on 127.0.0.1;
+//! records requests and answers through a handler: metadata services, object stores, plain
+//! fetches; the integration tests have theirs in `tests/common`), temp dirs, a fake `Mounter`
+//! that maps device paths to fixture directories, and a bench that builds a provider `Env`
+//! whose fetcher reroutes metadata origins to such a server. It must never talk to anything
+//! but loopback.
 
-use super::{Env, HostPaths, Mounter};
+use super::{Env, HostPaths, Mounter, METADATA_ORIGINS};
 use crate::error::{Error, Result};
-use crate::resource::Fetcher;
+use crate::resource::{Fetcher, Reroutes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,26 +39,35 @@ impl Request {
 /// What the handler answers.
 pub struct Reply {
     pub status: u16,
+    /// Headers on top of Content-Length, Content-Type and Connection.
+    pub headers: Vec<(String, String)>,
+    /// Not sent to a HEAD request (its Content-Length still is).
     pub body: Vec<u8>,
     /// Wait this long before answering (slow services in races).
     pub delay: Duration,
 }
 
 impl Reply {
-    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Reply {
         Reply {
-            status: 200,
+            status,
+            headers: Vec::new(),
             body: body.into(),
             delay: Duration::ZERO,
         }
     }
 
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::new(200, body)
+    }
+
     pub fn status(status: u16) -> Reply {
-        Reply {
-            status,
-            body: Vec::new(),
-            delay: Duration::ZERO,
-        }
+        Reply::new(status, Vec::new())
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn after(mut self, d: Duration) -> Reply {
@@ -161,13 +172,19 @@ fn serve(conn: TcpStream, reqs: &Mutex<Vec<Request>>, handler: &Handler) {
     let reply = handler(&req);
     std::thread::sleep(reply.delay);
     let mut out = conn;
-    let head = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\nConnection: close\r\n",
         reply.status,
         reply.body.len()
     );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(&reply.body);
+    if req.method != "HEAD" {
+        let _ = out.write_all(&reply.body);
+    }
     let _ = out.flush();
 }
 
@@ -177,6 +194,20 @@ pub fn dead_base() -> String {
     let addr = l.local_addr().unwrap();
     drop(l);
     format!("http://{addr}")
+}
+
+/// A reroute table sending each of `origins` to the loopback server at `base`.
+pub fn reroutes(origins: &[&str], base: &str) -> Reroutes {
+    origins.iter().fold(Reroutes::default(), |r, o| {
+        r.with(o, base)
+            .unwrap_or_else(|e| panic!("rerouting {o} to {base}: {e}"))
+    })
+}
+
+/// A fetcher kept for the rest of the test run: an `Env` borrows its fetcher, and a test's
+/// rerouted one must outlive the `Env` the bench hands out (a few per test; never freed).
+fn keep(f: Fetcher) -> &'static Fetcher {
+    Box::leak(Box::new(f))
 }
 
 /// A directory removed when dropped.
@@ -306,22 +337,39 @@ impl Bench {
         }
     }
 
+    /// An online `Env`; with `base`, every provider's metadata origin
+    /// (`providers::METADATA_ORIGINS`) is rerouted to that loopback server.
     pub fn env(&self, base: Option<&str>) -> Env<'_> {
-        self.env_with(&self.online, base)
+        match base {
+            Some(b) => self.env_rerouted(METADATA_ORIGINS, b),
+            None => self.env_with(&self.online),
+        }
     }
 
+    /// An offline `Env` (`base` as in `env`).
     pub fn offline_env(&self, base: Option<&str>) -> Env<'_> {
-        self.env_with(&self.offline, base)
+        match base {
+            Some(b) => self.env_with(keep(
+                Fetcher::plain(true).with_reroutes(reroutes(METADATA_ORIGINS, b)),
+            )),
+            None => self.env_with(&self.offline),
+        }
     }
 
-    fn env_with<'a>(&'a self, fetcher: &'a Fetcher, base: Option<&str>) -> Env<'a> {
+    /// An online `Env` whose fetcher sends the connections for `origins` to `base`.
+    pub fn env_rerouted(&self, origins: &[&str], base: &str) -> Env<'_> {
+        self.env_with(keep(
+            Fetcher::plain(false).with_reroutes(reroutes(origins, base)),
+        ))
+    }
+
+    fn env_with<'a>(&'a self, fetcher: &'a Fetcher) -> Env<'a> {
         Env {
             host: &self.host,
             fetcher,
             mounter: &self.mounter,
             runner: &self.runner,
             fetch_timeout: self.fetch_timeout,
-            metadata_base: base.map(str::to_string),
         }
     }
 

@@ -27,23 +27,3 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
         .unwrap_or_default();
     Ok(md)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::testserver::{tree_reply, Bench, Request, Server};
-
-    #[test]
-    fn metadata_leaves() {
-        let s = Server::start(|r: &Request| tree_reply("upcloud/metadata", &r.target));
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-upcloud"));
-        assert_eq!(
-            md.attributes["UPCLOUD_INSTANCE_ID"],
-            "00a1b2c3-d4e5-4f60-8a7b-9c0d1e2f3a4b"
-        );
-        assert_eq!(md.attributes["UPCLOUD_REGION"], "fi-hel1");
-        assert_eq!(md.ssh_keys.len(), 2);
-    }
-}

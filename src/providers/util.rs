@@ -113,7 +113,7 @@ pub(crate) fn bounded(f: &Fetcher, limit: Duration) -> Option<Fetcher> {
         Some(t) if t <= limit => None,
         _ => {
             opts.total = Some(limit);
-            Some(Fetcher::new(opts, f.is_offline()))
+            Some(f.derive(opts, f.is_offline()))
         }
     }
 }

@@ -23,23 +23,3 @@ pub fn metadata(env: &Env) -> Result<Metadata> {
     put(a, "VULTR_REGION_CODE", doc.pointer("/region/regioncode"));
     Ok(md)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::providers::testserver::{fixture, Bench, Reply, Request, Server};
-
-    #[test]
-    fn v1_json() {
-        let s = Server::start(|r: &Request| match r.target.as_str() {
-            "/v1.json" => Reply::ok(fixture("vultr/v1.json")),
-            _ => Reply::status(404),
-        });
-        let b = Bench::new();
-        let md = metadata(&b.env(Some(&s.base))).unwrap();
-        assert_eq!(md.hostname.as_deref(), Some("nestos-vultr"));
-        assert_eq!(md.attributes["VULTR_INSTANCE_ID"], "a747bfz6385e");
-        assert_eq!(md.attributes["VULTR_REGION_CODE"], "AMS");
-        assert_eq!(md.ssh_keys.len(), 1);
-    }
-}

@@ -3,10 +3,13 @@
 //! which many proxies refuse for port 80 (Squid's default). ureq only tunnels, so this module
 //! gives it a resolver that answers with the proxy's addresses and a transport that rewrites
 //! the request line of the one request sent on each connection (pooling is off for these
-//! agents, so every request starts a connection of its own).
+//! agents, so every request starts a connection of its own). The proxy's address goes through
+//! the reroute table like any other (`reroute.rs`).
 
+use super::reroute::{self, Reroutes};
+use std::sync::Arc;
 use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
@@ -15,7 +18,7 @@ use ureq::unversioned::transport::{
 #[derive(Debug)]
 pub(crate) struct ToProxy {
     pub proxy: Uri,
-    pub inner: DefaultResolver,
+    pub inner: reroute::Resolve,
 }
 
 impl Resolver for ToProxy {
@@ -128,13 +131,13 @@ impl Transport for Rewriting {
 }
 
 /// The resolver for an agent whose plain-http requests go to `proxy` in absolute form.
-pub(crate) fn resolver(proxy: &str) -> Result<ToProxy, String> {
+pub(crate) fn resolver(proxy: &str, reroutes: Arc<Reroutes>) -> Result<ToProxy, String> {
     let proxy: Uri = proxy
         .parse()
         .map_err(|e| format!("invalid proxy {proxy}: {e}"))?;
     Ok(ToProxy {
         proxy,
-        inner: DefaultResolver::default(),
+        inner: reroute::Resolve::new(reroutes),
     })
 }
 

@@ -4,8 +4,11 @@
 //! sent to the first URL only, as Ignition), Ignition's retry policy (connection errors, 5xx
 //! and per-provider codes; backoff from 200 ms doubling to 5 s with jitter) with `httpTotal`
 //! bounding the whole fetch (headers, body, retries) and progress lines for slow transfers.
+//! Every agent resolves and connects through the reroute table (`reroute.rs`), the one place
+//! tests send an origin's connections to a loopback server.
 
 use super::forward::{self, AbsoluteForm};
+use super::reroute::{self, Reroutes, SkipTls};
 use super::tls::{self, TlsConnector};
 use super::{deliver, redact, DeliverError, Options, Sink, Spec};
 use crate::error::{Error, Kind, Result};
@@ -14,7 +17,6 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
 use ureq::Agent;
 
@@ -35,6 +37,8 @@ pub struct Client {
     /// One agent per route ("" = direct, "CONNECT <proxy>", "ABSOLUTE <proxy>"), built on
     /// first use.
     agents: Mutex<HashMap<String, Agent>>,
+    /// Origins whose connections go to loopback servers (tests); empty in production.
+    reroutes: Arc<Reroutes>,
 }
 
 enum Attempt {
@@ -113,10 +117,11 @@ fn unescape(s: &str) -> String {
 }
 
 impl Client {
-    pub fn new(_opts: &Options) -> Client {
+    pub fn new(reroutes: Arc<Reroutes>) -> Client {
         Client {
             tls: OnceLock::new(),
             agents: Mutex::new(HashMap::new()),
+            reroutes,
         }
     }
 
@@ -211,7 +216,8 @@ impl Client {
             cfg = cfg.max_idle_connections(0).max_idle_connections_per_host(0);
         }
         let agent = if absolute {
-            let resolver = forward::resolver(proxy).map_err(Error::failed)?;
+            let resolver =
+                forward::resolver(proxy, self.reroutes.clone()).map_err(Error::failed)?;
             Agent::with_parts(
                 cfg.build(),
                 ().chain(TcpConnector::default()).chain(AbsoluteForm),
@@ -222,8 +228,9 @@ impl Client {
                 cfg.build(),
                 ().chain(ConnectProxyConnector::default())
                     .chain(TcpConnector::default())
+                    .chain(SkipTls(self.reroutes.clone()))
                     .chain(TlsConnector(tls)),
-                DefaultResolver::default(),
+                reroute::Resolve::new(self.reroutes.clone()),
             )
         };
         agents.insert(key, agent.clone());

@@ -11,6 +11,7 @@ pub mod hash;
 mod http;
 mod options;
 pub mod proxy;
+mod reroute;
 pub mod s3;
 pub mod sigv4;
 mod sink;
@@ -27,9 +28,11 @@ pub use from_config::{fetch_options, options_for};
 pub use hash::HashSpec;
 pub use options::Options;
 pub use proxy::ProxyConfig;
+pub use reroute::Reroutes;
 use sink::Capped;
 pub use sink::{Sink, MAX_IN_MEMORY};
 pub use spec::{Compression, Spec};
+use std::sync::Arc;
 
 fn scheme_of(u: &str) -> String {
     match url::parse(u) {
@@ -43,25 +46,39 @@ pub struct Fetcher {
     offline: bool,
     opts: Options,
     http: http::Client,
-    /// Object-store endpoints and what their metadata services said (credentials, regions).
+    /// What the object stores' metadata services said (credentials, regions).
     objstore: s3::State,
+    /// Origins whose connections go to loopback servers (tests); empty in production.
+    reroutes: Arc<Reroutes>,
 }
 
 impl Fetcher {
+    /// A fetcher with `opts`; its reroute table is the process's (`IGNIS_HTTP_REROUTE`, unset
+    /// in production).
     pub fn new(opts: Options, offline: bool) -> Fetcher {
+        Fetcher::build(opts, offline, Reroutes::from_distro())
+    }
+
+    fn build(opts: Options, offline: bool, reroutes: Arc<Reroutes>) -> Fetcher {
         Fetcher {
             offline,
-            http: http::Client::new(&opts),
+            http: http::Client::new(reroutes.clone()),
             opts,
             objstore: s3::State::default(),
+            reroutes,
         }
     }
 
-    /// Uses other object-store and metadata endpoints than the real AWS/GCP ones (tests point
-    /// them at loopback servers).
-    pub fn with_object_stores(mut self, endpoints: s3::Endpoints) -> Fetcher {
-        self.objstore = s3::State::new(endpoints);
-        self
+    /// This fetcher with `reroutes` as its reroute table: the connections for those origins
+    /// go to loopback servers while every URL stays the real one (tests).
+    pub fn with_reroutes(self, reroutes: Reroutes) -> Fetcher {
+        Fetcher::build(self.opts, self.offline, Arc::new(reroutes))
+    }
+
+    /// A fetcher with other options and the same reroute table (a provider's bounded retries,
+    /// a metadata probe's short timeouts).
+    pub fn derive(&self, opts: Options, offline: bool) -> Fetcher {
+        Fetcher::build(opts, offline, self.reroutes.clone())
     }
 
     /// A fetcher with the defaults, for fetching before any config is known.
@@ -254,18 +271,8 @@ mod tests {
     fn plain_http_works_without_any_trusted_certificate() {
         // An initrd without a CA bundle and a config listing none: plain http must still work
         // (the TLS configuration is built for every agent).
-        use std::io::{BufRead, BufReader, Write as _};
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let t = std::thread::spawn(move || {
-            let (s, _) = l.accept().unwrap();
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            while r.read_line(&mut line).unwrap() > 2 {
-                line.clear();
-            }
-            (&s).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-                .unwrap();
+        let s = crate::providers::testserver::Server::start(|_| {
+            crate::providers::testserver::Reply::ok("ok")
         });
         let opts = Options {
             system_ca_files: vec![],
@@ -273,10 +280,10 @@ mod tests {
         };
         let f = Fetcher::new(opts, false);
         let got = f
-            .fetch_bytes(&Spec::url(&format!("http://127.0.0.1:{port}/c.ign")))
+            .fetch_bytes(&Spec::url(&format!("{}/c.ign", s.base)))
             .unwrap();
         assert_eq!(got, b"ok");
-        t.join().unwrap();
+        assert_eq!(s.requests()[0].target, "/c.ign");
     }
 
     #[test]

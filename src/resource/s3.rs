@@ -17,35 +17,15 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-/// Where the object stores and the metadata services that lend them credentials are. The
-/// defaults are the real services.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    /// AWS instance metadata service (IMDS).
-    pub aws_metadata: String,
-    /// An S3 endpoint instead of AWS's regional ones; objects are then addressed path-style,
-    /// `<endpoint>/<bucket>/<key>` (an access point as `<name>-<account>` in place of a bucket).
-    pub s3: Option<String>,
-    /// GCE metadata server (`metadata.google.internal`).
-    pub gce_metadata: String,
-    /// Google Cloud Storage.
-    pub gcs: String,
-    /// How long a metadata service may take before objects are fetched anonymously.
-    pub metadata_wait: Duration,
-}
-
-impl Default for Endpoints {
-    fn default() -> Self {
-        Endpoints {
-            aws_metadata: "http://169.254.169.254".into(),
-            s3: None,
-            // The address of metadata.google.internal: no DNS needed in the initramfs.
-            gce_metadata: "http://169.254.169.254".into(),
-            gcs: "https://storage.googleapis.com".into(),
-            metadata_wait: Duration::from_secs(3),
-        }
-    }
-}
+/// AWS instance metadata service (IMDS).
+const AWS_METADATA: &str = "http://169.254.169.254";
+/// GCE metadata server: the address of metadata.google.internal, so no DNS is needed in the
+/// initramfs.
+const GCE_METADATA: &str = "http://169.254.169.254";
+/// Google Cloud Storage.
+const GCS: &str = "https://storage.googleapis.com";
+/// How long a metadata service may take before objects are fetched anonymously.
+const METADATA_WAIT: Duration = Duration::from_secs(3);
 
 /// Instance credentials are rotated by AWS well before they expire; asking again after a few
 /// minutes keeps long fetch stages safe without asking for every object.
@@ -53,11 +33,20 @@ const CREDS_TTL: Duration = Duration::from_secs(300);
 /// An absent metadata service is asked again after this long (the network may come up late).
 const ABSENT_TTL: Duration = Duration::from_secs(60);
 
-/// Per-fetcher object-store state: endpoints, and what metadata services said.
-#[derive(Default)]
+/// Per-fetcher object-store state: what metadata services said.
 pub(crate) struct State {
-    endpoints: Endpoints,
+    /// How long a metadata service may take (`METADATA_WAIT`; tests shorten it).
+    metadata_wait: Duration,
     memo: Mutex<Memo>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            metadata_wait: METADATA_WAIT,
+            memo: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,14 +57,16 @@ struct Memo {
     bucket_regions: HashMap<String, String>,
 }
 
-impl State {
-    pub(crate) fn new(endpoints: Endpoints) -> State {
-        State {
-            endpoints,
-            memo: Mutex::default(),
-        }
+#[cfg(test)]
+impl Fetcher {
+    /// This fetcher with `wait` for the metadata services instead of `METADATA_WAIT`.
+    pub(crate) fn with_metadata_wait(mut self, wait: Duration) -> Fetcher {
+        self.objstore.metadata_wait = wait;
+        self
     }
+}
 
+impl State {
     /// The memo; a poisoned lock only costs a cache miss.
     fn memo(&self) -> Option<MutexGuard<'_, Memo>> {
         self.memo.lock().ok()
@@ -89,7 +80,7 @@ impl State {
                 }
             }
         }
-        let (v, ttl) = match query_imds(f, &self.endpoints) {
+        let (v, ttl) = match query_imds(f, AWS_METADATA, self.metadata_wait) {
             Some(v) => (v, CREDS_TTL),
             None => (AwsInstance::default(), ABSENT_TTL),
         };
@@ -107,7 +98,7 @@ impl State {
                 }
             }
         }
-        let (v, ttl) = query_gce_token(f, &self.endpoints);
+        let (v, ttl) = query_gce_token(f, GCE_METADATA, self.metadata_wait);
         if let Some(mut m) = self.memo() {
             m.gce = Some((Instant::now() + ttl, v.clone()));
         }
@@ -123,7 +114,7 @@ impl State {
         {
             return Ok(r);
         }
-        let url = obj.bucket_url(hint, self.endpoints.s3.as_deref());
+        let url = obj.bucket_url(hint);
         let reply = f
             .http_exchange("HEAD", &url, &[], None)
             .context(|| format!("finding the region of bucket {:?}", obj.bucket))?;
@@ -177,7 +168,7 @@ fn fetch_s3(f: &Fetcher, spec: &Spec, sink: &mut dyn Sink) -> Result<u64> {
             st.bucket_region(f, &obj, hint)?
         }
     };
-    let url = obj.object_url(&region, st.endpoints.s3.as_deref());
+    let url = obj.object_url(&region);
     let headers = match &instance.creds {
         Some(c) => sign_v4(
             "GET",
@@ -234,8 +225,7 @@ fn fetch_gcs_inner(f: &Fetcher, spec: &Spec, sink: &mut dyn Sink) -> Result<u64>
     }
     let st = &f.objstore;
     let url = format!(
-        "{}/storage/v1/b/{}/o/{}?alt=media",
-        st.endpoints.gcs.trim_end_matches('/'),
+        "{GCS}/storage/v1/b/{}/o/{}?alt=media",
         sigv4::uri_encode(p.host.as_bytes(), false),
         sigv4::uri_encode(object, false)
     );

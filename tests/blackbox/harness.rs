@@ -168,7 +168,7 @@ pub fn stage(
         .current_dir(wd)
         .env_remove("IGNITION_CONFIG_FILE")
         .env_remove("IGNIS_HOST_ROOT")
-        .env_remove("IGNIS_METADATA_BASE")
+        .env_remove("IGNIS_HTTP_REROUTE")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(out)

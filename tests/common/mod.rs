@@ -76,6 +76,17 @@ impl Server {
             .insert(path.to_string(), replies);
     }
 
+    /// `IGNIS_HTTP_REROUTE`'s value that sends every provider's metadata origin
+    /// (`providers::METADATA_ORIGINS`) to this server: the binary builds its real URLs and
+    /// only the connections come here.
+    pub fn reroute_metadata(&self) -> String {
+        ignis::providers::METADATA_ORIGINS
+            .iter()
+            .map(|o| format!("{o}={}", self.url("")))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     pub fn hits(&self, path: &str) -> usize {
         self.seen
             .lock()

@@ -2,7 +2,7 @@
 //! token, IMDSv1 fallback) and the GCE service-account token. Credentials and tokens are never
 //! logged.
 
-use super::{is_region, sigv4, Credentials, Endpoints, ABSENT_TTL, CREDS_TTL};
+use super::{is_region, sigv4, Credentials, ABSENT_TTL, CREDS_TTL};
 use crate::error::{Error, Result};
 use crate::resource::{Fetcher, Options};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ fn probe_fetcher(f: &Fetcher, wait: Duration) -> Fetcher {
         total: Some(wait),
         ..Options::default()
     };
-    Fetcher::new(opts, f.is_offline())
+    f.derive(opts, f.is_offline())
 }
 
 #[derive(Deserialize)]
@@ -61,9 +61,8 @@ fn imds_token(probe: &Fetcher, base: &str) -> Option<Option<String>> {
 
 /// Asks IMDS (v2 token first, v1 if the token is refused) for the region and the credentials
 /// of the instance's role. `None`: no metadata service answered.
-pub(super) fn query_imds(f: &Fetcher, ep: &Endpoints) -> Option<AwsInstance> {
-    let probe = probe_fetcher(f, ep.metadata_wait);
-    let base = ep.aws_metadata.trim_end_matches('/');
+pub(super) fn query_imds(f: &Fetcher, base: &str, wait: Duration) -> Option<AwsInstance> {
+    let probe = probe_fetcher(f, wait);
     let token = imds_token(&probe, base)?;
     let headers: Vec<(&str, &str)> = token
         .as_deref()
@@ -143,12 +142,13 @@ struct GceToken {
 
 /// The default service account's access token and how long to keep it; `None` when this is not
 /// GCE or the instance has no service account.
-pub(super) fn query_gce_token(f: &Fetcher, ep: &Endpoints) -> (Option<String>, Duration) {
-    let probe = probe_fetcher(f, ep.metadata_wait);
-    let url = format!(
-        "{}/computeMetadata/v1/instance/service-accounts/default/token",
-        ep.gce_metadata.trim_end_matches('/')
-    );
+pub(super) fn query_gce_token(
+    f: &Fetcher,
+    base: &str,
+    wait: Duration,
+) -> (Option<String>, Duration) {
+    let probe = probe_fetcher(f, wait);
+    let url = format!("{base}/computeMetadata/v1/instance/service-accounts/default/token");
     let reply = match probe.http_exchange("GET", &url, &[("Metadata-Flavor", "Google")], None) {
         Ok(r) => r,
         Err(e) => {

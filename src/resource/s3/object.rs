@@ -127,7 +127,7 @@ impl S3Object {
         Ok(obj)
     }
 
-    pub(super) fn object_url(&self, region: &str, endpoint: Option<&str>) -> String {
+    pub(super) fn object_url(&self, region: &str) -> String {
         let key = sigv4::uri_encode(&self.key, true);
         let query = self
             .version_id
@@ -135,22 +135,21 @@ impl S3Object {
             .map(|v| format!("?versionId={}", sigv4::uri_encode(v.as_bytes(), false)))
             .unwrap_or_default();
         let (b, d) = (&self.bucket, aws_domain(region));
-        match endpoint {
-            Some(e) => format!("{}/{b}/{key}{query}", e.trim_end_matches('/')),
-            None if self.access_point => {
-                format!("https://{b}.s3-accesspoint.{region}.{d}/{key}{query}")
-            }
-            None if virtual_hostable(b) => format!("https://{b}.s3.{region}.{d}/{key}{query}"),
-            None => format!("https://s3.{region}.{d}/{b}/{key}{query}"),
+        if self.access_point {
+            format!("https://{b}.s3-accesspoint.{region}.{d}/{key}{query}")
+        } else if virtual_hostable(b) {
+            format!("https://{b}.s3.{region}.{d}/{key}{query}")
+        } else {
+            format!("https://s3.{region}.{d}/{b}/{key}{query}")
         }
     }
 
-    pub(super) fn bucket_url(&self, region: &str, endpoint: Option<&str>) -> String {
+    pub(super) fn bucket_url(&self, region: &str) -> String {
         let (b, d) = (&self.bucket, aws_domain(region));
-        match endpoint {
-            Some(e) => format!("{}/{b}", e.trim_end_matches('/')),
-            None if virtual_hostable(b) => format!("https://{b}.s3.{region}.{d}/"),
-            None => format!("https://s3.{region}.{d}/{b}"),
+        if virtual_hostable(b) {
+            format!("https://{b}.s3.{region}.{d}/")
+        } else {
+            format!("https://s3.{region}.{d}/{b}")
         }
     }
 }

@@ -25,8 +25,6 @@ pub struct Sources<'a> {
     pub platform: Platform,
     pub mounter: &'a dyn Mounter,
     pub fetch_timeout: Duration,
-    /// Test override for providers' metadata base URLs.
-    pub metadata_base: Option<String>,
 }
 
 /// The result of acquisition.

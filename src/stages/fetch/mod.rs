@@ -29,7 +29,6 @@ pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
         platform,
         mounter: &mounter,
         fetch_timeout: args.fetch_timeout,
-        metadata_base: crate::distro::metadata_base(),
     };
     // Not wrapped in log::op: in fetch-offline, "needs the network" is the expected handshake,
     // not a failure, and must not print as one on the console.

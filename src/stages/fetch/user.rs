@@ -132,7 +132,6 @@ fn with_platform_env<T>(
         mounter: src.mounter,
         runner: &crate::sys::cmd::RealRunner,
         fetch_timeout: src.fetch_timeout,
-        metadata_base: src.metadata_base.clone(),
     })
 }
 
