@@ -135,7 +135,7 @@ fn text(b: &[u8]) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::providers::testserver::TempDir;
+    use tempfile::TempDir;
 
     /// The first 36 KiB of an iso9660 image labelled `label`.
     pub(crate) fn iso_image(label: &str) -> Vec<u8> {
@@ -163,7 +163,7 @@ pub(crate) mod tests {
     }
 
     fn host_with(devices: &[(&str, Vec<u8>)]) -> (TempDir, HostPaths) {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let host = HostPaths::new(t.path());
         for (name, img) in devices {
             std::fs::create_dir_all(host.path(&format!("/sys/class/block/{name}"))).unwrap();

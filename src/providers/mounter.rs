@@ -218,7 +218,7 @@ pub fn wait_for_any(paths: &[PathBuf], timeout: Duration, cancel: &AtomicBool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::testserver::TempDir;
+    use tempfile::TempDir;
 
     /// Runs `mount` and `umount` as the shell scripts below (real processes, their real
     /// exit statuses and stderr) and records each argv as the mounter built it.
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn mounts_reads_and_cleans_up() {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let (m, ran) = fake(&t);
         let dev = t.path().join("dev");
         std::fs::create_dir_all(dev.join("openstack/latest")).unwrap();
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn mount_failure_names_each_type() {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let (m, _) = fake(&t);
         let e = m
             .read_file(&t.path().join("missing"), &["iso9660", "vfat"], "x")
@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn refuses_escapes_and_big_files() {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let (m, _) = fake(&t);
         let dev = t.path().join("dev");
         std::fs::create_dir_all(&dev).unwrap();
@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn waits_for_devices() {
-        let t = TempDir::new();
+        let t = tempfile::tempdir().unwrap();
         let p = t.path().join("config-2");
         assert!(!wait_for_device(&p, Duration::from_millis(50)));
         let p2 = p.clone();

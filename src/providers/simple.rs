@@ -38,7 +38,9 @@ mod tests {
     fn server_errors_are_retried_within_the_timeout() {
         let s = Server::start(|_: &Request| Reply::status(500));
         let mut b = Bench::new();
-        b.fetch_timeout = std::time::Duration::from_millis(700);
+        // Long enough for a first answer and a retry on a loaded machine (at 700 ms the whole
+        // budget could pass before the first 500 came back, and the error read "timed out").
+        b.fetch_timeout = std::time::Duration::from_millis(2500);
         let e = fetch_config(&b.env(Some(&s.base)), Platform::Vultr).unwrap_err();
         assert!(e.to_string().contains("HTTP 500"), "{e}");
         assert!(s.requests().len() >= 2);

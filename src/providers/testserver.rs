@@ -11,7 +11,7 @@ use crate::resource::{Fetcher, Reroutes};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -210,34 +210,6 @@ fn keep(f: Fetcher) -> &'static Fetcher {
     Box::leak(Box::new(f))
 }
 
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-impl TempDir {
-    pub fn new() -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "ignis-test.{}.{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A fixture file under `platforms/`.
 pub fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(fixture_path(rel)).unwrap_or_else(|e| panic!("fixture {rel}: {e}"))
@@ -312,7 +284,7 @@ impl Mounter for FakeMounter {
 /// A host root, a fetcher and a fake mounter: everything an `Env` borrows.
 pub struct Bench {
     /// Holds the host root's directory alive.
-    _root: TempDir,
+    _root: tempfile::TempDir,
     pub host: HostPaths,
     pub online: Fetcher,
     pub offline: Fetcher,
@@ -324,7 +296,7 @@ pub struct Bench {
 
 impl Bench {
     pub fn new() -> Bench {
-        let root = TempDir::new();
+        let root = tempfile::tempdir().unwrap();
         let host = HostPaths::new(root.path());
         Bench {
             _root: root,
