@@ -815,7 +815,7 @@ fn a_failing_stage_prints_its_error_once() {
     );
     assert!(
         out.contains(
-            "files failed: files: $.storage.files.0 \"/etc/afile/x\": \
+            "files failed: writing files, directories and links: $.storage.files.0 \"/etc/afile/x\": \
              /etc/afile exists and is not a directory"
         ),
         "{out}"

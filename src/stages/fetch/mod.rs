@@ -40,7 +40,7 @@ pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
             state::touch(&args.neednet)?;
             return Ok(());
         }
-        Err(e) => return Err(e.context(stage)),
+        Err(e) => return Err(e),
     };
     // Written as it is serialised: a config carrying a large data URL is not held twice.
     state::write_atomic_with(&args.config_cache, 0o640, &mut |w| {

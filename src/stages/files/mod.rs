@@ -64,14 +64,16 @@ pub fn apply(
             _ => None,
         })
         .collect();
-    let nodes = plan::nodes(root, cfg, &ids, &homes).context(|| "files")?;
+    let nodes =
+        plan::nodes(root, cfg, &ids, &homes).context(|| "checking files, directories and links")?;
 
     let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();
     if let Some((plan, ids)) = &accounts {
         users_and_groups(root, cfg, plan, st, ids, &mut out).context(|| "users and groups")?;
     }
-    nodes::apply(root, &nodes, fetcher, &mut out).context(|| "files")?;
+    nodes::apply(root, &nodes, fetcher, &mut out)
+        .context(|| "writing files, directories and links")?;
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crypttab::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
