@@ -50,9 +50,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: Kind, msg: impl Into<String>) -> Self {
+        Self::make(kind, msg.into())
+    }
+
+    #[inline(never)]
+    fn make(kind: Kind, msg: String) -> Self {
         Error {
             kind,
-            msg: msg.into(),
+            msg,
             contexts: Vec::new(),
             status: None,
             errno: None,
@@ -100,8 +105,15 @@ impl Error {
     }
 
     /// Wraps the error in one more context (`reading /etc/passwd`).
-    pub fn context(mut self, ctx: impl Into<String>) -> Self {
-        self.contexts.insert(0, ctx.into());
+    pub fn context(self, ctx: impl Into<String>) -> Self {
+        self.push_context(ctx.into())
+    }
+
+    // Out of line, as the conversions below: about a hundred call sites each get a small
+    // generic shim instead of their own copy (the binary's size budget).
+    #[inline(never)]
+    fn push_context(mut self, ctx: String) -> Self {
+        self.contexts.insert(0, ctx);
         self
     }
 }
@@ -120,6 +132,7 @@ impl std::error::Error for Error {}
 /// The message is the `io::Error`'s text (`No such file or directory (os error 2)`); its OS
 /// error number is kept as [`Error::errno`].
 impl From<std::io::Error> for Error {
+    #[inline(never)]
     fn from(e: std::io::Error) -> Self {
         Error {
             errno: e.raw_os_error(),
@@ -130,6 +143,7 @@ impl From<std::io::Error> for Error {
 
 /// As an `io::Error` of that number, with the same text.
 impl From<rustix::io::Errno> for Error {
+    #[inline(never)]
     fn from(e: rustix::io::Errno) -> Self {
         std::io::Error::from(e).into()
     }

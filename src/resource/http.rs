@@ -8,7 +8,9 @@
 //! tests send an origin's connections to a loopback server.
 
 use super::forward::{self, AbsoluteForm};
-use super::reroute::{self, Reroutes, SkipTls};
+#[cfg(any(test, feature = "testing"))]
+use super::reroute::SkipTls;
+use super::reroute::{self, Reroutes};
 use super::tls::{self, TlsConnector};
 use super::{deliver, redact, DeliverError, Options, Sink, Spec};
 use crate::error::{Error, Kind, Result};
@@ -224,12 +226,15 @@ impl Client {
                 resolver,
             )
         } else {
+            let connector =
+                ().chain(ConnectProxyConnector::default())
+                    .chain(TcpConnector::default());
+            // Test builds only: an https origin rerouted to a plain loopback server skips TLS.
+            #[cfg(any(test, feature = "testing"))]
+            let connector = connector.chain(SkipTls(self.reroutes.clone()));
             Agent::with_parts(
                 cfg.build(),
-                ().chain(ConnectProxyConnector::default())
-                    .chain(TcpConnector::default())
-                    .chain(SkipTls(self.reroutes.clone()))
-                    .chain(TlsConnector(tls)),
+                connector.chain(TlsConnector(tls)),
                 reroute::Resolve::new(self.reroutes.clone()),
             )
         };

@@ -12,9 +12,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, NextTimeout, Transport,
-};
+use ureq::unversioned::transport::NextTimeout;
+#[cfg(any(test, feature = "testing"))]
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, Transport};
 
 /// Origins and the loopback addresses their connections go to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,6 +154,16 @@ impl Reroutes {
 
     /// The process's table, from `IGNIS_HTTP_REROUTE` (read once; unset in production). A
     /// value that does not parse is ignored with a warning.
+    /// The process's table: `IGNIS_HTTP_REROUTE` in test builds (the unit tests, and the
+    /// binary the integration tests run, built with the `testing` feature); always empty in
+    /// the shipped binary, which neither reads the variable nor carries its parser.
+    #[cfg(not(any(test, feature = "testing")))]
+    pub(crate) fn from_distro() -> Arc<Reroutes> {
+        static TABLE: OnceLock<Arc<Reroutes>> = OnceLock::new();
+        TABLE.get_or_init(Arc::default).clone()
+    }
+
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn from_distro() -> Arc<Reroutes> {
         static TABLE: OnceLock<Arc<Reroutes>> = OnceLock::new();
         TABLE
@@ -206,9 +216,13 @@ impl Resolver for Resolve {
 /// Placed before the TLS connector: a direct connection to a rerouted `https` origin reached
 /// the plain-http loopback server, so it is marked as secured and the TLS connector (and
 /// ureq's "TLS required" check) let it through unwrapped.
+/// Test builds only: the connector that lets a rerouted `https` origin talk plain HTTP to its
+/// loopback server (the shipped binary always speaks TLS to an https origin).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub(crate) struct SkipTls(pub Arc<Reroutes>);
 
+#[cfg(any(test, feature = "testing"))]
 impl<In: Transport> Connector<In> for SkipTls {
     type Out = Either<In, Loopback>;
 
@@ -229,9 +243,11 @@ impl<In: Transport> Connector<In> for SkipTls {
 }
 
 /// A plain connection to a loopback server standing in for an `https` origin.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub(crate) struct Loopback(Box<dyn Transport>);
 
+#[cfg(any(test, feature = "testing"))]
 impl Transport for Loopback {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.0.buffers()
