@@ -40,7 +40,8 @@ pub const HTTP_REROUTE: Override = Override {
     var: "IGNIS_HTTP_REROUTE",
     default: "",
     what: "ORIGIN=http://LOOPBACK:PORT,... sends the connections for an origin \
-           (http://169.254.169.254, https://*.amazonaws.com) to a loopback server (tests)",
+           (http://169.254.169.254, https://*.amazonaws.com) to a loopback server (test builds \
+           only: the shipped binary ignores it)",
 };
 /// How long the disks and mount stages wait for a device, in seconds.
 pub const DEVICE_TIMEOUT: Override = Override {
