@@ -24,4 +24,6 @@ pub mod signing;
 pub mod stages;
 pub mod state;
 pub mod sys;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod validate_cmd;

@@ -1,13 +1,14 @@
-//! Shared by the integration tests: test servers on 127.0.0.1 (a scripted HTTP/1.1 server
-//! with fault injection, optionally behind TLS with a CA generated in the test) and the small
-//! helpers every stage test needs (a run's whole output, "are we root").
+//! Shared by the integration tests: test servers on 127.0.0.1 (the library's loopback HTTP/1.1
+//! server, `ignis::testing::http`, scripted by a route table of replies with fault injection,
+//! optionally behind TLS with a CA generated in the test) and the small helpers every stage
+//! test needs (a run's whole output, "are we root").
 #![allow(dead_code)]
 
 pub mod skip;
 
+use ignis::testing::http;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,36 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// The library server's form of this reply.
+    fn to_http(&self) -> http::Reply {
+        match self {
+            Reply::Body(b) => http::Reply::ok(b.clone()),
+            Reply::Status(c) => http::Reply::status(*c),
+            Reply::Redirect(to) => http::Reply::redirect(to),
+            Reply::Reset { partial, total } => {
+                http::Reply::ok(partial.clone()).cut(*total, Duration::ZERO)
+            }
+            Reply::Delay(d, inner) => inner.to_http().after(*d),
+            Reply::Stall {
+                partial,
+                total,
+                stall,
+            } => http::Reply::ok(partial.clone()).cut(*total, *stall),
+            Reply::Trickle { total, every } => http::Reply::ok(vec![b'x'; *total]).trickle(*every),
+            Reply::Full {
+                status,
+                headers,
+                body,
+            } => {
+                let mut r = http::Reply::new(*status, body.clone());
+                r.headers = headers.clone();
+                r
+            }
+        }
+    }
+}
+
 /// Answers requests instead of the route table (`serve_on`).
 pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 
@@ -55,12 +86,26 @@ pub struct Seen {
     pub body: Vec<u8>,
 }
 
+impl From<&http::Request> for Seen {
+    fn from(r: &http::Request) -> Seen {
+        Seen {
+            method: r.method.clone(),
+            path: r.target.clone(),
+            headers: r.headers.iter().cloned().collect(),
+            body: r.body.clone(),
+        }
+    }
+}
+
 type Routes = Arc<Mutex<HashMap<String, Vec<Reply>>>>;
 
+/// The library's loopback server (`ignis::testing::http`, feature `testing`) with a route
+/// table of scripted replies; stops when dropped.
 pub struct Server {
     pub port: u16,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     routes: Routes,
+    _http: http::Server,
 }
 
 impl Server {
@@ -97,126 +142,6 @@ impl Server {
     }
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<Seen> {
-    let mut r = BufReader::new(stream.try_clone().ok()?);
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = HashMap::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).ok()?;
-    Some(Seen {
-        method,
-        path,
-        headers,
-        body,
-    })
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        200 => "OK",
-        302 => "Found",
-        404 => "Not Found",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Status",
-    }
-}
-
-fn respond<W: Write>(w: &mut W, reply: &Reply) {
-    match reply {
-        Reply::Body(b) => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                b.len()
-            );
-            let _ = w.write_all(b);
-        }
-        Reply::Status(c) => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 {c} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                reason(*c)
-            );
-        }
-        Reply::Redirect(to) => {
-            let _ = write!(w, "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-        Reply::Reset { partial, total } => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
-            );
-            let _ = w.write_all(partial);
-        }
-        Reply::Delay(d, inner) => {
-            std::thread::sleep(*d);
-            respond(w, inner);
-        }
-        Reply::Stall {
-            partial,
-            total,
-            stall,
-        } => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
-            );
-            let _ = w.write_all(partial);
-            let _ = w.flush();
-            std::thread::sleep(*stall);
-        }
-        Reply::Full {
-            status,
-            headers,
-            body,
-        } => {
-            let _ = write!(w, "HTTP/1.1 {status} {}\r\n", reason(*status));
-            for (k, v) in headers {
-                let _ = write!(w, "{k}: {v}\r\n");
-            }
-            let _ = write!(
-                w,
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = w.write_all(body);
-        }
-        Reply::Trickle { total, every } => {
-            let _ = write!(
-                w,
-                "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nConnection: close\r\n\r\n"
-            );
-            for _ in 0..*total {
-                if w.write_all(b"x").and_then(|_| w.flush()).is_err() {
-                    return;
-                }
-                std::thread::sleep(*every);
-            }
-        }
-    }
-    let _ = w.flush();
-}
-
 fn next_reply(routes: &Routes, seen: &Seen) -> Reply {
     let mut routes = routes.lock().unwrap();
     // An absolute-form request (we are acting as a forwarding proxy) routes by its path.
@@ -238,102 +163,41 @@ pub fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> Server {
 }
 
 /// Serves on `listener` (a loopback socket the caller bound), answering through `handler`
-/// when given, else through the route table.
+/// when given, else through the route table. Asked to CONNECT (acting as a forwarding
+/// proxy), it opens the tunnel and answers the request inside it the same way, unless a
+/// "CONNECT" route says otherwise (a proxy that refuses tunnels).
 pub fn serve_on(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     handler: Option<Handler>,
 ) -> Server {
-    let port = listener.local_addr().unwrap().port();
     let routes: Routes = Arc::new(Mutex::new(HashMap::new()));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let (r2, s2) = (routes.clone(), seen.clone());
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut stream) = conn else { continue };
-            let (routes, seen, tls) = (r2.clone(), s2.clone(), tls.clone());
-            let handler = handler.clone();
-            let table = routes.clone();
-            let answer = move |req: &Seen| match &handler {
-                Some(h) => h(req),
-                None => next_reply(&table, req),
-            };
-            std::thread::spawn(move || {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                match tls {
-                    None => {
-                        let Some(mut req) = read_request(&mut stream) else {
-                            return;
-                        };
-                        if req.method == "CONNECT" {
-                            // Acting as a forwarding proxy: accept the tunnel and answer the
-                            // request inside it ourselves, unless a "CONNECT" route says
-                            // otherwise (a proxy that refuses tunnels).
-                            seen.lock().unwrap().push(req.clone());
-                            let refusal = routes.lock().unwrap().get("CONNECT").cloned();
-                            if let Some(r) = refusal {
-                                respond(&mut stream, &r[0]);
-                                return;
-                            }
-                            let _ =
-                                stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
-                            let Some(inner) = read_request(&mut stream) else {
-                                return;
-                            };
-                            req = inner;
-                        }
-                        seen.lock().unwrap().push(req.clone());
-                        let reply = answer(&req);
-                        respond(&mut stream, &reply);
-                    }
-                    Some(cfg) => {
-                        let Ok(conn) = rustls::ServerConnection::new(cfg) else {
-                            return;
-                        };
-                        let mut tls = rustls::StreamOwned::new(conn, stream);
-                        let Some(req) = read_tls_request(&mut tls) else {
-                            return;
-                        };
-                        seen.lock().unwrap().push(req.clone());
-                        let reply = answer(&req);
-                        respond(&mut tls, &reply);
-                        tls.conn.send_close_notify();
-                        let _ = tls.flush();
-                    }
-                }
-            });
+    let (table, log) = (routes.clone(), seen.clone());
+    let answer = move |req: &http::Request| {
+        let req = Seen::from(req);
+        log.lock().unwrap().push(req.clone());
+        if req.method == "CONNECT" {
+            let refusal = table
+                .lock()
+                .unwrap()
+                .get("CONNECT")
+                .and_then(|r| r.first().cloned());
+            return refusal.map_or_else(|| http::Reply::ok(Vec::new()), |r| r.to_http());
         }
-    });
-    Server { port, seen, routes }
-}
-
-fn read_tls_request(
-    s: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>,
-) -> Option<Seen> {
-    let mut buf = Vec::new();
-    let mut b = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        if s.read(&mut b).ok()? == 0 {
-            return None;
+        match &handler {
+            Some(h) => h(&req),
+            None => next_reply(&table, &req),
         }
-        buf.push(b[0]);
+        .to_http()
+    };
+    let http = http::Server::start_on(listener, tls, Arc::new(answer));
+    Server {
+        port: http.port,
+        seen,
+        routes,
+        _http: http,
     }
-    let text = String::from_utf8_lossy(&buf);
-    let mut lines = text.split("\r\n");
-    let first = lines.next()?;
-    let mut parts = first.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Some(Seen {
-        method,
-        path,
-        headers,
-        body: Vec::new(),
-    })
 }
 
 /// A CA and a server certificate for 127.0.0.1 signed by it; returns (server config, CA PEM).
