@@ -214,17 +214,7 @@ pub fn test_tls() -> (Arc<rustls::ServerConfig>, String) {
     let params =
         CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
     let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (Arc::new(cfg), ca.pem())
+    (server_config(&cert, &key), ca.pem())
 }
 
 /// A self-signed server certificate for `names` marked CA:TRUE (what `openssl req -x509` makes
@@ -244,6 +234,11 @@ pub fn test_tls_self_signed_ca(
         .distinguished_name
         .push(rcgen::DnType::CommonName, "self-signed test server");
     let cert = params.self_signed(&key).unwrap();
+    (server_config(&cert, &key), cert.pem())
+}
+
+/// A TLS server config (ring, default protocol versions) presenting `cert`.
+fn server_config(cert: &rcgen::Certificate, key: &rcgen::KeyPair) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -254,7 +249,7 @@ pub fn test_tls_self_signed_ca(
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .unwrap();
-    (Arc::new(cfg), cert.pem())
+    Arc::new(cfg)
 }
 
 /// stdout then stderr of a finished run, as one text for assertions and failure messages.
