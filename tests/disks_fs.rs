@@ -3,6 +3,9 @@
 //! ambivalent probes; plus the exact argv of mkfs, mdadm and cryptsetup runs (recorded), and
 //! the crypttab the files stage writes from the state.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use ignis::config::types::Config;
 use ignis::providers::HostPaths;
 use ignis::stages::disks::{self, filesystems, Env};
@@ -72,7 +75,10 @@ fn config(j: serde_json::Value) -> Config {
 fn tools(names: &[&str]) -> bool {
     for n in names {
         if ignis::sys::cmd::find_in_path(n).is_none() {
-            eprintln!("skipping: {n} is not installed (scripts/setup-deps installs it)");
+            skip::skip(
+                "disks_fs",
+                &format!("{n} is not installed (scripts/setup-deps installs it)"),
+            );
             return false;
         }
     }

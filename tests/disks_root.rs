@@ -4,6 +4,9 @@
 //! idempotent mount/umount. Skipped, with the reason printed, when not root or without loop
 //! devices.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -35,7 +38,7 @@ fn skip_reason() -> Option<String> {
 macro_rules! need_root {
     () => {
         if let Some(why) = skip_reason() {
-            eprintln!("skipping root-tier test: {why}");
+            skip::skip("disks_root", &why);
             return;
         }
     };

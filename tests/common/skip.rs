@@ -2,6 +2,9 @@
 //! `target/tmp/skipped-tests.txt` (scripts/test lists it at the end of a run), and never
 //! silently where the run promises every oracle (CI, or scripts/test as root).
 
+// Included on its own by test files that do not use `common` (not every one calls both).
+#![allow(dead_code)]
+
 use std::io::Write;
 
 /// Whether this run promises that nothing needed is missing: `CI` is set, or scripts/test set
