@@ -12,6 +12,7 @@ mod http;
 mod options;
 pub mod proxy;
 mod reroute;
+mod retry;
 pub mod s3;
 pub mod sigv4;
 mod sink;

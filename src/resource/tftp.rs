@@ -199,7 +199,7 @@ pub(crate) fn fetch_tuned(
             }
             Err(f) => f.to_string(),
         };
-        let wait = super::http::backoff(attempt, 1.0);
+        let wait = super::retry::backoff(attempt, 1.0);
         let out_of_time = deadline.is_some_and(|d| Instant::now() + wait >= d);
         if attempt >= tuning.attempts || out_of_time {
             return Err(Error::failed(format!(
