@@ -57,6 +57,10 @@ fn start(ip: IpAddr, files: &[(&str, Vec<u8>)], b: Behaviour) -> Server {
     std::thread::spawn(move || {
         let mut buf = [0u8; 2048];
         let mut rrqs = 0;
+        // Each attempt binds a fresh client port; a second request from a port already served
+        // is the client resending its RRQ (its packet timer ran out on a loaded machine), not a
+        // new transfer: the transfer in progress answers it.
+        let mut clients = std::collections::HashSet::new();
         loop {
             let Ok((n, client)) = sock.recv_from(&mut buf) else {
                 return;
@@ -66,6 +70,9 @@ fn start(ip: IpAddr, files: &[(&str, Vec<u8>)], b: Behaviour) -> Server {
             }
             rrqs += 1;
             if b.drop_first_rrq && rrqs == 1 {
+                continue;
+            }
+            if !clients.insert(client) {
                 continue;
             }
             let fields: Vec<&[u8]> = buf[2..n].split(|&c| c == 0).collect();
