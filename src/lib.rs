@@ -20,6 +20,7 @@ pub mod passwd;
 pub mod providers;
 pub mod resource;
 pub mod rmcfg;
+pub mod selinux;
 pub mod signing;
 pub mod stages;
 pub mod state;

@@ -56,7 +56,7 @@ mod dir;
 mod tree;
 mod walk;
 
-pub use dir::{Dir, DirCache};
+pub use dir::{Dir, DirCache, LabelStat};
 
 pub struct Root {
     fd: OwnedFd,

@@ -6,6 +6,7 @@ pub mod crypttab;
 pub mod ids;
 pub mod nodes;
 pub mod plan;
+pub mod relabel;
 pub mod result;
 pub mod sshkeys;
 mod unitlinks;
@@ -16,7 +17,7 @@ use crate::engine::Context;
 use crate::error::{Context as _, Result};
 use crate::resource::Fetcher;
 use crate::state::State;
-use crate::sys::cmd::{Cmd, Runner};
+use crate::sys::cmd::Runner;
 use crate::sys::root::Root;
 
 /// What the stage did that later steps need: every path it created (first missing component
@@ -77,7 +78,7 @@ pub fn apply(
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crypttab::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
-    relabel(root, &out, runner)?;
+    relabel::relabel(root, &out, runner)?;
     root.syncfs()?;
     Ok(out)
 }
@@ -222,106 +223,6 @@ pub fn rfc3339_now() -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
-/// Relabels what was created when the target's SELinux config enforces (or logs) a policy
-/// that is installed; otherwise one log line (Debian's Ignition fails the boot here).
-fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
-    let Some(cfg) = root.read("/etc/selinux/config")? else {
-        log::info!("SELinux: no /etc/selinux/config in the target: nothing to relabel");
-        return Ok(());
-    };
-    let text = String::from_utf8_lossy(&cfg);
-    let get = |k: &str| {
-        text.lines()
-            .filter_map(|l| l.trim().strip_prefix(k)?.strip_prefix('='))
-            .map(|v| v.trim().trim_matches('"').to_string())
-            .next_back()
-    };
-    let mode = get("SELINUX").unwrap_or_default();
-    let ty = get("SELINUXTYPE").unwrap_or_else(|| "targeted".into());
-    if mode != "enforcing" && mode != "permissive" {
-        log::info!("SELinux is {mode:?} in the target: nothing to relabel");
-        return Ok(());
-    }
-    let fc = format!("/etc/selinux/{ty}/contexts/files/file_contexts");
-    if root.lstat(&fc)?.is_none() {
-        log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
-        return Ok(());
-    }
-    let paths = relabel_paths(root, &out.created)?;
-    if paths.is_empty() {
-        return Ok(());
-    }
-    let rootp = root.path().to_string_lossy().into_owned();
-    let mut list = Vec::new();
-    for p in &paths {
-        list.extend_from_slice(format!("{}{p}", rootp.trim_end_matches('/')).as_bytes());
-        list.push(0);
-    }
-    // -v lists every relabelled path on stdout: the runner collects it, which costs about a
-    // megabyte for ten thousand paths and keeps setfiles behind the one seam tests record.
-    let cmd = Cmd::new("setfiles")
-        .args([
-            "-vF0",
-            "-r",
-            &rootp,
-            &format!("{}{fc}", rootp.trim_end_matches('/')),
-            "-f",
-            "-",
-        ])
-        .stdin_bytes(&list);
-    runner
-        .run(&cmd)
-        .context(|| format!("SELinux is {mode} in the target"))?;
-    log::info!("SELinux: relabelled {} paths", paths.len());
-    Ok(())
-}
-
-/// The created paths as setfiles must see them: directories resolved inside the root (setfiles
-/// resolves symlinks on the host, where an absolute link leads out of the target), each once,
-/// and only those still there (a later step may have replaced or removed one).
-fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    // Each directory is opened and located once for all its entries.
-    let mut dirs = crate::sys::root::DirCache::read_only(64);
-    let mut real_dirs: std::collections::HashMap<String, String> = Default::default();
-    for p in created {
-        let t = p.trim_end_matches('/');
-        let (parent, name) = match t.rfind('/') {
-            Some(0) => ("/", &t[1..]),
-            Some(i) => (&t[..i], &t[i + 1..]),
-            None => ("/", t),
-        };
-        if name.is_empty() || name == "." || name == ".." {
-            let Some(real) = root.real_path(p)? else {
-                continue;
-            };
-            if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
-                out.push(real);
-            }
-            continue;
-        }
-        let Some(dir) = dirs.get(root, parent)? else {
-            continue;
-        };
-        if dir.lstat(name)?.is_none() {
-            continue;
-        }
-        let base = match real_dirs.get(parent) {
-            Some(b) => b,
-            None => {
-                let b = root.real_dir(&dir);
-                real_dirs.entry(parent.to_string()).or_insert(b)
-            }
-        };
-        let real = format!("{}/{name}", base.trim_end_matches('/'));
-        if seen.insert(real.clone()) {
-            out.push(real);
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -329,71 +230,5 @@ mod tests {
         let d = super::rfc3339_now();
         assert_eq!(d.len(), 20);
         assert!(d.starts_with("20") && d.ends_with('Z'));
-    }
-
-    #[test]
-    fn relabel_paths_are_resolved_deduplicated_and_present() {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().to_path_buf();
-        std::fs::create_dir_all(d.join("srv/real/new")).unwrap();
-        std::os::unix::fs::symlink("/srv/real", d.join("opt")).unwrap();
-        std::fs::write(d.join("srv/real/f"), b"x").unwrap();
-        let root = super::Root::open(&d).unwrap();
-        let created: Vec<String> = ["/opt/new", "/opt/f", "/srv/real/f", "/opt/gone", "/opt"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(
-            super::relabel_paths(&root, &created).unwrap(),
-            vec!["/srv/real/new", "/srv/real/f", "/opt"]
-        );
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn setfiles_runs_through_the_runner_with_the_created_paths() {
-        use crate::sys::cmd::RecordingRunner;
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().to_path_buf();
-        std::fs::create_dir_all(d.join("etc/selinux/targeted/contexts/files")).unwrap();
-        std::fs::write(
-            d.join("etc/selinux/targeted/contexts/files/file_contexts"),
-            "",
-        )
-        .unwrap();
-        std::fs::write(d.join("etc/selinux/config"), "SELINUX=enforcing\n").unwrap();
-        std::fs::write(d.join("etc/a"), "").unwrap();
-        let root = super::Root::open(&d).unwrap();
-        let out = super::Applied {
-            created: vec!["/etc/a".into(), "/etc/gone".into()],
-        };
-        let r = RecordingRunner::new();
-        super::relabel(&root, &out, &r).unwrap();
-        let rootp = d.to_string_lossy().into_owned();
-        let fc = format!("{rootp}/etc/selinux/targeted/contexts/files/file_contexts");
-        assert_eq!(
-            r.argvs(),
-            [vec![
-                "setfiles",
-                "-vF0",
-                "-r",
-                rootp.as_str(),
-                fc.as_str(),
-                "-f",
-                "-"
-            ]]
-        );
-        let seen = r.seen.lock().unwrap();
-        assert_eq!(
-            seen[0].stdin.as_deref(),
-            Some(format!("{rootp}/etc/a\0").as_bytes())
-        );
-        drop(seen);
-        // A failing setfiles fails the stage, saying SELinux's mode.
-        let r = RecordingRunner::new();
-        r.reply(&["setfiles"], Err("exit status 1"));
-        let e = super::relabel(&root, &out, &r).unwrap_err().to_string();
-        assert!(e.contains("SELinux is enforcing in the target"), "{e}");
-        std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -11,6 +11,15 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use std::sync::Arc;
 
+/// The file type bits (`S_IFMT`), device, inode and link count of an entry.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelStat {
+    pub file_type: u32,
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+}
+
 pub struct Dir {
     fd: Arc<OwnedFd>,
     /// The config path it was opened by (for errors).
@@ -42,6 +51,13 @@ impl Dir {
     /// The directory's entries (without `.` and `..`), sorted, each with its kind when the
     /// filesystem tells it with the name (`None`: ask `lstat`).
     pub fn entries(&self) -> Result<Vec<(String, Option<Kind>)>> {
+        let mut out = self.entries_unsorted()?;
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// `entries` in the order the filesystem lists them (as fts walks a tree).
+    pub fn entries_unsorted(&self) -> Result<Vec<(String, Option<Kind>)>> {
         let fd = rfs::openat(
             &*self.fd,
             ".",
@@ -66,8 +82,37 @@ impl Dir {
             };
             out.push((n, kind));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
+    }
+
+    /// What labelling needs of the entry `name` (not followed): `None` when missing.
+    pub fn label_stat(&self, name: &str) -> Result<Option<LabelStat>> {
+        match rfs::statat(&*self.fd, check(name)?, AtFlags::SYMLINK_NOFOLLOW) {
+            // st_nlink is 32 bits wide on some architectures.
+            #[allow(clippy::unnecessary_cast)]
+            Ok(st) => Ok(Some(LabelStat {
+                file_type: st.st_mode & 0o170000,
+                dev: st.st_dev,
+                ino: st.st_ino,
+                nlink: st.st_nlink as u64,
+            })),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(io_err("stat", &self.at(name), e)),
+        }
+    }
+
+    /// Sets the SELinux label of the entry `name` itself (a symlink is not followed) as
+    /// libselinux stores it: the context and a NUL. The entry is reached through this
+    /// directory's descriptor (/proc/self/fd), so nothing on the way is resolved again.
+    pub fn set_label(&self, name: &str, context: &str) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let name = check(name)?;
+        let mut value = Vec::with_capacity(context.len() + 1);
+        value.extend_from_slice(context.as_bytes());
+        value.push(0);
+        let via = format!("/proc/self/fd/{}/{name}", self.fd.as_raw_fd());
+        rfs::lsetxattr(&via, "security.selinux", &value, rfs::XattrFlags::empty())
+            .map_err(|e| io_err("labelling", &self.at(name), e))
     }
 
     /// The target of the symlink `name`.

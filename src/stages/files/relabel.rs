@@ -1,0 +1,272 @@
+//! The SELinux relabel at the end of the files stage: what the stage created gets the label
+//! `setfiles -F` would give it (each created path, and everything under a created directory
+//! on the same filesystem), natively when the policy's file contexts are within what
+//! `crate::selinux` reads, otherwise by running setfiles as Ignition does.
+
+use super::Applied;
+use crate::error::{Context as _, Result};
+use crate::selinux::{regex::Vm, Labels};
+use crate::sys::cmd::{Cmd, Runner};
+use crate::sys::root::{DirCache, Root};
+use std::collections::HashSet;
+
+const S_IFDIR: u32 = 0o040000;
+
+/// Relabels what was created when the target's SELinux config enforces (or logs) a policy
+/// that is installed; otherwise one log line (Debian's Ignition fails the boot here).
+pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
+    let Some(cfg) = root.read("/etc/selinux/config")? else {
+        log::info!("SELinux: no /etc/selinux/config in the target: nothing to relabel");
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&cfg);
+    let get = |k: &str| {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix(k)?.strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .next_back()
+    };
+    let mode = get("SELINUX").unwrap_or_default();
+    let ty = get("SELINUXTYPE").unwrap_or_else(|| "targeted".into());
+    if mode != "enforcing" && mode != "permissive" {
+        log::info!("SELinux is {mode:?} in the target: nothing to relabel");
+        return Ok(());
+    }
+    let fc = format!("/etc/selinux/{ty}/contexts/files/file_contexts");
+    if root.lstat(&fc)?.is_none() {
+        log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
+        return Ok(());
+    }
+    let paths = relabel_paths(root, &out.created)?;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let labels = Labels::load(&mut |p| root.read(p), &fc).context(|| format!("reading {fc}"))?;
+    match labels {
+        Ok(labels) => {
+            let n = label(root, &labels, &paths)
+                .context(|| format!("SELinux is {mode} in the target"))?;
+            log::info!(
+                "SELinux: labelled {n} paths under the {} created ({} file contexts of policy {ty})",
+                paths.len(),
+                labels.len()
+            );
+        }
+        Err(why) => {
+            log::info!("SELinux: {why}: relabelling with setfiles");
+            setfiles(root, &fc, &paths, runner)
+                .context(|| format!("SELinux is {mode} in the target"))?;
+            log::info!("SELinux: relabelled {} paths", paths.len());
+        }
+    }
+    Ok(())
+}
+
+/// Labels each of `paths` (real paths inside the root, as `relabel_paths` gives them) and,
+/// for a directory, everything under it on the same filesystem, depth first in directory
+/// order, as setfiles walks each path it is given. Within one path's walk the first name of
+/// a hard-linked inode decides its label (setfiles keeps the first; it tells inodes apart by
+/// number only, here the device counts too); a later path labels it again. Returns how many
+/// labels were set.
+pub fn label(root: &Root, labels: &Labels, paths: &[String]) -> Result<usize> {
+    let mut dirs = DirCache::read_only(64);
+    let mut vm = Vm::default();
+    // Entries labelled already, with everything under them: labelling one again changes
+    // nothing unless it is a hard-linked inode, whose label another name may have set since.
+    // Those, and the directories above them, are `hot`: walked and labelled again.
+    let mut done: HashSet<String> = HashSet::new();
+    let mut hot: HashSet<String> = HashSet::new();
+    let mut n = 0;
+    for top in paths {
+        // Hard-linked inodes met in this path's walk (rare: a list).
+        let mut inodes: Vec<(u64, u64)> = Vec::new();
+        let mut stack = vec![top.clone()];
+        let mut top_dev = None;
+        while let Some(p) = stack.pop() {
+            if !done.insert(p.clone()) && !hot.contains(&p) {
+                continue;
+            }
+            let (parent, name) = match p.rfind('/') {
+                Some(0) => ("/", &p[1..]),
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => continue,
+            };
+            if name.is_empty() {
+                continue;
+            }
+            let Some(dir) = dirs.get(root, parent)? else {
+                continue;
+            };
+            let Some(st) = dir.label_stat(name)? else {
+                continue;
+            };
+            let is_dir = st.file_type == S_IFDIR;
+            if st.nlink > 1 && !is_dir {
+                let mut up = p.as_str();
+                while !up.is_empty() && hot.insert(up.to_string()) {
+                    up = &up[..up.rfind('/').unwrap_or(0)];
+                }
+            }
+            let dev = *top_dev.get_or_insert(st.dev);
+            if let Some((_, ctx)) = labels.lookup(&p, st.file_type, &mut vm) {
+                let id = (st.dev, st.ino);
+                if st.nlink < 2 || is_dir || !inodes.contains(&id) {
+                    if st.nlink > 1 && !is_dir {
+                        inodes.push(id);
+                    }
+                    dir.set_label(name, ctx)?;
+                    n += 1;
+                }
+            }
+            if is_dir && st.dev == dev {
+                if let Some(d) = dirs.get(root, &p)? {
+                    let base = p.trim_end_matches('/');
+                    for (e, _) in d.entries_unsorted()?.into_iter().rev() {
+                        stack.push(format!("{base}/{e}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Runs setfiles over `paths` as Ignition does, for a policy `label` cannot read.
+fn setfiles(root: &Root, fc: &str, paths: &[String], runner: &dyn Runner) -> Result<()> {
+    let rootp = root.path().to_string_lossy().into_owned();
+    let mut list = Vec::new();
+    for p in paths {
+        list.extend_from_slice(format!("{}{p}", rootp.trim_end_matches('/')).as_bytes());
+        list.push(0);
+    }
+    // -v lists every relabelled path on stdout: the runner collects it, which costs about a
+    // megabyte for ten thousand paths and keeps setfiles behind the one seam tests record.
+    let cmd = Cmd::new("setfiles")
+        .args([
+            "-vF0",
+            "-r",
+            &rootp,
+            &format!("{}{fc}", rootp.trim_end_matches('/')),
+            "-f",
+            "-",
+        ])
+        .stdin_bytes(&list);
+    runner.run(&cmd)?;
+    Ok(())
+}
+
+/// The created paths as setfiles must see them: directories resolved inside the root (setfiles
+/// resolves symlinks on the host, where an absolute link leads out of the target), each once,
+/// and only those still there (a later step may have replaced or removed one).
+fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    // Each directory is opened and located once for all its entries.
+    let mut dirs = crate::sys::root::DirCache::read_only(64);
+    let mut real_dirs: std::collections::HashMap<String, String> = Default::default();
+    for p in created {
+        let t = p.trim_end_matches('/');
+        let (parent, name) = match t.rfind('/') {
+            Some(0) => ("/", &t[1..]),
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => ("/", t),
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            let Some(real) = root.real_path(p)? else {
+                continue;
+            };
+            if root.lstat(&real)?.is_some() && seen.insert(real.clone()) {
+                out.push(real);
+            }
+            continue;
+        }
+        let Some(dir) = dirs.get(root, parent)? else {
+            continue;
+        };
+        if dir.lstat(name)?.is_none() {
+            continue;
+        }
+        let base = match real_dirs.get(parent) {
+            Some(b) => b,
+            None => {
+                let b = root.real_dir(&dir);
+                real_dirs.entry(parent.to_string()).or_insert(b)
+            }
+        };
+        let real = format!("{}/{name}", base.trim_end_matches('/'));
+        if seen.insert(real.clone()) {
+            out.push(real);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relabel_paths_are_resolved_deduplicated_and_present() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
+        std::fs::create_dir_all(d.join("srv/real/new")).unwrap();
+        std::os::unix::fs::symlink("/srv/real", d.join("opt")).unwrap();
+        std::fs::write(d.join("srv/real/f"), b"x").unwrap();
+        let root = super::Root::open(&d).unwrap();
+        let created: Vec<String> = ["/opt/new", "/opt/f", "/srv/real/f", "/opt/gone", "/opt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            super::relabel_paths(&root, &created).unwrap(),
+            vec!["/srv/real/new", "/srv/real/f", "/opt"]
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_policy_beyond_the_native_reader_goes_to_setfiles_through_the_runner() {
+        use crate::sys::cmd::RecordingRunner;
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path().to_path_buf();
+        std::fs::create_dir_all(d.join("etc/selinux/targeted/contexts/files")).unwrap();
+        // A lookahead is beyond `crate::selinux::regex`.
+        std::fs::write(
+            d.join("etc/selinux/targeted/contexts/files/file_contexts"),
+            "/(?=e).*\tsystem_u:object_r:etc_t:s0\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("etc/selinux/config"), "SELINUX=enforcing\n").unwrap();
+        std::fs::write(d.join("etc/a"), "").unwrap();
+        let root = super::Root::open(&d).unwrap();
+        let out = super::Applied {
+            created: vec!["/etc/a".into(), "/etc/gone".into()],
+        };
+        let r = RecordingRunner::new();
+        super::relabel(&root, &out, &r).unwrap();
+        let rootp = d.to_string_lossy().into_owned();
+        let fc = format!("{rootp}/etc/selinux/targeted/contexts/files/file_contexts");
+        assert_eq!(
+            r.argvs(),
+            [vec![
+                "setfiles",
+                "-vF0",
+                "-r",
+                rootp.as_str(),
+                fc.as_str(),
+                "-f",
+                "-"
+            ]]
+        );
+        let seen = r.seen.lock().unwrap();
+        assert_eq!(
+            seen[0].stdin.as_deref(),
+            Some(format!("{rootp}/etc/a\0").as_bytes())
+        );
+        drop(seen);
+        // A failing setfiles fails the stage, saying SELinux's mode.
+        let r = RecordingRunner::new();
+        r.reply(&["setfiles"], Err("exit status 1"));
+        let e = super::relabel(&root, &out, &r).unwrap_err().to_string();
+        assert!(e.contains("SELinux is enforcing in the target"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
