@@ -99,7 +99,7 @@ pub(crate) fn deliver(
             tee
         }
         Compression::Gzip => {
-            let mut gz = flate2::write::GzDecoder::new(tee);
+            let mut gz = super::gunzip::Gunzip::new(tee);
             pump(
                 src,
                 &mut gz,
@@ -107,8 +107,6 @@ pub(crate) fn deliver(
                 &mut progress,
                 "decompressing gzip",
             )?;
-            gz.try_finish()
-                .map_err(|e| bad_data(e, "decompressing gzip"))?;
             gz.finish().map_err(|e| bad_data(e, "decompressing gzip"))?
         }
     };

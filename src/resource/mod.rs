@@ -7,6 +7,7 @@ mod data;
 mod deliver;
 mod forward;
 mod from_config;
+mod gunzip;
 pub mod hash;
 mod http;
 mod options;

@@ -4,6 +4,8 @@ use super::*;
 
 pub(crate) fn file_cases() -> Vec<Case> {
     let gz = b64(&gzip(b"gzipped contents\n"));
+    // Two gzip members back to back: Go's reader (Ignition's) reads them as one stream.
+    let gz2 = b64(&[gzip(b"first member, "), gzip(b"second member\n")].concat());
     let hashed = b"hash me\n";
     vec![
         case(
@@ -35,6 +37,16 @@ pub(crate) fn file_cases() -> Vec<Case> {
             &format!(
                 r#""storage":{{"files":[
                 {{"path":"/etc/gz","contents":{{"compression":"gzip","source":"data:;base64,{gz}"}}}}]}}"#
+            ),
+            no_seed,
+            true,
+        ),
+        case(
+            "files: gzip, two members",
+            "3.3.0",
+            &format!(
+                r#""storage":{{"files":[
+                {{"path":"/etc/gz2","contents":{{"compression":"gzip","source":"data:;base64,{gz2}"}}}}]}}"#
             ),
             no_seed,
             true,

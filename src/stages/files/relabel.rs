@@ -37,13 +37,14 @@ pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
         log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
         return Ok(());
     }
-    let paths = relabel_paths(root, &out.created)?;
-    if paths.is_empty() {
+    if out.created.is_empty() {
         return Ok(());
     }
     let labels = Labels::load(&mut |p| root.read(p), &fc).context(|| format!("reading {fc}"))?;
     match labels {
         Ok(labels) => {
+            // `label` skips a path no longer there itself.
+            let paths = relabel_paths(root, &out.created, true)?;
             let n = label(root, &labels, &paths)
                 .context(|| format!("SELinux is {mode} in the target"))?;
             log::info!(
@@ -53,6 +54,11 @@ pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
             );
         }
         Err(why) => {
+            // setfiles fails on a missing path: only those still there.
+            let paths = relabel_paths(root, &out.created, false)?;
+            if paths.is_empty() {
+                return Ok(());
+            }
             log::info!("SELinux: {why}: relabelling with setfiles");
             setfiles(root, &fc, &paths, runner)
                 .context(|| format!("SELinux is {mode} in the target"))?;
@@ -158,7 +164,7 @@ fn setfiles(root: &Root, fc: &str, paths: &[String], runner: &dyn Runner) -> Res
 /// The created paths as setfiles must see them: directories resolved inside the root (setfiles
 /// resolves symlinks on the host, where an absolute link leads out of the target), each once,
 /// and only those still there (a later step may have replaced or removed one).
-fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
+fn relabel_paths(root: &Root, created: &[String], all: bool) -> Result<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     // Each directory is opened and located once for all its entries.
@@ -183,7 +189,7 @@ fn relabel_paths(root: &Root, created: &[String]) -> Result<Vec<String>> {
         let Some(dir) = dirs.get(root, parent)? else {
             continue;
         };
-        if dir.lstat(name)?.is_none() {
+        if !all && dir.lstat(name)?.is_none() {
             continue;
         }
         let base = match real_dirs.get(parent) {
@@ -216,7 +222,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(
-            super::relabel_paths(&root, &created).unwrap(),
+            super::relabel_paths(&root, &created, false).unwrap(),
             vec!["/srv/real/new", "/srv/real/f", "/opt"]
         );
         std::fs::remove_dir_all(&d).unwrap();
