@@ -307,3 +307,35 @@ fn authorized_keys_file_when_fragments_are_off() {
         text(&o)
     );
 }
+
+#[test]
+fn a_file_in_a_new_home_meets_the_skeleton_copy() {
+    // The home does not exist when the files stage plans, but the passwd step fills it from
+    // /etc/skel before the file is written: the file must be looked for, not assumed new.
+    if !is_root() {
+        common::skip::skip(
+            "a_file_in_a_new_home_meets_the_skeleton_copy",
+            "chown needs root",
+        );
+        return;
+    }
+    for (overwrite, want_ok) in [(false, false), (true, true)] {
+        let t = T::new(&format!("skelmeet-{overwrite}"));
+        std::fs::write(t.p("/etc/shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
+        std::fs::write(t.p("/etc/gshadow"), "root:*::\n").unwrap();
+        std::fs::create_dir_all(t.p("/etc/skel")).unwrap();
+        std::fs::write(t.p("/etc/skel/.profile"), "# skel\n").unwrap();
+        std::fs::create_dir_all(t.p("/home")).unwrap();
+        let o = t.apply(&format!(
+            r#"{{"ignition":{{"version":"3.3.0"}},"passwd":{{"users":[{{"name":"bob"}}]}},
+            "storage":{{"files":[{{"path":"/home/bob/.profile","overwrite":{overwrite},
+            "contents":{{"source":"data:,mine%0A"}}}}]}}}}"#
+        ));
+        assert_eq!(o.status.success(), want_ok, "{}", text(&o));
+        if want_ok {
+            assert_eq!(t.read("/home/bob/.profile"), "mine\n");
+        } else {
+            assert!(text(&o).contains("overwrite is false"), "{}", text(&o));
+        }
+    }
+}

@@ -281,3 +281,30 @@ fn remote_contents_hash_checked_and_nothing_left_on_mismatch() {
         .collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+#[test]
+fn a_hard_link_where_a_deeper_entry_made_a_directory_is_looked_at() {
+    // /n/d does not exist when planned, but the file below it through the symlink /m
+    // (written before hard links) makes it a directory: the link meets that directory, as it
+    // would without the plan.
+    if !is_root() {
+        common::skip::skip(
+            "a_hard_link_where_a_deeper_entry_made_a_directory_is_looked_at",
+            "chown needs root",
+        );
+        return;
+    }
+    let t = T::new("linkoverdir");
+    std::fs::write(t.p("/etc/target"), "t\n").unwrap();
+    std::os::unix::fs::symlink("/n", t.p("/m")).unwrap();
+    let o = t.apply(&cfg(
+        r#"{"files":[{"path":"/m/d/f","contents":{"source":"data:,x"}}],
+        "links":[{"path":"/n/d","target":"/etc/target","hard":true}]}"#,
+    ));
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("a directory exists there that is not the configured link"),
+        "{}",
+        text(&o)
+    );
+}

@@ -221,7 +221,7 @@ fn file(
             })?
         }
     };
-    let found = dir.lstat(name)?;
+    let found = if o.absent { None } else { dir.lstat(name)? };
     if let Some(m) = &found {
         check_existing(root, o, m)?;
     }
@@ -342,8 +342,8 @@ fn directory(
     let (parent, name) = entry(&d.path);
     let mut pdir = dirs.get(root, parent)?;
     let mut existing = match &pdir {
-        Some(p) => p.lstat(name)?,
-        None => None,
+        Some(p) if !o.absent => p.lstat(name)?,
+        _ => None,
     };
     if let Some(m) = &existing {
         check_existing(root, o, m)?;
@@ -387,8 +387,8 @@ fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -
     let target = l.target.as_deref().unwrap_or("");
     let (parent, name) = entry(&l.path);
     let found = match dirs.get(root, parent)? {
-        Some(p) => p.lstat(name)?,
-        None => None,
+        Some(p) if !o.absent => p.lstat(name)?,
+        _ => None,
     };
     if let Some(m) = found {
         check_existing(root, o, &m)?;

@@ -37,6 +37,10 @@ pub struct Op<'c> {
     pub data: Option<&'c str>,
     /// Contents fetched from elsewhere than the config itself (not a data URL).
     pub remote: bool,
+    /// Known missing: its directory was missing when planned, nothing else is planned beneath
+    /// it, and it is not in a home directory (which the passwd step fills from the skeleton):
+    /// nothing can be there when it is written, so apply need not look.
+    pub absent: bool,
 }
 
 impl Op<'_> {
@@ -139,6 +143,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
             spec: None,
             data: None,
             remote: false,
+            absent: false,
         };
         let planned = (|| -> Result<()> {
             // Where each entry lands, its directories resolved inside the root as they will be
@@ -194,8 +199,42 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
         .collect();
     // Planning changes nothing: each directory is opened (or found missing) once.
     let mut dirs = DirCache::read_only(64);
+    // Where entries land beneath another entry, a deeper one written first (a hard link
+    // comes last) may have made it a directory: those are looked at.
+    let mut above: HashSet<&str> = HashSet::new();
+    for o in &ops {
+        let mut p = o.resolved.as_str();
+        while let Some(i) = p.rfind('/').filter(|&i| i > 0) {
+            p = &p[..i];
+            if !above.insert(p) {
+                break;
+            }
+        }
+    }
+    let homes_real: Vec<String> = homes
+        .iter()
+        .filter_map(|h| root.resolve(h).ok())
+        .map(|h| format!("{}/", h.trim_end_matches('/')))
+        .collect();
+    let mut absent = Vec::with_capacity(ops.len());
     for o in &ops {
         precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
+        // The cache knows the directory missing from the precheck: no syscall here.
+        let t = o.path().trim_end_matches('/');
+        let parent = match t.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &t[..i],
+            None => "",
+        };
+        let in_home = homes_real
+            .iter()
+            .any(|h| format!("{}/", o.resolved).starts_with(h.as_str()));
+        let known = !parent.is_empty() && !in_home && !above.contains(o.resolved.as_str());
+        absent.push(known && dirs.get(root, parent)?.is_none());
+    }
+    drop((made, above));
+    for (o, a) in ops.iter_mut().zip(absent) {
+        o.absent = a;
     }
     Ok(ops)
 }
