@@ -280,7 +280,10 @@ impl Root {
     /// Writes `bytes` to `p` atomically with `mode` and owner, creating parents.
     pub fn write_atomic(&self, p: &str, bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Result<()> {
         let (dir, _) = split(p)?;
-        self.mkdir_all(dir, 0o755)?;
+        // One lookup when the directory is there (the common case), the walk otherwise.
+        if self.open_dir(dir)?.is_none() {
+            self.mkdir_all(dir, 0o755)?;
+        }
         let mut t = self.create_temp(p)?;
         std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {p}"))?;
         t.commit(mode, uid, gid)

@@ -113,7 +113,7 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
         }
     };
     if let Some(c) = &u.contents {
-        out.created.extend(root.mkdir_all(UNIT_DIR, 0o755)?);
+        ensure_dir(root, UNIT_DIR, out)?;
         let existed = root.lstat(&path)?.is_some();
         if existed {
             root.remove_all(&path)?;
@@ -125,15 +125,15 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
     for d in &u.dropins {
         let Some(c) = &d.contents else { continue };
         let dir = format!("{UNIT_DIR}/{}.d", u.name);
-        out.created.extend(root.mkdir_all(&dir, 0o755)?);
         let p = format!("{dir}/{}", d.name);
+        dropin_dir(root, &dir, out)?;
         root.write_atomic(&p, c.as_bytes(), 0o644, 0, 0)?;
         forget(links, &p);
         out.created.push(p);
     }
     match u.mask {
         Some(true) => {
-            out.created.extend(root.mkdir_all(UNIT_DIR, 0o755)?);
+            ensure_dir(root, UNIT_DIR, out)?;
             root.remove_all(&path)?;
             forget(links, &path);
             root.symlink("/dev/null", &path)?;
@@ -154,6 +154,34 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
     }
     if u.enabled == Some(false) {
         disable(root, links, u)?;
+    }
+    Ok(())
+}
+
+/// The dropin directory `dir` (in the unit directory), made when missing. The common case, a
+/// new directory in an existing unit directory, is one mkdir where that directory is;
+/// anything else (a missing unit directory, a symlink or a file in the way) goes through
+/// `mkdir_all`, which follows or reports it.
+fn dropin_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
+    if root.open_dir(dir)?.is_some() {
+        return Ok(());
+    }
+    let name = &dir[UNIT_DIR.len() + 1..];
+    if let Some(parent) = root.open_dir(UNIT_DIR)? {
+        if parent.lstat(name)?.is_none() {
+            parent.mkdir(name, 0o755)?;
+            out.created.push(dir.to_string());
+            return Ok(());
+        }
+    }
+    out.created.extend(root.mkdir_all(dir, 0o755)?);
+    Ok(())
+}
+
+/// The directory `dir`, made (with its parents) when missing: one lookup when it is there.
+fn ensure_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
+    if root.open_dir(dir)?.is_none() {
+        out.created.extend(root.mkdir_all(dir, 0o755)?);
     }
     Ok(())
 }
