@@ -78,7 +78,8 @@ install() {
     ignis_require udevadm mkfs.ext4 mkfs.xfs mkfs.fat mkswap wipefs mdadm cryptsetup \
         mount umount modprobe
     # Optional: btrfs only where btrfs-progs is installed; setfiles only where SELinux tooling
-    # is (the files stage relabels only when the target root has a policy). Not installed
+    # is (the files stage labels natively; setfiles is its fallback for a policy whose file
+    # contexts use regex constructs beyond its reader). Not installed
     # here: clevis (LUKS with Clevis runs it when the image's clevis module put it in),
     # is-live-image and ignition-kargs-helper (the distro's, run when present).
     inst_multiple -o mkfs.btrfs setfiles
