@@ -12,6 +12,15 @@ fn set_has(s: &Set, b: u8) -> bool {
     s[(b >> 6) as usize] & (1 << (b & 63)) != 0
 }
 
+/// The one byte of a single-byte set.
+fn only_byte(s: &Set) -> Option<u8> {
+    if s.iter().map(|w| w.count_ones()).sum::<u32>() != 1 {
+        return None;
+    }
+    let i = s.iter().position(|&w| w != 0)?;
+    Some((i * 64) as u8 + s[i].trailing_zeros() as u8)
+}
+
 fn set_add(s: &mut Set, lo: u8, hi: u8) {
     for b in lo..=hi {
         s[(b >> 6) as usize] |= 1 << (b & 63);
@@ -239,13 +248,15 @@ impl Parser<'_> {
             self.i += 1;
             let lo = if c == b'\\' {
                 let e = self.escape()?;
-                if e.iter().map(|w| w.count_ones()).sum::<u32>() != 1 {
-                    for (a, b) in s.iter_mut().zip(e) {
-                        *a |= b;
+                match only_byte(&e) {
+                    Some(b) => b,
+                    None => {
+                        for (a, b) in s.iter_mut().zip(e) {
+                            *a |= b;
+                        }
+                        continue;
                     }
-                    continue;
                 }
-                (0..=255u8).find(|&b| set_has(&e, b)).unwrap_or(0)
             } else {
                 c
             };
@@ -256,10 +267,7 @@ impl Parser<'_> {
                 self.i += 1;
                 if hi == b'\\' {
                     let e = self.escape()?;
-                    if e.iter().map(|w| w.count_ones()).sum::<u32>() != 1 {
-                        return Err("class range ends in a class".into());
-                    }
-                    hi = (0..=255u8).find(|&b| set_has(&e, b)).unwrap_or(0);
+                    hi = only_byte(&e).ok_or("class range ends in a class")?;
                 }
                 if hi < lo {
                     return Err("class range out of order".into());
@@ -385,9 +393,10 @@ impl Regex {
                 let mut prefix = Vec::new();
                 for it in &items[1..] {
                     match it {
-                        Node::Bytes(s) if s.iter().map(|w| w.count_ones()).sum::<u32>() == 1 => {
-                            prefix.push((0..=255u8).find(|&b| set_has(s, b)).unwrap_or(0));
-                        }
+                        Node::Bytes(s) => match only_byte(s) {
+                            Some(b) => prefix.push(b),
+                            None => break,
+                        },
                         _ => break,
                     }
                 }
@@ -536,6 +545,18 @@ mod tests {
         assert!(m("/a", "/a\n"), "$ matches before a final newline");
         assert!(m("(a*)*b", "aaab"));
         assert!(m("/x+?y", "/xxy"));
+    }
+
+    #[test]
+    fn single_byte_sets_and_escaped_ranges() {
+        for b in [0u8, 1, 63, 64, 127, 128, 200, 255] {
+            assert_eq!(only_byte(&one(b)), Some(b));
+        }
+        assert_eq!(only_byte(&[0; 4]), None);
+        assert!(m(r"/[\.-z]", "/y") && m(r"/[a\-]", "/-") && !m(r"/[a\-]", "/b"));
+        assert!(m(r"/[\.-\/]", "/.") && m(r"/[\.-\/]", "//"));
+        assert!(Regex::new(br"[a-\d]").is_err(), "a range cannot end in a class");
+        assert!(Regex::new(br"\x41").is_err(), "hex escapes are left to setfiles");
     }
 
     #[test]
