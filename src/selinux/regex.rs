@@ -555,8 +555,14 @@ mod tests {
         assert_eq!(only_byte(&[0; 4]), None);
         assert!(m(r"/[\.-z]", "/y") && m(r"/[a\-]", "/-") && !m(r"/[a\-]", "/b"));
         assert!(m(r"/[\.-\/]", "/.") && m(r"/[\.-\/]", "//"));
-        assert!(Regex::new(br"[a-\d]").is_err(), "a range cannot end in a class");
-        assert!(Regex::new(br"\x41").is_err(), "hex escapes are left to setfiles");
+        assert!(
+            Regex::new(br"[a-\d]").is_err(),
+            "a range cannot end in a class"
+        );
+        assert!(
+            Regex::new(br"\x41").is_err(),
+            "hex escapes are left to setfiles"
+        );
     }
 
     #[test]
