@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 from .common import run
-from .diskread import ext4_read, ext4_stat, fsck_mask, locate, partition_info, sha256_file
+from .diskread import (ext4_label, ext4_read, ext4_stat, fsck_mask, locate, partition_info,
+                       sha256_file)
 from .templates import render
 
 
@@ -79,7 +80,7 @@ def check_disk_unchanged(ctx: Context, chk: dict) -> list[str]:
 def check_file(ctx: Context, chk: dict) -> list[str]:
     """A node in an ext2/3/4 filesystem, read with debugfs: node (regular, directory, symlink),
     mode, uid, gid, links (hard link count), contents, contains (substrings), regex, target
-    (symlinks), absent."""
+    (symlinks), label (its SELinux context; "" for none), absent."""
     img, off = locate(ctx, chk)
     path = chk["path"]
     st = ext4_stat(img, off, path)
@@ -98,6 +99,10 @@ def check_file(ctx: Context, chk: dict) -> list[str]:
             errs.append(f"{path}: {k} {st.get(k)}, want {chk[k]}")
     if "target" in chk and st.get("target") != chk["target"]:
         errs.append(f"{path}: link target {st.get('target')!r}, want {chk['target']!r}")
+    if "label" in chk:
+        got = ext4_label(img, off, path) or ""
+        if got != chk["label"]:
+            errs.append(f"{path}: SELinux label {got!r}, want {chk['label']!r}")
     if want_type == "regular" and any(k in chk for k in ("contents", "contains", "regex")):
         data = ext4_read(img, off, path).decode(errors="replace")
         if "contents" in chk and data != ctx.fill(chk["contents"]):

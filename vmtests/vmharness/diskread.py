@@ -115,6 +115,17 @@ def ext4_stat(img: Path, off: int, path: str) -> dict | None:
     return st
 
 
+def ext4_label(img: Path, off: int, path: str) -> str | None:
+    """The SELinux label of a node (its security.selinux attribute without the NUL libselinux
+    stores), or None when it has none."""
+    r = debugfs(img, off, f"ea_get {path} security.selinux")
+    m = re.search(r'security\.selinux \(\d+\) = "(.*)"', r.stdout)
+    if not m:
+        return None
+    v = m.group(1)
+    return v[:-4] if v.endswith("\\000") else v
+
+
 def ext4_read(img: Path, off: int, path: str) -> bytes:
     r = subprocess.run(["debugfs", "-R", f"cat {path}", f"{img}?offset={off}"], capture_output=True)
     return r.stdout

@@ -66,7 +66,7 @@ CHECK_KEYS = {
     "http": {"requested", "not_requested"},
     "disk_unchanged": {"disks", "allow_fsck"},
     "file": {"disk", "part", "md_member", "path", "node", "mode", "uid", "gid", "links",
-             "contents", "contains", "regex", "target", "absent"},
+             "contents", "contains", "regex", "target", "label", "absent"},
     "vfat_file": {"disk", "part", "md_member", "path", "contents", "absent"},
     "partition": {"disk", "number", "name", "type_guid", "guid", "start_mib", "size_mib", "absent"},
     "fs": {"disk", "part", "md_member", "fstype", "label", "uuid", "version"},
