@@ -93,7 +93,7 @@ fn undo_dirs(root: &Root, made: &[String], keep: &HashSet<&str>) {
 const DIRS_OPEN: usize = 64;
 
 /// The directory holding the entry `p` and its name.
-fn entry(p: &str) -> (&str, &str) {
+pub(super) fn entry(p: &str) -> (&str, &str) {
     let t = p.trim_end_matches('/');
     match t.rfind('/') {
         Some(0) => ("/", &t[1..]),

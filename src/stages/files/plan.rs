@@ -220,16 +220,11 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
     for o in &ops {
         precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
         // The cache knows the directory missing from the precheck: no syscall here.
-        let t = o.path().trim_end_matches('/');
-        let parent = match t.rfind('/') {
-            Some(0) => "/",
-            Some(i) => &t[..i],
-            None => "",
-        };
+        let (parent, _) = super::nodes::entry(o.path());
         let in_home = homes_real
             .iter()
             .any(|h| format!("{}/", o.resolved).starts_with(h.as_str()));
-        let known = !parent.is_empty() && !in_home && !above.contains(o.resolved.as_str());
+        let known = !in_home && !above.contains(o.resolved.as_str());
         absent.push(known && dirs.get(root, parent)?.is_none());
     }
     drop((made, above));

@@ -92,11 +92,7 @@ pub fn label(root: &Root, labels: &Labels, paths: &[String]) -> Result<usize> {
             if !done.insert(p.clone()) && !hot.contains(&p) {
                 continue;
             }
-            let (parent, name) = match p.rfind('/') {
-                Some(0) => ("/", &p[1..]),
-                Some(i) => (&p[..i], &p[i + 1..]),
-                None => continue,
-            };
+            let (parent, name) = super::nodes::entry(&p);
             if name.is_empty() {
                 continue;
             }
@@ -171,12 +167,7 @@ fn relabel_paths(root: &Root, created: &[String], all: bool) -> Result<Vec<Strin
     let mut dirs = crate::sys::root::DirCache::read_only(64);
     let mut real_dirs: std::collections::HashMap<String, String> = Default::default();
     for p in created {
-        let t = p.trim_end_matches('/');
-        let (parent, name) = match t.rfind('/') {
-            Some(0) => ("/", &t[1..]),
-            Some(i) => (&t[..i], &t[i + 1..]),
-            None => ("/", t),
-        };
+        let (parent, name) = super::nodes::entry(p);
         if name.is_empty() || name == "." || name == ".." {
             let Some(real) = root.real_path(p)? else {
                 continue;
