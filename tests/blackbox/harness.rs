@@ -310,9 +310,15 @@ pub fn report(
         "{name}: {} passed, {} failed, {} skipped ({} run, {} listed deviations)",
         total.passed, total.failed, total.skipped, total.run, total.deviations
     ));
+    // The reasons again in the panic message: a CI log shows its tail, not the FAIL lines.
     assert!(
         unexpected.is_empty(),
-        "{} unexpected {name} results (see FAIL lines above)",
-        unexpected.len()
+        "{} unexpected {name} results:\n{}",
+        unexpected.len(),
+        unexpected
+            .iter()
+            .map(|u| u.chars().take(600).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
