@@ -3,6 +3,8 @@
 //! and one readable line to the console (stderr, or stdout with `-log-to-stdout`). Without
 //! journald but with systemd's journal stream as output, lines carry sd-daemon `<N>` priority
 //! prefixes instead. Also the `[started]`/`[finished]`/`[failed]` op lines the stages print.
+//! The process logger's console lines are written in batches: at most 50 ms late (a flusher
+//! thread), at once for warnings and errors, before a command runs, at exit and on a panic.
 //! Callers must never pass config bodies, password hashes or key material to it.
 
 use crate::providers::HostPaths;
@@ -10,7 +12,8 @@ use crate::sys::journal::{self, Journal};
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// How the process logs.
 pub struct Options<'a> {
@@ -44,7 +47,15 @@ pub struct Sink {
     console: Console,
     /// The console is journald's stream and there is no native socket: `<N>` prefixes.
     prefix: bool,
+    /// Console text not written yet, when lines are batched (the process logger's sink).
+    pending: Option<Mutex<Vec<u8>>>,
 }
+
+/// How late a batched console line may be.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// A batch is written once it holds this much.
+const BATCH: usize = 32 * 1024;
 
 /// The syslog priority of a level. Errors are `crit`, as Ignition logs its failures.
 pub fn priority(l: Level) -> u8 {
@@ -91,7 +102,35 @@ impl Sink {
             prefix: journal.is_none() && stream,
             journal,
             console,
+            pending: None,
         }
+    }
+
+    /// The same sink with its console lines batched (see `flush`).
+    fn batched(mut self) -> Sink {
+        self.pending = Some(Mutex::new(Vec::with_capacity(BATCH)));
+        self
+    }
+
+    /// Writes the batched console lines.
+    pub fn flush(&self) {
+        if let Some(p) = &self.pending {
+            let mut b = p.lock().unwrap_or_else(|e| e.into_inner());
+            self.write_console(&b);
+            b.clear();
+        }
+    }
+
+    fn write_console(&self, text: &[u8]) {
+        if text.is_empty() {
+            return;
+        }
+        // A failed write to the console has nowhere better to be reported.
+        let _ = match &self.console {
+            Console::Stdout => std::io::stdout().lock().write_all(text),
+            Console::Stderr => std::io::stderr().lock().write_all(text),
+            Console::File(f) => (&*f).write_all(text),
+        };
     }
 
     /// Logs one record, with extra journal fields (`MESSAGE_ID`, ...).
@@ -112,13 +151,22 @@ impl Sink {
             // A lost entry still reaches the console below; there is nowhere else to report it.
             let _ = j.send(&all);
         }
-        let line = self.console_line(level, msg);
-        // A failed write to the console has nowhere better to be reported.
-        let _ = match &self.console {
-            Console::Stdout => std::io::stdout().lock().write_all(line.as_bytes()),
-            Console::Stderr => std::io::stderr().lock().write_all(line.as_bytes()),
-            Console::File(f) => (&*f).write_all(line.as_bytes()),
-        };
+        match &self.pending {
+            Some(p) => {
+                let mut b = p.lock().unwrap_or_else(|e| e.into_inner());
+                self.console_line_into(&mut b, level, msg);
+                // What goes wrong is on the console at once.
+                if level <= Level::Warn || b.len() >= BATCH {
+                    self.write_console(&b);
+                    b.clear();
+                }
+            }
+            None => {
+                let mut line = Vec::with_capacity(msg.len() + 12);
+                self.console_line_into(&mut line, level, msg);
+                self.write_console(&line);
+            }
+        }
     }
 }
 
@@ -143,14 +191,31 @@ pub fn escape_controls(msg: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl Sink {
-    /// The console text of a record: `WARNING  : msg`, or `<4>msg` for journald's stream.
-    fn console_line(&self, level: Level, msg: &str) -> String {
+    /// Appends the console text of a record: `WARNING  : msg`, or `<4>msg` for journald's
+    /// stream.
+    fn console_line_into(&self, out: &mut Vec<u8>, level: Level, msg: &str) {
         if self.prefix {
             let p = priority(level);
-            msg.lines().map(|l| format!("<{p}>{l}\n")).collect()
+            for l in msg.lines() {
+                out.extend_from_slice(&[b'<', b'0' + p, b'>']);
+                out.extend_from_slice(l.as_bytes());
+                out.push(b'\n');
+            }
         } else {
-            format!("{:<8} : {msg}\n", tag(level))
+            let t = tag(level);
+            out.extend_from_slice(t.as_bytes());
+            out.resize(out.len() + 8usize.saturating_sub(t.len()), b' ');
+            out.extend_from_slice(b" : ");
+            out.extend_from_slice(msg.as_bytes());
+            out.push(b'\n');
         }
+    }
+
+    #[cfg(test)]
+    fn console_line(&self, level: Level, msg: &str) -> String {
+        let mut v = Vec::new();
+        self.console_line_into(&mut v, level, msg);
+        String::from_utf8_lossy(&v).into_owned()
     }
 }
 
@@ -175,17 +240,53 @@ impl Log for Logger {
     }
 
     fn log(&self, r: &Record) {
-        if let Some(s) = SINK.get() {
-            s.emit(r.level(), &r.args().to_string(), &[]);
+        let Some(s) = SINK.get() else { return };
+        if let Some(m) = r.args().as_str() {
+            return s.emit(r.level(), m, &[]);
         }
+        // One text buffer per thread, reused, for the formatted records.
+        thread_local!(static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) });
+        TEXT.with(|t| match t.try_borrow_mut() {
+            Ok(mut t) => {
+                t.clear();
+                let _ = std::fmt::Write::write_fmt(&mut *t, *r.args());
+                s.emit(r.level(), &t, &[]);
+            }
+            // A record formatted while formatting another (a Display that logs).
+            Err(_) => s.emit(r.level(), &r.args().to_string(), &[]),
+        });
     }
 
-    fn flush(&self) {}
+    fn flush(&self) {
+        flush();
+    }
+}
+
+/// Writes the console lines the process logger has batched: before the process exits, and
+/// before anything else writes to the same console.
+pub fn flush() {
+    if let Some(s) = SINK.get() {
+        s.flush();
+    }
 }
 
 /// Installs the logger once per process.
 pub fn init(o: &Options) {
-    let _ = SINK.set(Sink::new(o));
+    if SINK.set(Sink::new(o).batched()).is_ok() {
+        // The flusher: a line waits at most FLUSH_EVERY, also while the stage blocks (a fetch
+        // that hangs shows its `[started]` line).
+        let _ = std::thread::Builder::new()
+            .name("log-flush".into())
+            .spawn(|| loop {
+                std::thread::sleep(FLUSH_EVERY);
+                flush();
+            });
+        let next = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            flush();
+            next(info);
+        }));
+    }
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(if o.verbose {
             LevelFilter::Debug
@@ -358,6 +459,37 @@ mod tests {
         });
         assert!(!s.prefix && matches!(s.console, Console::Stderr));
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn batched_lines_wait_for_a_warning_a_full_batch_or_flush() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("console");
+        let read = || std::fs::read_to_string(&path).unwrap();
+        let s = Sink {
+            ident: "ignition".into(),
+            stage: None,
+            journal: None,
+            console: Console::File(std::fs::File::create(&path).unwrap()),
+            prefix: false,
+            pending: None,
+        }
+        .batched();
+        s.emit(Level::Info, "one", &[]);
+        s.emit(Level::Info, "two", &[]);
+        assert_eq!(read(), "");
+        // A warning goes out at once, after the lines before it.
+        s.emit(Level::Warn, "three", &[]);
+        assert_eq!(read(), "INFO     : one\nINFO     : two\nWARNING  : three\n");
+        s.emit(Level::Info, "four", &[]);
+        s.flush();
+        assert!(read().ends_with("three\nINFO     : four\n"));
+        // A full batch is written without waiting.
+        let long = "x".repeat(1000);
+        for _ in 0..(BATCH / 1000 + 1) {
+            s.emit(Level::Info, &long, &[]);
+        }
+        assert!(read().len() > BATCH);
     }
 
     #[test]

@@ -90,7 +90,10 @@ fn main() {
     {
         args.insert(0, "validate".into());
     }
-    let code = match run(&argv0, &args) {
+    let result = run(&argv0, &args);
+    // The logger's batched console lines go before anything printed below, and before exit.
+    log::flush();
+    let code = match result {
         Ok(c) => c,
         Err(Failure { error: e, logged }) => {
             if !logged {
