@@ -101,19 +101,28 @@ pub struct TempFile {
     name: String,
     pub file: std::fs::File,
     committed: bool,
+    /// The mode and owner the file was created with, when known (see `Dir::create_temp_for`):
+    /// `commit` leaves out a chown or chmod that would change nothing.
+    preset: Option<(u32, u32, u32)>,
 }
 
 impl TempFile {
     /// Sets owner and mode, then renames the file into place.
     pub fn commit(mut self, mode: u32, uid: u32, gid: u32) -> Result<()> {
-        rfs::fchown(
-            &self.file,
-            Some(rfs::Uid::from_raw(uid)),
-            Some(rfs::Gid::from_raw(gid)),
-        )
-        .map_err(|e| io_err("chown", &self.name, e))?;
-        rfs::fchmod(&self.file, Mode::from_raw_mode(mode))
-            .map_err(|e| io_err("chmod", &self.name, e))?;
+        // A preset file has no set-id bits, so a chown leaves its mode as it is.
+        let (pmode, puid, pgid) = self.preset.unwrap_or((u32::MAX, u32::MAX, u32::MAX));
+        if (puid, pgid) != (uid, gid) {
+            rfs::fchown(
+                &self.file,
+                Some(rfs::Uid::from_raw(uid)),
+                Some(rfs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| io_err("chown", &self.name, e))?;
+        }
+        if pmode != mode {
+            rfs::fchmod(&self.file, Mode::from_raw_mode(mode))
+                .map_err(|e| io_err("chmod", &self.name, e))?;
+        }
         rfs::renameat(&*self.parent, &self.tmp, &*self.parent, &self.name)
             .map_err(|e| io_err("rename into", &self.name, e))?;
         self.committed = true;
@@ -256,7 +265,7 @@ impl Root {
     /// reading too, so that it can also serve as a staging buffer.
     pub fn create_temp(&self, p: &str) -> Result<TempFile> {
         let (parent, name) = self.parent(p)?;
-        create_temp_in(std::sync::Arc::new(parent), name, p)
+        create_temp_in(std::sync::Arc::new(parent), name, p, 0o600)
     }
 
     /// Opens an existing regular file for reading (symlinks followed inside the root).
@@ -513,14 +522,19 @@ fn pid() -> u32 {
 }
 
 /// A new temp file in `parent` beside its entry `name` (`p` names it in errors).
-fn create_temp_in(parent: std::sync::Arc<OwnedFd>, name: &str, p: &str) -> Result<TempFile> {
+fn create_temp_in(
+    parent: std::sync::Arc<OwnedFd>,
+    name: &str,
+    p: &str,
+    mode: u32,
+) -> Result<TempFile> {
     for n in 0..100u32 {
         let tmp = format!(".{name}.ignis{}-{n}", pid());
         match rfs::openat(
             &*parent,
             tmp.as_str(),
             OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_raw_mode(0o600),
+            Mode::from_raw_mode(mode),
         ) {
             Ok(fd) => {
                 return Ok(TempFile {
@@ -529,6 +543,7 @@ fn create_temp_in(parent: std::sync::Arc<OwnedFd>, name: &str, p: &str) -> Resul
                     name: name.to_string(),
                     file: std::fs::File::from(fd),
                     committed: false,
+                    preset: None,
                 })
             }
             Err(Errno::EXIST) => continue,

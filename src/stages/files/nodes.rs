@@ -287,7 +287,7 @@ fn file_contents(
     let was_prefetched = prefetched.is_some();
     let mut t = match prefetched {
         Some(r) => r?,
-        None => dir.create_temp(name)?,
+        None => dir.create_temp_for(name, mode)?,
     };
     match spec {
         Some(_) if was_prefetched => {}
@@ -361,9 +361,8 @@ fn directory(
     match (&pdir, existing) {
         // Its parent is there and it is not: one mkdir where the parent was resolved.
         (Some(p), None) => {
-            p.mkdir(name, mode)?;
+            p.mkdir(name, mode, Some((uid, gid)))?;
             out.created.push(d.path.clone());
-            p.chown(name, uid, gid)?;
         }
         (Some(p), Some(m)) if m.kind == Kind::Dir => {
             p.chown(name, uid, gid)?;

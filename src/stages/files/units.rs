@@ -169,7 +169,7 @@ fn dropin_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
     let name = &dir[UNIT_DIR.len() + 1..];
     if let Some(parent) = root.open_dir(UNIT_DIR)? {
         if parent.lstat(name)?.is_none() {
-            parent.mkdir(name, 0o755)?;
+            parent.mkdir(name, 0o755, None)?;
             out.created.push(dir.to_string());
             return Ok(());
         }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The file type bits (`S_IFMT`), device, inode and link count of an entry.
 #[derive(Debug, Clone, Copy)]
@@ -24,6 +24,34 @@ pub struct Dir {
     fd: Arc<OwnedFd>,
     /// The config path it was opened by (for errors).
     path: String,
+    /// What a new entry gets here untold, found out when first needed.
+    fresh: OnceLock<Option<Fresh>>,
+}
+
+/// What a new entry of a directory gets without being told: the stage's user, the group
+/// (the directory's own when it is set-gid), and the mode asked for less the umask. Known
+/// only where that is all there is to it: no default ACL, a filesystem that keeps owners
+/// and modes as set (a vfat mount's owner comes from its options).
+#[derive(Debug, Clone, Copy)]
+struct Fresh {
+    uid: u32,
+    gid: u32,
+    umask: u32,
+    setgid: bool,
+}
+
+/// ext4 (and ext2/3), xfs, btrfs, tmpfs.
+const OWNING_FILESYSTEMS: [u64; 4] = [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994];
+
+/// The process' umask, from /proc (reading it with umask(2) would change it for a moment
+/// under the other threads).
+fn umask() -> Option<u32> {
+    static UMASK: OnceLock<Option<u32>> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let v = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(v.trim(), 8).ok()
+    })
 }
 
 /// A plain entry name: no slash, not `.` or `..`, not empty.
@@ -122,20 +150,32 @@ impl Dir {
         Ok(String::from_utf8_lossy(t.as_bytes()).into_owned())
     }
 
-    /// Creates the directory `name` with `mode` exactly (the umask undone), root-owned as the
-    /// stage, as `mkdir_all` creates its last directory.
-    pub fn mkdir(&self, name: &str, mode: u32) -> Result<()> {
+    /// Creates the directory `name` with `mode` exactly (the umask undone, an inherited
+    /// set-gid bit dropped), then gives it `owner` when one is asked for (else it is the
+    /// stage's, as `mkdir_all` creates its last directory). The chmod, and the chown, are left
+    /// out where this directory says the new one has that mode, and owner, already.
+    pub fn mkdir(&self, name: &str, mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
         let name = check(name)?;
         rfs::mkdirat(&*self.fd, name, Mode::from_raw_mode(mode))
             .map_err(|e| io_err("creating directory", &self.at(name), e))?;
-        let fd = rfs::openat(
-            &*self.fd,
-            name,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| io_err("opening", &self.at(name), e))?;
-        rfs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| io_err("chmod", &self.at(name), e))
+        let fresh = self
+            .fresh()
+            .filter(|f| mode & 0o7000 == 0 && mode & f.umask == 0 && !f.setgid);
+        if fresh.is_none() {
+            let fd = rfs::openat(
+                &*self.fd,
+                name,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io_err("opening", &self.at(name), e))?;
+            rfs::fchmod(&fd, Mode::from_raw_mode(mode))
+                .map_err(|e| io_err("chmod", &self.at(name), e))?;
+        }
+        match owner {
+            Some(o) if fresh.is_none_or(|f| (f.uid, f.gid) != o) => self.chown(name, o.0, o.1),
+            _ => Ok(()),
+        }
     }
 
     /// Creates the symlink `name` pointing to `target` (as written; it is not resolved).
@@ -158,7 +198,51 @@ impl Dir {
 
     /// A new temp file in this directory, to be committed over `name`.
     pub fn create_temp(&self, name: &str) -> Result<TempFile> {
-        create_temp_in(self.fd.clone(), check(name)?, &self.at(name))
+        create_temp_in(self.fd.clone(), check(name)?, &self.at(name), 0o600)
+    }
+
+    /// A new temp file to be committed over `name` with `mode`: created with that mode when
+    /// the directory says what a new file gets, so that `commit` changes only what differs
+    /// (for most files nothing: one chown and one chmod less each).
+    pub fn create_temp_for(&self, name: &str, mode: u32) -> Result<TempFile> {
+        let fresh = self
+            .fresh()
+            .filter(|f| mode & 0o7000 == 0 && mode & f.umask == 0);
+        let initial = if fresh.is_some() { mode } else { 0o600 };
+        let mut t = create_temp_in(self.fd.clone(), check(name)?, &self.at(name), initial)?;
+        t.preset = fresh.map(|f| (mode, f.uid, f.gid));
+        Ok(t)
+    }
+
+    fn fresh(&self) -> Option<Fresh> {
+        *self.fresh.get_or_init(|| {
+            use std::os::fd::AsRawFd;
+            let umask = umask()?;
+            let fs = rfs::fstatfs(&*self.fd).ok()?;
+            // f_type is signed on some targets.
+            #[allow(clippy::unnecessary_cast)]
+            if !OWNING_FILESYSTEMS.contains(&(fs.f_type as u64 & 0xFFFF_FFFF)) {
+                return None;
+            }
+            // A default ACL, not the umask, decides a new entry's mode.
+            let via = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+            match rfs::getxattr(&via, "system.posix_acl_default", &mut [0u8; 0][..]) {
+                Err(Errno::NODATA) | Err(Errno::NOTSUP) => {}
+                _ => return None,
+            }
+            let st = rfs::fstat(&*self.fd).ok()?;
+            let setgid = st.st_mode & 0o2000 != 0;
+            Some(Fresh {
+                uid: rustix::process::geteuid().as_raw(),
+                gid: if setgid {
+                    st.st_gid
+                } else {
+                    rustix::process::getegid().as_raw()
+                },
+                umask,
+                setgid,
+            })
+        })
     }
 }
 
@@ -170,6 +254,7 @@ impl Root {
             Ok(fd) => Ok(Some(Dir {
                 fd: Arc::new(fd),
                 path: p.to_string(),
+                fresh: OnceLock::new(),
             })),
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
             Err(e) => Err(io_err("resolving", p, e)),

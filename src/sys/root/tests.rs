@@ -352,3 +352,85 @@ fn a_failed_call_keeps_its_errno() {
     assert_eq!(e.errno(), Some(Errno::NOENT.raw_os_error()));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn preset_temp_files_and_directories_end_with_the_mode_and_owner_asked_for() {
+    use std::os::unix::fs::MetadataExt;
+    let (d, r) = tmp_root("preset");
+    let me = (
+        rustix::process::geteuid().as_raw(),
+        rustix::process::getegid().as_raw(),
+    );
+    let meta = |p: &str| std::fs::symlink_metadata(d.join(p)).unwrap();
+    std::fs::create_dir(d.join("plain")).unwrap();
+    let plain = r.open_dir("/plain").unwrap().unwrap();
+    // A mode the umask would cut, one it would not, set-id bits, and another owner.
+    for (name, mode, owner) in [
+        ("a", 0o666, me),
+        ("b", 0o640, me),
+        ("c", 0o4755, me),
+        ("d", 0o600, (me.0, me.1 + 1)),
+    ] {
+        let mut t = plain.create_temp_for(name, mode).unwrap();
+        std::io::Write::write_all(&mut t.file, b"x").unwrap();
+        if owner != me && !rustix::process::geteuid().is_root() {
+            continue;
+        }
+        t.commit(mode, owner.0, owner.1).unwrap();
+        let m = meta(&format!("plain/{name}"));
+        assert_eq!(
+            (m.mode() & 0o7777, m.uid(), m.gid()),
+            (mode, owner.0, owner.1)
+        );
+    }
+    plain.mkdir("sub", 0o750, None).unwrap();
+    assert_eq!(meta("plain/sub").mode() & 0o7777, 0o750);
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    // In a set-gid directory a new entry takes the directory's group (and a directory its
+    // set-gid bit): the group asked for, and the mode, are still what they end with.
+    std::fs::create_dir(d.join("sgid")).unwrap();
+    std::os::unix::fs::chown(d.join("sgid"), None, Some(me.1 + 7)).unwrap();
+    std::fs::set_permissions(
+        d.join("sgid"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o2775),
+    )
+    .unwrap();
+    let sgid = r.open_dir("/sgid").unwrap().unwrap();
+    let t = sgid.create_temp_for("f", 0o644).unwrap();
+    t.commit(0o644, me.0, me.1).unwrap();
+    let m = meta("sgid/f");
+    assert_eq!((m.mode() & 0o7777, m.gid()), (0o644, me.1));
+    let t = sgid.create_temp_for("g", 0o644).unwrap();
+    t.commit(0o644, me.0, me.1 + 7).unwrap();
+    assert_eq!(meta("sgid/g").gid(), me.1 + 7);
+    sgid.mkdir("sub", 0o755, Some(me)).unwrap();
+    let m = meta("sgid/sub");
+    assert_eq!((m.mode() & 0o7777, m.gid()), (0o755, me.1));
+    // A default ACL decides new modes instead of the umask: nothing is assumed there.
+    std::fs::create_dir(d.join("acl")).unwrap();
+    // u::rwx,g::---,o::--- as the kernel stores it: version 2, then (tag, perm, id) entries.
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm) in [(0x01u16, 7u16), (0x04, 0), (0x20, 0)] {
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&perm.to_le_bytes());
+        acl.extend_from_slice(&u32::MAX.to_le_bytes());
+    }
+    let acls = rustix::fs::setxattr(
+        d.join("acl"),
+        "system.posix_acl_default",
+        &acl,
+        rustix::fs::XattrFlags::empty(),
+    );
+    if acls != Err(rustix::io::Errno::NOTSUP) {
+        acls.unwrap();
+        let acl = r.open_dir("/acl").unwrap().unwrap();
+        let t = acl.create_temp_for("f", 0o644).unwrap();
+        t.commit(0o644, me.0, me.1).unwrap();
+        assert_eq!(meta("acl/f").mode() & 0o7777, 0o644);
+        acl.mkdir("sub", 0o755, None).unwrap();
+        assert_eq!(meta("acl/sub").mode() & 0o7777, 0o755);
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}
