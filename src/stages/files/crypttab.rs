@@ -10,6 +10,20 @@ fn decode_data_url(u: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::failed(format!("decoding a LUKS key from the state file: {e}")))
 }
 
+/// The files `persist` writes.
+pub fn paths(st: &State) -> Vec<String> {
+    let mut out: Vec<String> = st
+        .luks
+        .iter()
+        .filter(|v| v.key_file.is_some())
+        .map(|v| format!("/etc/luks/{}", v.name))
+        .collect();
+    if !st.luks.is_empty() {
+        out.push("/etc/crypttab".into());
+    }
+    out
+}
+
 /// Writes /etc/luks/<name> (0600 in a 0700 /etc/luks, as Ignition) for volumes with a key and
 /// one /etc/crypttab line (0600) per volume (`NAME UUID=... KEYFILE|none luks[,options]`),
 /// replacing lines for the same names and keeping the others.

@@ -68,19 +68,56 @@ pub fn apply(
     let nodes =
         plan::nodes(root, cfg, &ids, &homes).context(|| "checking files, directories and links")?;
 
+    // The policy is read before anything is written, so that new files are labelled as they
+    // are written, unless the config writes the policy itself: then it is read at the end.
+    let policy = if !nodes.is_empty() && !nodes.iter().any(|o| in_selinux_dir(&o.resolved)) {
+        Some(relabel::policy(root)?)
+    } else {
+        None
+    };
+    let mut labeller = policy
+        .as_ref()
+        .and_then(relabel::Policy::labels)
+        .map(relabel::Labeller::new);
+
     let earlier = result::begin(root, boot)?;
     let mut out = Applied::default();
     if let Some((plan, ids)) = &accounts {
         users_and_groups(root, cfg, plan, st, ids, &mut out).context(|| "users and groups")?;
     }
-    nodes::apply(root, &nodes, fetcher, &mut out)
+    nodes::apply(root, &nodes, fetcher, &mut out, labeller.as_mut())
         .context(|| "writing files, directories and links")?;
+    let later = out.created.len();
     units::apply(root, cfg, &mut out).context(|| "units")?;
     crypttab::persist(root, st).context(|| "crypttab")?;
     result::finish(root, boot, st, &earlier)?;
-    relabel::relabel(root, &out, runner)?;
+    let labelled = match labeller {
+        Some(mut l) => {
+            // What the steps after the nodes wrote is not what was labelled there: the walk
+            // labels it (units list what they write; these files may be rewritten in place).
+            let mut rewritten = out.created[later..].to_vec();
+            rewritten.extend(crypttab::paths(st));
+            rewritten.extend(
+                [units::PRESET, result::RESULT_FILE, result::IN_PROGRESS].map(String::from),
+            );
+            for p in &rewritten {
+                if let Some(real) = root.real_path(p)? {
+                    l.forget(&real);
+                }
+            }
+            l.done
+        }
+        None => Default::default(),
+    };
+    relabel::relabel(root, &out, policy, &labelled, runner)?;
     root.syncfs()?;
     Ok(out)
+}
+
+/// Whether `p` is the SELinux policy directory or in it.
+fn in_selinux_dir(p: &str) -> bool {
+    p.strip_prefix("/etc/selinux")
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
 }
 
 /// Plans groups and users against the target's databases and checks what writing them would

@@ -4,6 +4,7 @@
 //! and hash-verified; owner by id or by name from the target's databases; mode only when given.
 
 use super::plan::{check_existing, link_matches, Op, What};
+use super::relabel::Labeller;
 use super::Applied;
 use crate::config::types::{Directory, File, Link};
 use crate::error::{Context, Error, Result};
@@ -35,10 +36,17 @@ impl Sink for AppendSink<'_> {
     }
 }
 
-/// Writes the planned nodes in order.
-pub fn apply(root: &Root, ops: &[Op], fetcher: &Fetcher, out: &mut Applied) -> Result<()> {
+/// Writes the planned nodes in order; `labeller` labels the new regular files as they are
+/// written.
+pub fn apply(
+    root: &Root,
+    ops: &[Op],
+    fetcher: &Fetcher,
+    out: &mut Applied,
+    mut labeller: Option<&mut Labeller>,
+) -> Result<()> {
     let mut remote = Remote::new(ops);
-    let r = write_all(root, ops, fetcher, out, &mut remote);
+    let r = write_all(root, ops, fetcher, out, &mut remote, &mut labeller);
     if r.is_err() {
         // A fetch that fails is only known when it fails: the temp files of the window go, and
         // so do the directories created for it that stayed empty (a configured directory stays).
@@ -59,6 +67,7 @@ fn write_all(
     fetcher: &Fetcher,
     out: &mut Applied,
     remote: &mut Remote,
+    labeller: &mut Option<&mut Labeller>,
 ) -> Result<()> {
     // Each parent directory is resolved once for all the files written into it.
     let mut dirs = DirCache::new(DIRS_OPEN);
@@ -69,9 +78,14 @@ fn write_all(
                 What::Dir(d) => directory(root, &mut dirs, o, d, out),
                 What::File(f) => {
                     let pre = remote.take(k, root, fetcher, out)?;
-                    file(root, &mut dirs, o, f, fetcher, out, pre)
+                    let w = Writer {
+                        fetcher,
+                        prefetched: pre,
+                        labeller: labeller.as_deref_mut(),
+                    };
+                    file(root, &mut dirs, o, f, out, w)
                 }
-                What::Link(l) => link(root, &mut dirs, o, l, out),
+                What::Link(l) => link(root, &mut dirs, o, l, out, labeller.as_deref_mut()),
             }
         })
         .context(|| what.clone())?;
@@ -200,14 +214,20 @@ impl<'o, 'c> Remote<'o, 'c> {
     }
 }
 
+/// How a file's new contents are written: fetched (or fetched already), then labelled.
+struct Writer<'a, 'l> {
+    fetcher: &'a Fetcher,
+    prefetched: Option<Result<TempFile>>,
+    labeller: Option<&'a mut Labeller<'l>>,
+}
+
 fn file(
     root: &Root,
     dirs: &mut DirCache,
     o: &Op,
     f: &File,
-    fetcher: &Fetcher,
     out: &mut Applied,
-    prefetched: Option<Result<TempFile>>,
+    w: Writer,
 ) -> Result<()> {
     let (parent, name) = entry(&f.path);
     let mut made = Vec::new();
@@ -232,9 +252,7 @@ fn file(
     let replacing = found.filter(|_| f.overwrite == Some(true));
     let existing = if replacing.is_some() { None } else { found };
     let at = (&*dir, name);
-    let r = file_contents(
-        root, dirs, at, o, f, fetcher, out, prefetched, replacing, existing,
-    );
+    let r = file_contents(root, dirs, at, o, f, out, w, replacing, existing);
     if r.is_err() {
         // Contents that fail (a data URL's hash, an append's fetch) leave no empty directory.
         undo_dirs(root, &made, &Default::default());
@@ -250,12 +268,16 @@ fn file_contents(
     (dir, name): (&Dir, &str),
     o: &Op,
     f: &File,
-    fetcher: &Fetcher,
     out: &mut Applied,
-    prefetched: Option<Result<TempFile>>,
+    w: Writer,
     replacing: Option<Meta>,
     existing: Option<Meta>,
 ) -> Result<()> {
+    let Writer {
+        fetcher,
+        prefetched,
+        labeller,
+    } = w;
     let (uid, gid) = o.owner(existing.as_ref());
     let mode = f
         .mode
@@ -309,6 +331,13 @@ fn file_contents(
     if replacing.is_some_and(|m| m.kind != Kind::File && m.kind != Kind::Symlink) {
         root.remove_all(&f.path)?;
         dirs.clear();
+    }
+    if existing.is_none() {
+        // A created path: the walk would label it there; it is labelled now instead.
+        if let Some(l) = labeller {
+            let base = dir.real_path(root).trim_end_matches('/');
+            l.label_new_file(&t.file, format!("{base}/{name}"))?;
+        }
     }
     t.commit(mode, uid, gid)?;
     if existing.is_none() {
@@ -382,7 +411,14 @@ fn directory(
     Ok(())
 }
 
-fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -> Result<()> {
+fn link(
+    root: &Root,
+    dirs: &mut DirCache,
+    o: &Op,
+    l: &Link,
+    out: &mut Applied,
+    labeller: Option<&mut Labeller>,
+) -> Result<()> {
     let target = l.target.as_deref().unwrap_or("");
     let (parent, name) = entry(&l.path);
     let found = match dirs.get(root, parent)? {
@@ -418,6 +454,12 @@ fn link(root: &Root, dirs: &mut DirCache, o: &Op, l: &Link, out: &mut Applied) -
             )));
         }
         root.hard_link(target, &l.path)?;
+        // Its label depends on the order the walk meets its names in: the walk decides.
+        if let Some(lb) = labeller {
+            if let Some(real) = root.real_path(target)? {
+                lb.forget(&real);
+            }
+        }
     } else {
         pdir.symlink(target, name)?;
         // Without an owner in the config, a new symlink takes the owner of what it points to

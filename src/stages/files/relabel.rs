@@ -1,7 +1,9 @@
 //! The SELinux relabel at the end of the files stage: what the stage created gets the label
 //! `setfiles -F` would give it (each created path, and everything under a created directory
 //! on the same filesystem), natively when the policy's file contexts are within what
-//! `crate::selinux` reads, otherwise by running setfiles as Ignition does.
+//! `crate::selinux` reads, otherwise by running setfiles as Ignition does. With a native
+//! policy read before the files are written, a new regular file gets its label when it is
+//! written (on its temp file, by descriptor), and the walk passes it by.
 
 use super::Applied;
 use crate::error::{Context as _, Result};
@@ -11,13 +13,87 @@ use crate::sys::root::{DirCache, Root};
 use std::collections::HashSet;
 
 const S_IFDIR: u32 = 0o040000;
+const S_IFREG: u32 = 0o100000;
 
-/// Relabels what was created when the target's SELinux config enforces (or logs) a policy
-/// that is installed; otherwise one log line (Debian's Ignition fails the boot here).
-pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
+/// The target's SELinux policy, as the relabel uses it.
+pub enum Policy {
+    /// No relabel (one log line said why).
+    Off,
+    /// File contexts `crate::selinux` reads.
+    Native {
+        labels: Labels,
+        mode: String,
+        ty: String,
+    },
+    /// File contexts left to setfiles, and why.
+    Setfiles {
+        why: String,
+        mode: String,
+        fc: String,
+    },
+}
+
+impl Policy {
+    /// The file contexts, when they are read natively.
+    pub fn labels(&self) -> Option<&Labels> {
+        match self {
+            Policy::Native { labels, .. } => Some(labels),
+            _ => None,
+        }
+    }
+}
+
+/// Labels new regular files as they are written, by the policy read before the stage writes
+/// anything; keeps the paths it labelled (real paths inside the root), which the walk then
+/// passes by.
+pub struct Labeller<'l> {
+    labels: &'l Labels,
+    vm: Vm,
+    pub done: HashSet<String>,
+}
+
+impl<'l> Labeller<'l> {
+    pub fn new(labels: &'l Labels) -> Labeller<'l> {
+        Labeller {
+            labels,
+            vm: Vm::default(),
+            done: HashSet::new(),
+        }
+    }
+
+    /// Labels the new regular file `file`, to be renamed to `real` (a real path inside the
+    /// root), as the walk would label it there.
+    pub fn label_new_file(&mut self, file: &std::fs::File, real: String) -> Result<()> {
+        if let Some((_, ctx)) = self.labels.lookup(&real, S_IFREG, &mut self.vm) {
+            let mut value = Vec::with_capacity(ctx.len() + 1);
+            value.extend_from_slice(ctx.as_bytes());
+            value.push(0);
+            rustix::fs::fsetxattr(
+                file,
+                "security.selinux",
+                &value,
+                rustix::fs::XattrFlags::empty(),
+            )
+            .map_err(|e| crate::error::Error::from(e).context(format!("labelling {real}")))?;
+        }
+        self.done.insert(real);
+        Ok(())
+    }
+
+    /// `real` is no longer the file labelled when written (a hard link to it, a later step
+    /// writing there): the walk labels it.
+    pub fn forget(&mut self, real: &str) {
+        self.done.remove(real);
+    }
+}
+
+/// Reads the target's SELinux config and, when it enforces (or logs) a policy that is
+/// installed, its file contexts; otherwise one log line (Debian's Ignition fails the boot
+/// here).
+pub fn policy(root: &Root) -> Result<Policy> {
     let Some(cfg) = root.read("/etc/selinux/config")? else {
         log::info!("SELinux: no /etc/selinux/config in the target: nothing to relabel");
-        return Ok(());
+        return Ok(Policy::Off);
     };
     let text = String::from_utf8_lossy(&cfg);
     let get = |k: &str| {
@@ -30,30 +106,56 @@ pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
     let ty = get("SELINUXTYPE").unwrap_or_else(|| "targeted".into());
     if mode != "enforcing" && mode != "permissive" {
         log::info!("SELinux is {mode:?} in the target: nothing to relabel");
-        return Ok(());
+        return Ok(Policy::Off);
     }
     let fc = format!("/etc/selinux/{ty}/contexts/files/file_contexts");
     if root.lstat(&fc)?.is_none() {
         log::info!("SELinux: policy {ty} has no file_contexts in the target: nothing to relabel");
-        return Ok(());
+        return Ok(Policy::Off);
     }
+    let labels = Labels::load(&mut |p| root.read(p), &fc).context(|| format!("reading {fc}"))?;
+    Ok(match labels {
+        Ok(labels) => Policy::Native { labels, mode, ty },
+        Err(why) => Policy::Setfiles {
+            why: why.to_string(),
+            mode,
+            fc,
+        },
+    })
+}
+
+/// Relabels what was created, by `policy` (read now when `None`). `labelled`: the regular
+/// files labelled when written, which the walk passes by.
+pub fn relabel(
+    root: &Root,
+    out: &Applied,
+    policy: Option<Policy>,
+    labelled: &HashSet<String>,
+    runner: &dyn Runner,
+) -> Result<()> {
     if out.created.is_empty() {
         return Ok(());
     }
-    let labels = Labels::load(&mut |p| root.read(p), &fc).context(|| format!("reading {fc}"))?;
-    match labels {
-        Ok(labels) => {
+    let policy = match policy {
+        Some(p) => p,
+        None => self::policy(root)?,
+    };
+    match policy {
+        Policy::Off => {}
+        Policy::Native { labels, mode, ty } => {
             // `label` skips a path no longer there itself.
             let paths = relabel_paths(root, &out.created, true)?;
-            let n = label(root, &labels, &paths)
+            let n = label(root, &labels, &paths, labelled)
                 .context(|| format!("SELinux is {mode} in the target"))?;
             log::info!(
-                "SELinux: labelled {n} paths under the {} created ({} file contexts of policy {ty})",
+                "SELinux: labelled {} paths under the {} created, {} of them when written ({} file contexts of policy {ty})",
+                n + labelled.len(),
                 paths.len(),
+                labelled.len(),
                 labels.len()
             );
         }
-        Err(why) => {
+        Policy::Setfiles { why, mode, fc } => {
             // setfiles fails on a missing path: only those still there.
             let paths = relabel_paths(root, &out.created, false)?;
             if paths.is_empty() {
@@ -72,9 +174,15 @@ pub fn relabel(root: &Root, out: &Applied, runner: &dyn Runner) -> Result<()> {
 /// for a directory, everything under it on the same filesystem, depth first in directory
 /// order, as setfiles walks each path it is given. Within one path's walk the first name of
 /// a hard-linked inode decides its label (setfiles keeps the first; it tells inodes apart by
-/// number only, here the device counts too); a later path labels it again. Returns how many
-/// labels were set.
-pub fn label(root: &Root, labels: &Labels, paths: &[String]) -> Result<usize> {
+/// number only, here the device counts too); a later path labels it again. The regular files
+/// in `labelled` (labelled when written, one link each) are passed by. Returns how many labels
+/// were set.
+pub fn label(
+    root: &Root,
+    labels: &Labels,
+    paths: &[String],
+    labelled: &HashSet<String>,
+) -> Result<usize> {
     let mut dirs = DirCache::read_only(64);
     let mut vm = Vm::default();
     // Entries labelled already, with everything under them: labelling one again changes
@@ -89,6 +197,9 @@ pub fn label(root: &Root, labels: &Labels, paths: &[String]) -> Result<usize> {
         let mut stack = vec![top.clone()];
         let mut top_dev = None;
         while let Some(p) = stack.pop() {
+            if labelled.contains(&p) {
+                continue;
+            }
             if !done.insert(p.clone()) && !hot.contains(&p) {
                 continue;
             }
@@ -238,7 +349,7 @@ mod tests {
             created: vec!["/etc/a".into(), "/etc/gone".into()],
         };
         let r = RecordingRunner::new();
-        super::relabel(&root, &out, &r).unwrap();
+        super::relabel(&root, &out, None, &Default::default(), &r).unwrap();
         let rootp = d.to_string_lossy().into_owned();
         let fc = format!("{rootp}/etc/selinux/targeted/contexts/files/file_contexts");
         assert_eq!(
@@ -262,7 +373,9 @@ mod tests {
         // A failing setfiles fails the stage, saying SELinux's mode.
         let r = RecordingRunner::new();
         r.reply(&["setfiles"], Err("exit status 1"));
-        let e = super::relabel(&root, &out, &r).unwrap_err().to_string();
+        let e = super::relabel(&root, &out, None, &Default::default(), &r)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SELinux is enforcing in the target"), "{e}");
         std::fs::remove_dir_all(&d).unwrap();
     }

@@ -13,7 +13,7 @@ use crate::sys::root::{Kind, Root};
 use std::collections::BTreeMap;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
-const PRESET: &str = "/etc/systemd/system-preset/20-ignition.preset";
+pub const PRESET: &str = "/etc/systemd/system-preset/20-ignition.preset";
 
 /// `foo@bar.service` -> (`foo@.service`, Some(`bar`)); plain units -> (name, None).
 fn template_of(name: &str) -> (String, Option<String>) {

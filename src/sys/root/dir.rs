@@ -26,6 +26,8 @@ pub struct Dir {
     path: String,
     /// What a new entry gets here untold, found out when first needed.
     fresh: OnceLock<Option<Fresh>>,
+    /// Where it really is in the root, found out when first needed.
+    real: OnceLock<String>,
 }
 
 /// What a new entry of a directory gets without being told: the stage's user, the group
@@ -196,6 +198,11 @@ impl Dir {
         .map_err(|e| io_err("chown", &self.at(name), e))
     }
 
+    /// Where this directory really is in `root` (its own root), as `Root::real_dir` says.
+    pub fn real_path(&self, root: &Root) -> &str {
+        self.real.get_or_init(|| root.real_dir(self))
+    }
+
     /// A new temp file in this directory, to be committed over `name`.
     pub fn create_temp(&self, name: &str) -> Result<TempFile> {
         create_temp_in(self.fd.clone(), check(name)?, &self.at(name), 0o600)
@@ -255,6 +262,7 @@ impl Root {
                 fd: Arc::new(fd),
                 path: p.to_string(),
                 fresh: OnceLock::new(),
+                real: OnceLock::new(),
             })),
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => Ok(None),
             Err(e) => Err(io_err("resolving", p, e)),
