@@ -214,16 +214,17 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
     let homes_real: Vec<String> = homes
         .iter()
         .filter_map(|h| root.resolve(h).ok())
-        .map(|h| format!("{}/", h.trim_end_matches('/')))
+        .map(|h| h.trim_end_matches('/').to_string())
         .collect();
     let mut absent = Vec::with_capacity(ops.len());
     for o in &ops {
         precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
         // The cache knows the directory missing from the precheck: no syscall here.
         let (parent, _) = super::nodes::entry(o.path());
-        let in_home = homes_real
-            .iter()
-            .any(|h| format!("{}/", o.resolved).starts_with(h.as_str()));
+        let in_home = homes_real.iter().any(|h| {
+            o.resolved.starts_with(h.as_str())
+                && matches!(o.resolved.as_bytes().get(h.len()), None | Some(b'/'))
+        });
         let known = !in_home && !above.contains(o.resolved.as_str());
         absent.push(known && dirs.get(root, parent)?.is_none());
     }
