@@ -288,12 +288,18 @@ impl Root {
 
     /// Writes `bytes` to `p` atomically with `mode` and owner, creating parents.
     pub fn write_atomic(&self, p: &str, bytes: &[u8], mode: u32, uid: u32, gid: u32) -> Result<()> {
-        let (dir, _) = split(p)?;
+        let (dir, name) = split(p)?;
         // One lookup when the directory is there (the common case), the walk otherwise.
-        if self.open_dir(dir)?.is_none() {
-            self.mkdir_all(dir, 0o755)?;
-        }
-        let mut t = self.create_temp(p)?;
+        let d = match self.open_dir(dir)? {
+            Some(d) => d,
+            None => {
+                self.mkdir_all(dir, 0o755)?;
+                self.open_dir(dir)?.ok_or_else(|| {
+                    Error::failed(format!("{dir} is missing right after it was created"))
+                })?
+            }
+        };
+        let mut t = d.create_temp(name)?;
         std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {p}"))?;
         t.commit(mode, uid, gid)
     }

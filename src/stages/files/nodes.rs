@@ -471,7 +471,7 @@ fn link(
             false => root.stat(&l.path)?,
         };
         let (uid, gid) = o.owner(pointee.as_ref());
-        pdir.chown(name, uid, gid)?;
+        pdir.chown_new(name, uid, gid)?;
     }
     out.created.push(l.path.clone());
     Ok(())

@@ -86,8 +86,12 @@ impl Dir {
         Ok(out)
     }
 
-    /// `entries` in the order the filesystem lists them (as fts walks a tree).
+    /// `entries` in the order the filesystem lists them (as fts walks a tree). One open and
+    /// getdents into a buffer each thread keeps (a buffer per listing was an mmap and an
+    /// munmap each, with musl's allocator).
     pub fn entries_unsorted(&self) -> Result<Vec<(String, Option<Kind>)>> {
+        thread_local!(static BUF: std::cell::RefCell<Vec<std::mem::MaybeUninit<u8>>> =
+            std::cell::RefCell::new(vec![std::mem::MaybeUninit::uninit(); 32 * 1024]));
         let fd = rfs::openat(
             &*self.fd,
             ".",
@@ -95,23 +99,30 @@ impl Dir {
             Mode::empty(),
         )
         .map_err(|e| io_err("listing", &self.path, e))?;
-        let dir = rfs::Dir::read_from(&fd).map_err(|e| io_err("listing", &self.path, e))?;
         let mut out = Vec::new();
-        for ent in dir {
-            let ent = ent.map_err(|e| io_err("listing", &self.path, e))?;
-            let n = ent.file_name().to_string_lossy().into_owned();
-            if n == "." || n == ".." {
-                continue;
+        let mut list = |buf: &mut [std::mem::MaybeUninit<u8>]| -> Result<()> {
+            let mut dir = rfs::RawDir::new(&fd, buf);
+            while let Some(ent) = dir.next() {
+                let ent = ent.map_err(|e| io_err("listing", &self.path, e))?;
+                let n = ent.file_name().to_bytes();
+                if n == b"." || n == b".." {
+                    continue;
+                }
+                let kind = match ent.file_type() {
+                    FileType::RegularFile => Some(Kind::File),
+                    FileType::Directory => Some(Kind::Dir),
+                    FileType::Symlink => Some(Kind::Symlink),
+                    FileType::Unknown => None,
+                    _ => Some(Kind::Other),
+                };
+                out.push((String::from_utf8_lossy(n).into_owned(), kind));
             }
-            let kind = match ent.file_type() {
-                FileType::RegularFile => Some(Kind::File),
-                FileType::Directory => Some(Kind::Dir),
-                FileType::Symlink => Some(Kind::Symlink),
-                FileType::Unknown => None,
-                _ => Some(Kind::Other),
-            };
-            out.push((n, kind));
-        }
+            Ok(())
+        };
+        BUF.with(|b| match b.try_borrow_mut() {
+            Ok(mut b) => list(&mut b),
+            Err(_) => list(&mut vec![std::mem::MaybeUninit::uninit(); 32 * 1024]),
+        })?;
         Ok(out)
     }
 
@@ -186,6 +197,15 @@ impl Dir {
             .map_err(|e| io_err("creating symlink", &self.at(name), e))
     }
 
+    /// Sets the owner of `name`, an entry just created here (not followed): left out where a
+    /// new entry of this directory gets that owner untold.
+    pub fn chown_new(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
+        match self.fresh() {
+            Some(f) if (f.uid, f.gid) == (uid, gid) => Ok(()),
+            _ => self.chown(name, uid, gid),
+        }
+    }
+
     /// Sets the owner of `name` itself (a symlink is not followed).
     pub fn chown(&self, name: &str, uid: u32, gid: u32) -> Result<()> {
         rfs::chownat(
@@ -239,13 +259,16 @@ impl Dir {
             }
             let st = rfs::fstat(&*self.fd).ok()?;
             let setgid = st.st_mode & 0o2000 != 0;
+            static IDS: OnceLock<(u32, u32)> = OnceLock::new();
+            let (uid, gid) = *IDS.get_or_init(|| {
+                (
+                    rustix::process::geteuid().as_raw(),
+                    rustix::process::getegid().as_raw(),
+                )
+            });
             Some(Fresh {
-                uid: rustix::process::geteuid().as_raw(),
-                gid: if setgid {
-                    st.st_gid
-                } else {
-                    rustix::process::getegid().as_raw()
-                },
+                uid,
+                gid: if setgid { st.st_gid } else { gid },
                 umask,
                 setgid,
             })

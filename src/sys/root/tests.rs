@@ -408,6 +408,12 @@ fn preset_temp_files_and_directories_end_with_the_mode_and_owner_asked_for() {
     sgid.mkdir("sub", 0o755, Some(me)).unwrap();
     let m = meta("sgid/sub");
     assert_eq!((m.mode() & 0o7777, m.gid()), (0o755, me.1));
+    sgid.symlink("/nowhere", "l").unwrap();
+    sgid.chown_new("l", me.0, me.1).unwrap();
+    assert_eq!(meta("sgid/l").gid(), me.1);
+    plain.symlink("/nowhere", "l").unwrap();
+    plain.chown_new("l", me.0, me.1 + 3).unwrap();
+    assert_eq!(meta("plain/l").gid(), me.1 + 3);
     // A default ACL decides new modes instead of the umask: nothing is assumed there.
     std::fs::create_dir(d.join("acl")).unwrap();
     // u::rwx,g::---,o::--- as the kernel stores it: version 2, then (tag, perm, id) entries.
