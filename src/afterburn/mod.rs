@@ -84,6 +84,17 @@ pub fn write_ssh_keys(
     keys: &[String],
 ) -> Result<Option<String>> {
     let ids = crate::stages::files::ids::Ids::load(root)?;
+    write_ssh_keys_with(root, &ids, user, fragment, keys)
+}
+
+/// `write_ssh_keys` with the target's users read already (the files stage has them).
+pub fn write_ssh_keys_with(
+    root: &Root,
+    ids: &crate::stages::files::ids::Ids,
+    user: &str,
+    fragment: &str,
+    keys: &[String],
+) -> Result<Option<String>> {
     let u = ids.user(user)?.clone();
     let home = u.home.trim_end_matches('/');
     let dir = format!("{home}/.ssh/authorized_keys.d");

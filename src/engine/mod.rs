@@ -152,15 +152,21 @@ pub fn run_with(args: &StageArgs, runner: &dyn Runner) -> Result<()> {
 }
 
 fn dispatch(ctx: &mut Context) -> Result<()> {
-    let cached = |ctx: &Context| load_cache(&ctx.args.config_cache);
+    // The cached config is not freed: the process ends with the stage, and freeing a config
+    // of tens of thousands of strings one by one is work for nothing (files-10000: ~440
+    // munmaps of musl's allocator groups).
+    fn cached(ctx: &mut Context, stage: fn(&mut Context, &Config) -> Result<()>) -> Result<()> {
+        let cfg = std::mem::ManuallyDrop::new(load_cache(&ctx.args.config_cache)?);
+        stage(ctx, &cfg)
+    }
     match ctx.args.stage {
         Stage::FetchOffline => fetch::run(ctx, true),
         Stage::Fetch => fetch::run(ctx, false),
-        Stage::Kargs => kargs::run(ctx, &cached(ctx)?),
-        Stage::Disks => disks::run(ctx, &cached(ctx)?),
-        Stage::Mount => mount::run(ctx, &cached(ctx)?, false),
-        Stage::Files => files::run(ctx, &cached(ctx)?),
-        Stage::Umount => mount::run(ctx, &cached(ctx)?, true),
+        Stage::Kargs => cached(ctx, kargs::run),
+        Stage::Disks => cached(ctx, disks::run),
+        Stage::Mount => cached(ctx, |c, cfg| mount::run(c, cfg, false)),
+        Stage::Files => cached(ctx, files::run),
+        Stage::Umount => cached(ctx, |c, cfg| mount::run(c, cfg, true)),
     }
 }
 

@@ -61,6 +61,8 @@ pub use dir::{Dir, DirCache, LabelStat};
 pub struct Root {
     fd: OwnedFd,
     path: PathBuf,
+    /// Where the kernel says the root is (/proc/self/fd), read once.
+    seen_as: std::sync::OnceLock<Option<PathBuf>>,
 }
 
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
@@ -180,11 +182,17 @@ impl Root {
         Ok(Root {
             fd,
             path: path.to_path_buf(),
+            seen_as: std::sync::OnceLock::new(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The root as the kernel names it (its descriptor's /proc link); `None` without /proc.
+    fn seen_as(&self) -> Option<&PathBuf> {
+        self.seen_as.get_or_init(|| fd_path(&self.fd)).as_ref()
     }
 
     /// Opens `p` (following symlinks, all inside the root) with `flags`.
@@ -461,14 +469,10 @@ impl Root {
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
             Err(e) => return Err(io_err("resolving", dir, e)),
         };
-        let fd_path = |fd: &OwnedFd| {
-            use std::os::fd::AsRawFd;
-            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
-        };
-        let (Some(base), Some(here)) = (fd_path(&self.fd), fd_path(&fd)) else {
+        let (Some(base), Some(here)) = (self.seen_as(), fd_path(&fd)) else {
             return Ok(Some(p.to_string()));
         };
-        let Ok(inside) = here.strip_prefix(&base) else {
+        let Ok(inside) = here.strip_prefix(base) else {
             return Ok(Some(p.to_string()));
         };
         let inside = inside.to_string_lossy();
@@ -559,6 +563,13 @@ fn create_temp_in(
     Err(Error::failed(format!(
         "could not create a temp file for {p}"
     )))
+}
+
+/// Where the descriptor `fd` leads, as the kernel names it (/proc/self/fd); `None` without
+/// /proc.
+fn fd_path(fd: &OwnedFd) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
 }
 
 /// fchown then fchmod (chown may clear set-id bits; the chmod puts back what is meant).

@@ -191,7 +191,7 @@ fn users_and_groups(
         if u.ssh_authorized_keys.is_empty() {
             continue;
         }
-        let file = sshkeys::write(root, &u.name, &u.ssh_authorized_keys)
+        let file = sshkeys::write(root, ids, &u.name, &u.ssh_authorized_keys)
             .context(|| format!("$.passwd.users.{i} {:?}: writing SSH keys", u.name))?;
         if let Some(file) = file {
             ssh_keys_event(root, &u.name, &file);

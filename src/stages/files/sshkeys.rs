@@ -22,11 +22,16 @@ pub fn fragment_wanted(value: Option<&str>) -> Result<bool> {
 /// Writes `user`'s keys where the environment says: the fragment, or the whole
 /// `~/.ssh/authorized_keys` (replaced, as Ignition truncates it), owned by the user, 0600.
 /// Returns the file written, if any.
-pub fn write(root: &Root, user: &str, keys: &[String]) -> Result<Option<String>> {
+/// `ids`: the target's users and groups as the passwd step left them.
+pub fn write(
+    root: &Root,
+    ids: &super::ids::Ids,
+    user: &str,
+    keys: &[String],
+) -> Result<Option<String>> {
     if fragment_wanted(crate::distro::authorized_keys_fragment().as_deref())? {
-        return crate::afterburn::write_ssh_keys(root, user, "ignition", keys);
+        return crate::afterburn::write_ssh_keys_with(root, ids, user, "ignition", keys);
     }
-    let ids = super::ids::Ids::load(root)?;
     let u = ids.user(user)?.clone();
     let ssh = format!("{}/.ssh", u.home.trim_end_matches('/'));
     let file = format!("{ssh}/authorized_keys");

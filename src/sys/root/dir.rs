@@ -295,14 +295,10 @@ impl Root {
     /// Where the directory `d` really is in the root (no symlink in it), as `real_path` gives
     /// it for an entry; without /proc, the path it was opened by.
     pub fn real_dir(&self, d: &Dir) -> String {
-        let fd_path = |fd: &OwnedFd| {
-            use std::os::fd::AsRawFd;
-            std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()
-        };
-        let (Some(base), Some(here)) = (fd_path(&self.fd), fd_path(&d.fd)) else {
+        let (Some(base), Some(here)) = (self.seen_as(), super::fd_path(&d.fd)) else {
             return d.path.clone();
         };
-        match here.strip_prefix(&base) {
+        match here.strip_prefix(base) {
             Ok(inside) => format!("/{}", inside.to_string_lossy()),
             Err(_) => d.path.clone(),
         }
