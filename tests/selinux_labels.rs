@@ -164,12 +164,12 @@ fn all_entries(root: &Path, rel: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-#[test]
-fn native_labels_equal_setfiles_on_the_reference_policy() {
-    let test = "native_labels_equal_setfiles_on_the_reference_policy";
+/// The reference policy's file_contexts, when this machine can run the comparison (root for
+/// security.* attributes, setfiles, the policy unpacked); otherwise the test is skipped.
+fn reference_policy(test: &str) -> Option<String> {
     if !rustix::process::geteuid().is_root() {
         common::skip::skip(test, "needs root (security.selinux attributes)");
-        return;
+        return None;
     }
     if std::process::Command::new("setfiles")
         .arg("-h")
@@ -177,10 +177,64 @@ fn native_labels_equal_setfiles_on_the_reference_policy() {
         .is_err()
     {
         common::skip::skip(test, "setfiles missing: run scripts/setup-deps");
-        return;
+        return None;
     }
-    let Ok(fc) = std::fs::read_to_string(Path::new(DEPS).join("file_contexts")) else {
+    let fc = std::fs::read_to_string(Path::new(DEPS).join("file_contexts")).ok();
+    if fc.is_none() {
         common::skip::skip(test, "reference policy missing: run scripts/setup-deps");
+    }
+    fc
+}
+
+/// `setfiles -F` over `list` (paths inside `root`) with `root`'s file_contexts.
+fn setfiles(root: &Path, list: &[String]) {
+    let mut stdin = Vec::new();
+    for p in list {
+        stdin.extend_from_slice(format!("{}{p}", root.display()).as_bytes());
+        stdin.push(0);
+    }
+    let mut child = std::process::Command::new("setfiles")
+        .arg("-F0")
+        .arg("-r")
+        .arg(root)
+        .arg(root.join(FC_DIR).join("file_contexts"))
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&stdin).unwrap();
+    let st = child.wait().unwrap();
+    assert!(st.success(), "setfiles: {st}");
+}
+
+/// Every entry of the `theirs` tree whose label differs in `ours`, and how many entries
+/// `theirs` labelled.
+fn label_diffs(theirs: &Path, ours: &Path) -> (BTreeSet<String>, Vec<String>, usize) {
+    let mut entries = BTreeSet::new();
+    all_entries(theirs, "", &mut entries);
+    let mut labelled = 0;
+    let mut diffs = Vec::new();
+    for e in &entries {
+        let (lt, lo) = (
+            label_of(&theirs.join(&e[1..])),
+            label_of(&ours.join(&e[1..])),
+        );
+        labelled += lt.is_some() as usize;
+        if lt != lo {
+            diffs.push(format!(
+                "{e}: setfiles {:?}, ignis {:?}",
+                lt.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                lo.map(|v| String::from_utf8_lossy(&v).into_owned())
+            ));
+        }
+    }
+    (entries, diffs, labelled)
+}
+
+#[test]
+fn native_labels_equal_setfiles_on_the_reference_policy() {
+    let Some(fc) = reference_policy("native_labels_equal_setfiles_on_the_reference_policy") else {
         return;
     };
     let mut specs = Vec::new();
@@ -218,24 +272,7 @@ fn native_labels_equal_setfiles_on_the_reference_policy() {
         "/srv/hl/second".into(),
     ]);
 
-    let mut stdin = Vec::new();
-    for p in &list {
-        stdin.extend_from_slice(format!("{}{p}", a.display()).as_bytes());
-        stdin.push(0);
-    }
-    let mut child = std::process::Command::new("setfiles")
-        .arg("-F0")
-        .arg("-r")
-        .arg(&a)
-        .arg(a.join(FC_DIR).join("file_contexts"))
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&stdin).unwrap();
-    let st = child.wait().unwrap();
-    assert!(st.success(), "setfiles: {st}");
+    setfiles(&a, &list);
 
     let root = Root::open(&b).unwrap();
     let labels = Labels::load(
@@ -247,21 +284,7 @@ fn native_labels_equal_setfiles_on_the_reference_policy() {
     let n =
         ignis::stages::files::relabel::label(&root, &labels, &list, &Default::default()).unwrap();
 
-    let mut entries = BTreeSet::new();
-    all_entries(&a, "", &mut entries);
-    let mut labelled = 0;
-    let mut diffs = Vec::new();
-    for e in &entries {
-        let (la, lb) = (label_of(&a.join(&e[1..])), label_of(&b.join(&e[1..])));
-        labelled += la.is_some() as usize;
-        if la != lb {
-            diffs.push(format!(
-                "{e}: setfiles {:?}, ignis {:?}",
-                la.map(|v| String::from_utf8_lossy(&v).into_owned()),
-                lb.map(|v| String::from_utf8_lossy(&v).into_owned())
-            ));
-        }
-    }
+    let (entries, diffs, labelled) = label_diffs(&a, &b);
     assert!(
         diffs.is_empty(),
         "{} of {} entries differ:\n{}",
@@ -292,21 +315,7 @@ fn native_labels_equal_setfiles_on_the_reference_policy() {
 /// rewrites, a dropin, directories and symlinks.
 #[test]
 fn the_files_stage_labels_as_setfiles_does() {
-    let test = "the_files_stage_labels_as_setfiles_does";
-    if !rustix::process::geteuid().is_root() {
-        common::skip::skip(test, "needs root (security.selinux attributes)");
-        return;
-    }
-    if std::process::Command::new("setfiles")
-        .arg("-h")
-        .output()
-        .is_err()
-    {
-        common::skip::skip(test, "setfiles missing: run scripts/setup-deps");
-        return;
-    }
-    let Ok(fc) = std::fs::read_to_string(Path::new(DEPS).join("file_contexts")) else {
-        common::skip::skip(test, "reference policy missing: run scripts/setup-deps");
+    let Some(fc) = reference_policy("the_files_stage_labels_as_setfiles_does") else {
         return;
     };
     const PERMISSIVE: &str = "SELINUX=permissive\nSELINUXTYPE=default\n";
@@ -379,64 +388,26 @@ fn the_files_stage_labels_as_setfiles_does() {
     let (a, b) = (tmp.path().join("stage"), tmp.path().join("setfiles"));
     seed(&a);
     seed(&b);
-    let out_a = ignis::stages::files::apply(
-        &Root::open(&a).unwrap(),
-        &cfg,
-        &st,
-        &boot,
-        &fetcher,
-        &runner,
-    )
-    .unwrap();
+    let stage = |r: &Path| {
+        ignis::stages::files::apply(&Root::open(r).unwrap(), &cfg, &st, &boot, &fetcher, &runner)
+            .unwrap()
+    };
+    let out_a = stage(&a);
     std::fs::write(b.join("etc/selinux/config"), "SELINUX=disabled\n").unwrap();
-    let out_b = ignis::stages::files::apply(
-        &Root::open(&b).unwrap(),
-        &cfg,
-        &st,
-        &boot,
-        &fetcher,
-        &runner,
-    )
-    .unwrap();
+    let out_b = stage(&b);
     std::fs::write(b.join("etc/selinux/config"), PERMISSIVE).unwrap();
     assert_eq!(out_a.created, out_b.created);
     // setfiles over the created paths still there, each once, as the stage hands them over.
-    let mut stdin = Vec::new();
     let mut seen = BTreeSet::new();
-    for p in &out_b.created {
-        if b.join(&p[1..]).symlink_metadata().is_ok() && seen.insert(p.clone()) {
-            stdin.extend_from_slice(format!("{}{p}", b.display()).as_bytes());
-            stdin.push(0);
-        }
-    }
-    let mut child = std::process::Command::new("setfiles")
-        .arg("-F0")
-        .arg("-r")
-        .arg(&b)
-        .arg(b.join(FC_DIR).join("file_contexts"))
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&stdin).unwrap();
-    assert!(child.wait().unwrap().success(), "setfiles");
+    let list: Vec<String> = out_b
+        .created
+        .iter()
+        .filter(|p| b.join(&p[1..]).symlink_metadata().is_ok() && seen.insert(p.to_string()))
+        .cloned()
+        .collect();
+    setfiles(&b, &list);
 
-    let mut entries = BTreeSet::new();
-    all_entries(&b, "", &mut entries);
-    let mut labelled = 0;
-    let mut diffs = Vec::new();
-    for e in &entries {
-        let (la, lb) = (label_of(&a.join(&e[1..])), label_of(&b.join(&e[1..])));
-        labelled += lb.is_some() as usize;
-        if la != lb {
-            diffs.push(format!(
-                "{e}: stage {:?}, setfiles {:?}",
-                la.map(|v| String::from_utf8_lossy(&v).into_owned()),
-                lb.map(|v| String::from_utf8_lossy(&v).into_owned())
-            ));
-        }
-    }
+    let (_, diffs, labelled) = label_diffs(&b, &a);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
     assert!(labelled >= 25, "only {labelled} entries labelled");
     // The units step rewrote a.service after it was labelled as a storage file, and the
