@@ -103,6 +103,9 @@ const STDERR_TAIL: usize = 2048;
 impl Runner for RealRunner {
     fn run(&self, cmd: &Cmd) -> Result<Vec<u8>> {
         log::info!("running: {}", cmd.display());
+        // The console shows what ran before a command that may take long (mkfs) or not return
+        // (a reboot).
+        crate::log::flush();
         let mut child = Command::new(&cmd.prog)
             .args(&cmd.args)
             .stdin(if cmd.stdin.is_some() {
