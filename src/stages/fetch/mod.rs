@@ -54,5 +54,8 @@ pub fn run(ctx: &mut Context, offline: bool) -> Result<()> {
     let st = ctx.state_mut()?;
     st.fetched_configs = acquired.fetched;
     st.user_config_provided = acquired.user_config_provided;
+    // Not freed string by string right before the process ends (as the stages that read the
+    // cache keep theirs).
+    std::mem::forget(acquired.config);
     Ok(())
 }
