@@ -531,6 +531,13 @@ fn ignition_blackbox_disk_cases() {
             .map(|i| (i, Outcome::Skip(why.clone())))
             .collect()
     } else {
+        // One run at a time on this checkout: a second one (another `cargo test` in a second
+        // terminal) would take the first one's work folder and loop devices away below. It
+        // waits here instead, and the lock goes with the process.
+        let lock = std::fs::File::create(work.with_extension("lock"))
+            .expect("creating the blackbox-disks lock file");
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .expect("locking the blackbox-disks lock file");
         // A killed earlier run may have left mounts and loop devices behind.
         disks::umount_below(&work);
         disks::detach_below(&work);
