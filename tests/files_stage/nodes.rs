@@ -308,3 +308,54 @@ fn a_hard_link_where_a_deeper_entry_made_a_directory_is_looked_at() {
         text(&o)
     );
 }
+
+/// On a filesystem mounted `grpid` a new file takes its directory's group, set-gid or not:
+/// a file written there without a group in the config still ends root's, as Ignition's
+/// chown leaves it (the stage must not assume the group a new file gets).
+#[test]
+fn a_grpid_mount_does_not_decide_a_new_files_group() {
+    let test = "a_grpid_mount_does_not_decide_a_new_files_group";
+    if !is_root() {
+        common::skip::skip(test, "mount and chown need root");
+        return;
+    }
+    let t = T::new("grpid");
+    let img = t.dir.join("grpid.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let mk = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(mk.status.success(), "mkfs.ext4: {}", text(&mk));
+    let at = t.p("/srv/g");
+    std::fs::create_dir_all(&at).unwrap();
+    let m = Command::new("mount")
+        .args(["-o", "loop,grpid"])
+        .arg(&img)
+        .arg(&at)
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "mount: {}", text(&m));
+    std::os::unix::fs::chown(&at, Some(0), Some(1000)).unwrap();
+    // And without grpid, a directory of group 1000: a new file there is root's group until
+    // the configured group is set.
+    std::fs::create_dir_all(t.p("/srv/p")).unwrap();
+    std::os::unix::fs::chown(t.p("/srv/p"), Some(0), Some(1000)).unwrap();
+    let o = t.apply(&cfg(r#"{"files":[
+            {"path":"/srv/g/f","contents":{"source":"data:,x"}},
+            {"path":"/srv/p/f","contents":{"source":"data:,x"},"group":{"id":1000}}],
+        "directories":[{"path":"/srv/g/d"},{"path":"/srv/p/d","group":{"id":1000}}]}"#));
+    let owners = [
+        t.owner("/srv/g/f"),
+        t.owner("/srv/g/d"),
+        t.owner("/srv/p/f"),
+        t.owner("/srv/p/d"),
+    ];
+    let _ = Command::new("umount").arg(&at).output();
+    ok(o);
+    assert_eq!(owners, [(0, 0), (0, 0), (0, 1000), (0, 1000)]);
+}

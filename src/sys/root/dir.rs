@@ -33,7 +33,8 @@ pub struct Dir {
 /// What a new entry of a directory gets without being told: the stage's user, the group
 /// (the directory's own when it is set-gid), and the mode asked for less the umask. Known
 /// only where that is all there is to it: no default ACL, a filesystem that keeps owners
-/// and modes as set (a vfat mount's owner comes from its options).
+/// and modes as set (a vfat mount's owner comes from its options), and a group that is the
+/// same whether or not the filesystem is mounted `grpid`.
 #[derive(Debug, Clone, Copy)]
 struct Fresh {
     uid: u32,
@@ -266,9 +267,14 @@ impl Dir {
                     rustix::process::getegid().as_raw(),
                 )
             });
+            // A new entry takes the directory's group when it is set-gid, or on a filesystem
+            // mounted `grpid`, which fstatfs does not tell: known only where both give one.
+            if !setgid && st.st_gid != gid {
+                return None;
+            }
             Some(Fresh {
                 uid,
-                gid: if setgid { st.st_gid } else { gid },
+                gid: st.st_gid,
                 umask,
                 setgid,
             })
