@@ -34,6 +34,14 @@ pub struct Labels {
 /// Why a policy is left to setfiles: a file it cannot read as libselinux would.
 pub type Unsupported = String;
 
+/// A context as libselinux stores it in `security.selinux`: the text and a NUL.
+pub fn xattr_value(context: &str) -> Vec<u8> {
+    let mut value = Vec::with_capacity(context.len() + 1);
+    value.extend_from_slice(context.as_bytes());
+    value.push(0);
+    value
+}
+
 fn file_type(t: &str) -> Option<u32> {
     Some(match t {
         "--" => 0o100000,

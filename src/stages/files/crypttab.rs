@@ -10,13 +10,18 @@ fn decode_data_url(u: &str) -> Result<Vec<u8>> {
         .map_err(|e| Error::failed(format!("decoding a LUKS key from the state file: {e}")))
 }
 
+/// Where a volume's keyfile goes.
+fn keyfile(name: &str) -> String {
+    format!("/etc/luks/{name}")
+}
+
 /// The files `persist` writes.
 pub fn paths(st: &State) -> Vec<String> {
     let mut out: Vec<String> = st
         .luks
         .iter()
         .filter(|v| v.key_file.is_some())
-        .map(|v| format!("/etc/luks/{}", v.name))
+        .map(|v| keyfile(&v.name))
         .collect();
     if !st.luks.is_empty() {
         out.push("/etc/crypttab".into());
@@ -36,7 +41,7 @@ pub fn persist(root: &Root, st: &State) -> Result<()> {
         let keyfile = match &v.key_file {
             Some(k) => {
                 root.mkdir_all("/etc/luks", 0o700)?;
-                let p = format!("/etc/luks/{}", v.name);
+                let p = keyfile(&v.name);
                 root.write_atomic(&p, &decode_data_url(k)?, 0o600, 0, 0)
                     .context(|| format!("writing {p}"))?;
                 p

@@ -65,13 +65,10 @@ impl<'l> Labeller<'l> {
     /// root), as the walk would label it there.
     pub fn label_new_file(&mut self, file: &std::fs::File, real: String) -> Result<()> {
         if let Some((_, ctx)) = self.labels.lookup(&real, S_IFREG, &mut self.vm) {
-            let mut value = Vec::with_capacity(ctx.len() + 1);
-            value.extend_from_slice(ctx.as_bytes());
-            value.push(0);
             rustix::fs::fsetxattr(
                 file,
                 "security.selinux",
-                &value,
+                &crate::selinux::xattr_value(ctx),
                 rustix::fs::XattrFlags::empty(),
             )
             .map_err(|e| crate::error::Error::from(e).context(format!("labelling {real}")))?;

@@ -149,9 +149,7 @@ impl Dir {
     pub fn set_label(&self, name: &str, context: &str) -> Result<()> {
         use std::os::fd::AsRawFd;
         let name = check(name)?;
-        let mut value = Vec::with_capacity(context.len() + 1);
-        value.extend_from_slice(context.as_bytes());
-        value.push(0);
+        let value = crate::selinux::xattr_value(context);
         let via = format!("/proc/self/fd/{}/{name}", self.fd.as_raw_fd());
         rfs::lsetxattr(&via, "security.selinux", &value, rfs::XattrFlags::empty())
             .map_err(|e| io_err("labelling", &self.at(name), e))
@@ -172,9 +170,8 @@ impl Dir {
         let name = check(name)?;
         rfs::mkdirat(&*self.fd, name, Mode::from_raw_mode(mode))
             .map_err(|e| io_err("creating directory", &self.at(name), e))?;
-        let fresh = self
-            .fresh()
-            .filter(|f| mode & 0o7000 == 0 && mode & f.umask == 0 && !f.setgid);
+        // A set-gid directory's new subdirectory inherits the bit, which the chmod drops.
+        let fresh = self.fresh_for(mode).filter(|f| !f.setgid);
         if fresh.is_none() {
             let fd = rfs::openat(
                 &*self.fd,
@@ -233,13 +230,18 @@ impl Dir {
     /// the directory says what a new file gets, so that `commit` changes only what differs
     /// (for most files nothing: one chown and one chmod less each).
     pub fn create_temp_for(&self, name: &str, mode: u32) -> Result<TempFile> {
-        let fresh = self
-            .fresh()
-            .filter(|f| mode & 0o7000 == 0 && mode & f.umask == 0);
+        let fresh = self.fresh_for(mode);
         let initial = if fresh.is_some() { mode } else { 0o600 };
         let mut t = create_temp_in(self.fd.clone(), check(name)?, &self.at(name), initial)?;
         t.preset = fresh.map(|f| (mode, f.uid, f.gid));
         Ok(t)
+    }
+
+    /// `fresh`, where a new entry asked for with `mode` ends with that mode: no set-id or
+    /// sticky bits, nothing the umask cuts.
+    fn fresh_for(&self, mode: u32) -> Option<Fresh> {
+        self.fresh()
+            .filter(|f| mode & 0o7000 == 0 && mode & f.umask == 0)
     }
 
     fn fresh(&self) -> Option<Fresh> {
