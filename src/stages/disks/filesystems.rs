@@ -11,6 +11,8 @@ use crate::sys::cmd::Cmd;
 use crate::sys::probe::{self, FsInfo};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// The UUID as compared and passed to mkfs: lower case; for vfat, the volume ID without the
 /// dash blkid prints (`A1B2-C3D4` -> `a1b2c3d4`), which is what mkfs.fat takes.
@@ -179,26 +181,32 @@ pub fn apply(env: &Env, cfg: &Config) -> Result<()> {
     for ((p, f), node) in fss.into_iter().zip(nodes) {
         groups.entry(node).or_default().push((p, f));
     }
-    let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = groups
+    let groups: Vec<_> = groups.iter().collect();
+    let next = AtomicUsize::new(0);
+    let done = Mutex::new(Vec::new());
+    crate::stages::util::on_threads(groups.len(), &|| loop {
+        let k = next.fetch_add(1, Ordering::Relaxed);
+        let Some((node, list)) = groups.get(k) else {
+            break;
+        };
+        let r = list
             .iter()
-            .map(|(node, list)| {
-                s.spawn(move || -> Result<()> {
-                    for (p, f) in list {
-                        create(env, p, f, node).context(|| p.clone())?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::failed("a filesystem thread panicked")))
-            })
-            .collect()
-    });
+            .try_for_each(|(p, f)| create(env, p, f, node).context(|| p.clone()));
+        if let Ok(mut d) = done.lock() {
+            d.push((k, r));
+        }
+    })?;
+    // In device order, whichever thread finished first.
+    let mut results: Vec<Option<Result<()>>> = groups.iter().map(|_| None).collect();
+    for (k, r) in done
+        .into_inner()
+        .map_err(|_| Error::failed("a filesystem thread panicked"))?
+    {
+        results[k] = Some(r);
+    }
+    let results = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::failed("a filesystem thread stopped early"))));
     // The first error fails the stage (and is printed by its failure line); the others are
     // logged here, so that each is printed once.
     let mut first = None;

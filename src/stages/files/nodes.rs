@@ -2,6 +2,7 @@
 //! semantics: shallow before deep, hard links last; `overwrite` removes what is there first;
 //! contents streamed into a temp file beside the destination and renamed only once complete
 //! and hash-verified; owner by id or by name from the target's databases; mode only when given.
+//! Long runs of files that cannot affect one another are written by one thread per CPU.
 
 use super::plan::{check_existing, link_matches, Op, What};
 use super::relabel::Labeller;
@@ -12,6 +13,7 @@ use crate::resource::{Fetcher, Sink, Spec};
 use crate::sys::root::{Dir, DirCache, Kind, Meta, Root, TempFile};
 use std::collections::{HashMap, HashSet};
 use std::io::{Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Appends to a temp file; a retried fetch only discards its own bytes.
 struct AppendSink<'a> {
@@ -43,10 +45,22 @@ pub fn apply(
     ops: &[Op],
     fetcher: &Fetcher,
     out: &mut Applied,
+    labeller: Option<&mut Labeller>,
+) -> Result<()> {
+    apply_with(root, ops, fetcher, out, labeller, writers())
+}
+
+/// [`apply`] with up to `writers` threads for runs of independent files (see [`run`]).
+pub fn apply_with(
+    root: &Root,
+    ops: &[Op],
+    fetcher: &Fetcher,
+    out: &mut Applied,
     mut labeller: Option<&mut Labeller>,
+    writers: usize,
 ) -> Result<()> {
     let mut remote = Remote::new(ops);
-    let r = write_all(root, ops, fetcher, out, &mut remote, &mut labeller);
+    let r = write_all(root, ops, fetcher, out, &mut remote, &mut labeller, writers);
     if r.is_err() {
         // A fetch that fails is only known when it fails: the temp files of the window go, and
         // so do the directories created for it that stayed empty (a configured directory stays).
@@ -61,6 +75,19 @@ pub fn apply(
     r
 }
 
+/// How many threads write runs of independent files: one per CPU the stage may run on, at
+/// most [`WRITERS`]. (std's `available_parallelism` also reads cgroup quotas, which no
+/// initramfs sets, at 10 KiB of binary.)
+fn writers() -> usize {
+    rustix::thread::sched_getaffinity(None).map_or(1, |s| (s.count() as usize).clamp(1, WRITERS))
+}
+
+/// The most threads writing files at once.
+const WRITERS: usize = 4;
+
+/// The fewest independent files in a row worth more than one thread.
+const RUN_MIN: usize = 64;
+
 fn write_all(
     root: &Root,
     ops: &[Op],
@@ -68,29 +95,166 @@ fn write_all(
     out: &mut Applied,
     remote: &mut Remote,
     labeller: &mut Option<&mut Labeller>,
+    writers: usize,
 ) -> Result<()> {
     // Each parent directory is resolved once for all the files written into it.
     let mut dirs = DirCache::new(DIRS_OPEN);
-    for (k, o) in ops.iter().enumerate() {
-        let what = o.name();
-        crate::log::op(&format!("writing {} {what}", o.kind_word()), || {
-            match o.what {
-                What::Dir(d) => directory(root, &mut dirs, o, d, out),
-                What::File(f) => {
-                    let pre = remote.take(k, root, fetcher, out)?;
-                    let w = Writer {
-                        fetcher,
-                        prefetched: pre,
-                        labeller: labeller.as_deref_mut(),
-                    };
-                    file(root, &mut dirs, o, f, out, w)
-                }
-                What::Link(l) => link(root, &mut dirs, o, l, out, labeller.as_deref_mut()),
-            }
-        })
-        .context(|| what.clone())?;
+    let mut k = 0;
+    while k < ops.len() {
+        let end = match writers > 1 {
+            true => (k..ops.len())
+                .find(|&j| !independent(&ops[j]))
+                .unwrap_or(ops.len()),
+            false => k,
+        };
+        if end - k >= RUN_MIN {
+            let made = &mut remote.made;
+            run(root, &ops[k..end], fetcher, out, labeller, made, writers)?;
+            k = end;
+            continue;
+        }
+        for (j, o) in ops.iter().enumerate().take(end.max(k + 1)).skip(k) {
+            one(root, &mut dirs, j, o, fetcher, out, remote, labeller)?;
+        }
+        k = end.max(k + 1);
     }
     Ok(())
+}
+
+/// Writes the node `ops[k]`. (Not inlined: the writer threads call it too.)
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn one(
+    root: &Root,
+    dirs: &mut DirCache,
+    k: usize,
+    o: &Op,
+    fetcher: &Fetcher,
+    out: &mut Applied,
+    remote: &mut Remote,
+    labeller: &mut Option<&mut Labeller>,
+) -> Result<()> {
+    let what = o.name();
+    crate::log::op(&format!("writing {} {what}", o.kind_word()), || {
+        match o.what {
+            What::Dir(d) => directory(root, dirs, o, d, out),
+            What::File(f) => {
+                let pre = remote.take(k, root, fetcher, out)?;
+                let w = Writer {
+                    fetcher,
+                    prefetched: pre,
+                    labeller: labeller.as_deref_mut(),
+                };
+                file(root, dirs, o, f, out, w)
+            }
+            What::Link(l) => link(root, dirs, o, l, out, labeller.as_deref_mut()),
+        }
+    })
+    .context(|| what)
+}
+
+/// Whether `o` can be written by another thread than the nodes before and after it: a file
+/// whose contents are in the config (or empty), with nothing to append, that nothing else
+/// lands beneath. Writing it then touches its own path only, in a directory that exists.
+fn independent(o: &Op) -> bool {
+    matches!(o.what, What::File(f) if f.append.is_empty()) && !o.remote && o.leaf
+}
+
+/// What one writer thread of [`run`] did: the paths it created, its first failure (with its
+/// place in the run) and what it labelled.
+#[derive(Default)]
+struct Wrote<'l> {
+    created: Applied,
+    failed: Option<(usize, Error)>,
+    labelled: Option<Labeller<'l>>,
+}
+
+/// Writes a run of [`independent`] files with up to `writers` threads. Their missing parents
+/// are created first, in plan order, by this thread (recorded in `made`); then each thread
+/// takes whole directories (files in a row that land in one), so that no two create entries
+/// in one directory, whose lock would serialise them, and each directory's files are written
+/// in plan order. The error is the first failure in plan order: a failure stops the threads
+/// before any later file they have not started, so every file before it is written, as in
+/// order, and some after it may be.
+fn run(
+    root: &Root,
+    run: &[Op],
+    fetcher: &Fetcher,
+    out: &mut Applied,
+    labeller: &mut Option<&mut Labeller>,
+    made: &mut Vec<String>,
+    writers: usize,
+) -> Result<()> {
+    let mut dirs = DirCache::new(DIRS_OPEN);
+    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, o) in run.iter().enumerate() {
+        match groups.last_mut() {
+            Some(g) if parent_of(&run[g.start].resolved) == parent_of(&o.resolved) => g.end = i + 1,
+            _ => {
+                groups.push(i..i + 1);
+                let (parent, _) = entry(o.path());
+                if dirs.get(root, parent)?.is_none() {
+                    let m = root.mkdir_all(parent, 0o755).context(|| o.name())?;
+                    out.created.extend(m.iter().cloned());
+                    made.extend(m);
+                }
+            }
+        }
+    }
+    drop(dirs);
+    let next = AtomicUsize::new(0);
+    let failed_at = AtomicUsize::new(usize::MAX);
+    let base = labeller.as_deref();
+    let wrote = std::sync::Mutex::new(Vec::new());
+    crate::stages::util::on_threads(writers.min(groups.len()), &|| {
+        let mut dirs = DirCache::new(DIRS_OPEN);
+        let mut none = Remote::none();
+        let mut w = Wrote {
+            labelled: base.map(Labeller::fork),
+            ..Wrote::default()
+        };
+        while let Some(g) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+            for i in g.clone() {
+                if i > failed_at.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (o, out, lab) = (&run[i], &mut w.created, &mut w.labelled.as_mut());
+                // The rest of this directory comes after a failure; other directories may
+                // still hold files before it.
+                if let Err(e) = one(root, &mut dirs, i, o, fetcher, out, &mut none, lab) {
+                    failed_at.fetch_min(i, Ordering::Relaxed);
+                    if w.failed.as_ref().is_none_or(|(j, _)| i < *j) {
+                        w.failed = Some((i, e));
+                    }
+                    break;
+                }
+            }
+        }
+        if let Ok(mut all) = wrote.lock() {
+            all.push(w);
+        }
+    })?;
+    let wrote = wrote
+        .into_inner()
+        .map_err(|_| Error::failed("a file writer thread panicked"))?;
+    // What the threads created goes after the directories made for them and before what
+    // follows the run; within the run the order does not matter, nothing lands beneath.
+    let mut failed: Option<(usize, Error)> = None;
+    for w in wrote {
+        out.created.extend(w.created.created);
+        if let (Some(l), Some(f)) = (labeller.as_deref_mut(), w.labelled) {
+            l.absorb(f);
+        }
+        if let Some((i, e)) = w.failed {
+            if failed.as_ref().is_none_or(|(j, _)| i < *j) {
+                failed = Some((i, e));
+            }
+        }
+    }
+    match failed {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Removes the directories in `made` (shallowest first, as created) that are still empty,
@@ -139,11 +303,22 @@ struct Remote<'o, 'c> {
     /// The first job not fetched yet.
     next: usize,
     pending: HashMap<usize, Result<TempFile>>,
-    /// Directories created for fetched entries, shallowest first.
+    /// Directories created ahead of their entries (fetched files, runs written by threads),
+    /// shallowest first: on a failure those left empty go.
     made: Vec<String>,
 }
 
 impl<'o, 'c> Remote<'o, 'c> {
+    /// For files none of which is remote.
+    fn none() -> Remote<'o, 'c> {
+        Remote {
+            jobs: Vec::new(),
+            next: 0,
+            pending: HashMap::new(),
+            made: Vec::new(),
+        }
+    }
+
     fn new(ops: &'o [Op<'c>]) -> Remote<'o, 'c> {
         let jobs: Vec<_> = ops.iter().enumerate().filter(|(_, o)| o.remote).collect();
         if !jobs.is_empty() {
@@ -186,27 +361,23 @@ impl<'o, 'c> Remote<'o, 'c> {
             }
         }
         let results = std::sync::Mutex::new(HashMap::new());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|sc| {
-            for _ in 0..PARALLEL_FETCHES.min(window.len()) {
-                sc.spawn(|| loop {
-                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((i, o)) = window.get(k) else {
-                        break;
-                    };
-                    let Some(spec) = &o.spec else { continue };
-                    let r = root.create_temp(o.path()).and_then(|mut t| {
-                        fetcher.fetch(spec, &mut t).context(|| {
-                            format!("fetching {}", crate::resource::redact(&spec.url))
-                        })?;
-                        Ok(t)
-                    });
-                    if let Ok(mut m) = results.lock() {
-                        m.insert(*i, r);
-                    }
-                });
+        let next = AtomicUsize::new(0);
+        crate::stages::util::on_threads(PARALLEL_FETCHES.min(window.len()), &|| loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some((i, o)) = window.get(k) else {
+                break;
+            };
+            let Some(spec) = &o.spec else { continue };
+            let r = root.create_temp(o.path()).and_then(|mut t| {
+                fetcher
+                    .fetch(spec, &mut t)
+                    .context(|| format!("fetching {}", crate::resource::redact(&spec.url)))?;
+                Ok(t)
+            });
+            if let Ok(mut m) = results.lock() {
+                m.insert(*i, r);
             }
-        });
+        })?;
         self.pending = results
             .into_inner()
             .map_err(|_| Error::failed("a fetch worker panicked"))?;

@@ -41,6 +41,9 @@ pub struct Op<'c> {
     /// it, and it is not in a home directory (which the passwd step fills from the skeleton):
     /// nothing can be there when it is written, so apply need not look.
     pub absent: bool,
+    /// Nothing else planned lands beneath it: writing it cannot change where another entry
+    /// lands, nor another entry where it lands.
+    pub leaf: bool,
 }
 
 impl Op<'_> {
@@ -144,6 +147,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
             data: None,
             remote: false,
             absent: false,
+            leaf: false,
         };
         let planned = (|| -> Result<()> {
             // Where each entry lands, its directories resolved inside the root as they will be
@@ -217,6 +221,7 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
         .map(|h| h.trim_end_matches('/').to_string())
         .collect();
     let mut absent = Vec::with_capacity(ops.len());
+    let mut leaf = Vec::with_capacity(ops.len());
     for o in &ops {
         precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
         // The cache knows the directory missing from the precheck: no syscall here.
@@ -225,12 +230,14 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
             o.resolved.starts_with(h.as_str())
                 && matches!(o.resolved.as_bytes().get(h.len()), None | Some(b'/'))
         });
-        let known = !in_home && !above.contains(o.resolved.as_str());
-        absent.push(known && dirs.get(root, parent)?.is_none());
+        let below_none = !above.contains(o.resolved.as_str());
+        leaf.push(below_none);
+        absent.push(!in_home && below_none && dirs.get(root, parent)?.is_none());
     }
     drop((made, above));
-    for (o, a) in ops.iter_mut().zip(absent) {
+    for ((o, a), l) in ops.iter_mut().zip(absent).zip(leaf) {
         o.absent = a;
+        o.leaf = l;
     }
     Ok(ops)
 }

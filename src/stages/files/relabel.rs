@@ -77,6 +77,17 @@ impl<'l> Labeller<'l> {
         Ok(())
     }
 
+    /// A labeller of the same policy for another thread; [`Labeller::absorb`] takes back what it
+    /// labelled.
+    pub fn fork(&self) -> Labeller<'l> {
+        Labeller::new(self.labels)
+    }
+
+    /// What `other`, a fork of this one, labelled, as if this one had labelled it.
+    pub fn absorb(&mut self, other: Labeller) {
+        self.done.extend(other.done);
+    }
+
     /// `real` is no longer the file labelled when written (a hard link to it, a later step
     /// writing there): the walk labels it.
     pub fn forget(&mut self, real: &str) {
