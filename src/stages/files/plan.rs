@@ -178,22 +178,35 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
         planned.context(|| op.name())?;
         ops.push(op);
     }
-    let depth = |o: &Op| o.resolved.split('/').filter(|c| !c.is_empty()).count();
     // Shallow before deep (where they land); hard links after everything they may point at.
-    ops.sort_by_key(|o| (o.is_hard_link(), depth(o)));
+    // A stable bucket sort on that key: a comparison sort split each path twice per
+    // comparison, a tenth of planning 10,000 files.
+    let key = |o: &Op| {
+        let depth = o.resolved.split('/').filter(|c| !c.is_empty()).count();
+        (o.is_hard_link(), depth)
+    };
+    let keys: Vec<(bool, usize)> = ops.iter().map(key).collect();
+    let levels = keys.iter().map(|k| k.1).max().unwrap_or(0) + 1;
+    let mut buckets: Vec<Vec<Op>> = (0..2 * levels).map(|_| Vec::new()).collect();
+    for (o, (hard, depth)) in ops.into_iter().zip(keys) {
+        buckets[usize::from(hard) * levels + depth].push(o);
+    }
+    let mut ops: Vec<Op> = buckets.into_iter().flatten().collect();
 
     // Two entries that resolve to one node (through a symlinked directory) would silently
     // fight: refuse before writing anything.
-    let mut seen: HashMap<&str, String> = HashMap::new();
-    for o in &ops {
-        if let Some(other) = seen.insert(&o.resolved, o.json_path()) {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, o) in ops.iter().enumerate() {
+        if let Some(other) = seen.insert(&o.resolved, i) {
             return Err(Error::failed(format!(
-                "{} and {other} resolve to the same path in the target ({})",
+                "{} and {} resolve to the same path in the target ({})",
                 o.name(),
+                ops[other].json_path(),
                 o.resolved
             )));
         }
     }
+    drop(seen);
     // Refuse existing nodes that may not be replaced, and hard links to nothing, before
     // changing anything.
     let made: HashSet<&str> = ops
@@ -220,16 +233,26 @@ pub fn nodes<'c>(root: &Root, cfg: &'c Config, ids: &Ids, homes: &[String]) -> R
         .filter_map(|h| root.resolve(h).ok())
         .map(|h| h.trim_end_matches('/').to_string())
         .collect();
+    let homes_real: HashSet<&str> = homes_real.iter().map(String::as_str).collect();
     let mut absent = Vec::with_capacity(ops.len());
     let mut leaf = Vec::with_capacity(ops.len());
     for o in &ops {
         precheck(root, &mut dirs, o, &made, homes).context(|| o.name())?;
         // The cache knows the directory missing from the precheck: no syscall here.
         let (parent, _) = super::nodes::entry(o.path());
-        let in_home = homes_real.iter().any(|h| {
-            o.resolved.starts_with(h.as_str())
-                && matches!(o.resolved.as_bytes().get(h.len()), None | Some(b'/'))
-        });
+        // In a home: the home itself or beneath it (a home of "/" is "" here).
+        let in_home = !homes_real.is_empty() && {
+            let mut p = o.resolved.as_str();
+            loop {
+                if homes_real.contains(p) {
+                    break true;
+                }
+                match p.rfind('/') {
+                    Some(i) if !p.is_empty() => p = &p[..i],
+                    _ => break false,
+                }
+            }
+        };
         let below_none = !above.contains(o.resolved.as_str());
         leaf.push(below_none);
         absent.push(!in_home && below_none && dirs.get(root, parent)?.is_none());
