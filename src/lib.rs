@@ -28,3 +28,7 @@ pub mod sys;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate_cmd;
+
+/// Every allocation of the process, the tests' included (see `sys::alloc`).
+#[global_allocator]
+static ALLOC: sys::alloc::Alloc = sys::alloc::Alloc::new();

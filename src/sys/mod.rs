@@ -3,6 +3,7 @@
 //! and the command runner. The only place `unsafe` may appear, each block with a
 //! `// SAFETY:` note; each submodule wraps one interface behind a safe API.
 
+pub mod alloc;
 pub mod blockdev;
 pub mod cmd;
 pub mod journal;
