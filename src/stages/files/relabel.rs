@@ -9,8 +9,9 @@ use super::Applied;
 use crate::error::{Context as _, Result};
 use crate::selinux::{regex::Vm, Labels};
 use crate::sys::cmd::{Cmd, Runner};
-use crate::sys::root::{DirCache, Root};
+use crate::sys::root::{Dir, DirCache, Root};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
@@ -184,12 +185,79 @@ pub fn relabel(
 /// a hard-linked inode decides its label (setfiles keeps the first; it tells inodes apart by
 /// number only, here the device counts too); a later path labels it again. The regular files
 /// in `labelled` (labelled when written, one link each) are passed by. Returns how many labels
-/// were set.
+/// were set. The walk decides; a second thread makes the kernel calls meanwhile, in the order
+/// decided (an inode labelled twice ends with the later label, as in order), and the first
+/// failure in that order is the error.
 pub fn label(
     root: &Root,
     labels: &Labels,
     paths: &[String],
     labelled: &HashSet<String>,
+) -> Result<usize> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(8);
+    std::thread::scope(|sc| {
+        let setter = sc.spawn(move || -> Result<()> {
+            for batch in rx {
+                for (dir, name, ctx) in batch {
+                    dir.set_label(&name, ctx)?;
+                }
+            }
+            Ok(())
+        });
+        let mut setter_in = Setter {
+            tx: Some(tx),
+            batch: Vec::new(),
+        };
+        let walked = walk(root, labels, paths, labelled, &mut setter_in);
+        setter_in.send();
+        drop(setter_in);
+        setter
+            .join()
+            .map_err(|_| crate::error::Error::failed("the labelling thread panicked"))??;
+        walked
+    })
+}
+
+/// A label to set: the entry `name` of the directory, and its context.
+type Job<'l> = (Arc<Dir>, String, &'l str);
+
+/// How many labels go to the labelling thread at once.
+const BATCH: usize = 128;
+
+/// The walk's end of the channel to the labelling thread.
+struct Setter<'l> {
+    /// `None` once the thread has stopped (on a failure it reports when joined).
+    tx: Option<std::sync::mpsc::SyncSender<Vec<Job<'l>>>>,
+    batch: Vec<Job<'l>>,
+}
+
+impl<'l> Setter<'l> {
+    /// Queues a label; false once the labelling thread has stopped.
+    fn push(&mut self, job: Job<'l>) -> bool {
+        self.batch.push(job);
+        if self.batch.len() >= BATCH {
+            self.send();
+        }
+        self.tx.is_some()
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(tx) = &self.tx {
+            if tx.send(batch).is_err() {
+                self.tx = None;
+            }
+        }
+    }
+}
+
+/// `label`'s walk: decides each label and hands it to `setter`.
+fn walk<'l>(
+    root: &Root,
+    labels: &'l Labels,
+    paths: &[String],
+    labelled: &HashSet<String>,
+    setter: &mut Setter<'l>,
 ) -> Result<usize> {
     let mut dirs = DirCache::read_only(64);
     let mut vm = Vm::default();
@@ -235,7 +303,10 @@ pub fn label(
                     if st.nlink > 1 && !is_dir {
                         inodes.push(id);
                     }
-                    dir.set_label(name, ctx)?;
+                    if !setter.push((dir.clone(), name.to_string(), ctx)) {
+                        // It failed: joining it gives the error.
+                        return Ok(n);
+                    }
                     n += 1;
                 }
             }
