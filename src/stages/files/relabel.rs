@@ -152,21 +152,22 @@ pub fn relabel(
     match policy {
         Policy::Off => {}
         Policy::Native { labels, mode, ty } => {
-            // `label` skips a path no longer there itself.
-            let paths = relabel_paths(root, &out.created, true)?;
+            // `label` skips a path no longer there itself, and would pass by those labelled
+            // when written: they are left out here already.
+            let paths = relabel_paths(root, &out.created, true, labelled)?;
             let n = label(root, &labels, &paths, labelled)
                 .context(|| format!("SELinux is {mode} in the target"))?;
             log::info!(
                 "SELinux: labelled {} paths under the {} created, {} of them when written ({} file contexts of policy {ty})",
                 n + labelled.len(),
-                paths.len(),
+                paths.len() + labelled.len(),
                 labelled.len(),
                 labels.len()
             );
         }
         Policy::Setfiles { why, mode, fc } => {
             // setfiles fails on a missing path: only those still there.
-            let paths = relabel_paths(root, &out.created, false)?;
+            let paths = relabel_paths(root, &out.created, false, &HashSet::new())?;
             if paths.is_empty() {
                 return Ok(());
             }
@@ -349,8 +350,14 @@ fn setfiles(root: &Root, fc: &str, paths: &[String], runner: &dyn Runner) -> Res
 
 /// The created paths as setfiles must see them: directories resolved inside the root (setfiles
 /// resolves symlinks on the host, where an absolute link leads out of the target), each once,
-/// and only those still there (a later step may have replaced or removed one).
-fn relabel_paths(root: &Root, created: &[String], all: bool) -> Result<Vec<String>> {
+/// and only those still there (a later step may have replaced or removed one), but for those
+/// in `skip`.
+fn relabel_paths(
+    root: &Root,
+    created: &[String],
+    all: bool,
+    skip: &HashSet<String>,
+) -> Result<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     // Each directory is opened and located once for all its entries.
@@ -381,7 +388,7 @@ fn relabel_paths(root: &Root, created: &[String], all: bool) -> Result<Vec<Strin
             }
         };
         let real = format!("{}/{name}", base.trim_end_matches('/'));
-        if seen.insert(real.clone()) {
+        if !skip.contains(&real) && seen.insert(real.clone()) {
             out.push(real);
         }
     }
@@ -403,8 +410,14 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         assert_eq!(
-            super::relabel_paths(&root, &created, false).unwrap(),
+            super::relabel_paths(&root, &created, false, &Default::default()).unwrap(),
             vec!["/srv/real/new", "/srv/real/f", "/opt"]
+        );
+        // What was labelled when written is left out, by its real path.
+        let skip = ["/srv/real/f".to_string()].into_iter().collect();
+        assert_eq!(
+            super::relabel_paths(&root, &created, true, &skip).unwrap(),
+            vec!["/srv/real/new", "/srv/real/gone", "/opt"]
         );
         std::fs::remove_dir_all(&d).unwrap();
     }
