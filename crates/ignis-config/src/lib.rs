@@ -120,6 +120,12 @@ pub fn parse_cached_owned(src: Vec<u8>) -> Result<Parsed, ParseError> {
     parse_owned_with(src, false)
 }
 
+/// Whether [`parse_owned`] may keep the buffer of a document of `len` bytes (else it only
+/// reads it, as [`parse`] does).
+pub fn takes_buffer(len: usize) -> bool {
+    len >= TAKE_OVER_DOC
+}
+
 /// The smallest document [`parse_owned`] looks for a string to hand its buffer to, and the
 /// smallest such string.
 const TAKE_OVER_DOC: usize = 16 << 20;

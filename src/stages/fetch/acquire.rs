@@ -256,7 +256,18 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
             }
         }
         let UserConfig { bytes, origin, .. } = uc;
-        let sha512 = hash::sha512_hex(&bytes);
+        // The digest is computed beside the parse when the parse only reads the document.
+        let (sha512, parsed) = match config::takes_buffer(bytes.len()) {
+            true => (hash::sha512_hex(&bytes), None),
+            false => std::thread::scope(|sc| {
+                let digest = sc.spawn(|| hash::sha512_hex(&bytes));
+                let parsed = config::parse(&bytes);
+                let sha512 = digest
+                    .join()
+                    .map_err(|_| Error::failed("the digest thread panicked"))?;
+                Ok::<_, Error>((sha512, Some(parsed)))
+            })?,
+        };
         log::info!(
             "user config from {origin} ({} bytes, sha512 {})",
             bytes.len(),
@@ -267,7 +278,11 @@ pub fn acquire(src: &Sources, offline: bool) -> Result<Acquired> {
             source: origin.clone(),
             sha512: sha512.clone(),
         });
-        if let Some(c) = parse_checked_owned(bytes, &origin, &sha512)? {
+        let parsed = match parsed {
+            Some(p) => checked(p, &origin, &|| sha512.clone())?,
+            None => parse_checked_owned(bytes, &origin, &sha512)?,
+        };
+        if let Some(c) = parsed {
             user_config_provided = true;
             provenance.record(&origin, &c);
             user = Renderer {
