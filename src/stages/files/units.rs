@@ -8,8 +8,9 @@ use super::unitlinks::Links;
 use super::Applied;
 use crate::config::types::{Config, Unit};
 use crate::config::unit as unitfile;
+use crate::error::Error;
 use crate::error::{Context, Result};
-use crate::sys::root::{Kind, Root};
+use crate::sys::root::{DirCache, Kind, Root};
 use std::collections::BTreeMap;
 
 const UNIT_DIR: &str = "/etc/systemd/system";
@@ -58,10 +59,13 @@ pub fn preset_lines(units: &[Unit]) -> Vec<String> {
 pub fn apply(root: &Root, cfg: &Config, out: &mut Applied) -> Result<()> {
     // The unit directory's symlinks, scanned at the first disable.
     let mut links = None;
+    // The unit directory and the dropin directories, each opened once while nothing removes
+    // entries there.
+    let mut dirs = DirCache::new(16);
     for (i, u) in cfg.systemd.units.iter().enumerate() {
         let what = format!("$.systemd.units.{i} {:?}", u.name);
         crate::log::op(&format!("processing unit {what}"), || {
-            unit(root, &mut links, u, out)
+            unit(root, &mut dirs, &mut links, u, out)
         })
         .context(|| what.clone())?;
     }
@@ -105,7 +109,13 @@ fn write_presets(root: &Root, lines: &[String], out: &mut Applied) -> Result<()>
 
 /// One unit's files, mask and disable; `links` (once scanned) follows every change made to
 /// links under the unit directory.
-fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> Result<()> {
+fn unit(
+    root: &Root,
+    dirs: &mut DirCache,
+    links: &mut Option<Links>,
+    u: &Unit,
+    out: &mut Applied,
+) -> Result<()> {
     let path = format!("{UNIT_DIR}/{}", u.name);
     let forget = |links: &mut Option<Links>, p: &str| {
         if let Some(l) = links {
@@ -113,28 +123,33 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
         }
     };
     if let Some(c) = &u.contents {
-        ensure_dir(root, UNIT_DIR, out)?;
-        let existed = root.lstat(&path)?.is_some();
+        ensure_dir(root, dirs, UNIT_DIR, out)?;
+        let existed = match dirs.get(root, UNIT_DIR)? {
+            Some(d) => d.lstat(&u.name)?.is_some(),
+            None => root.lstat(&path)?.is_some(),
+        };
         if existed {
             root.remove_all(&path)?;
+            dirs.clear();
             forget(links, &path);
         }
-        root.write_atomic(&path, c.as_bytes(), 0o644, 0, 0)?;
+        write_in(root, dirs, UNIT_DIR, &u.name, c.as_bytes())?;
         out.created.push(path.clone());
     }
     for d in &u.dropins {
         let Some(c) = &d.contents else { continue };
         let dir = format!("{UNIT_DIR}/{}.d", u.name);
         let p = format!("{dir}/{}", d.name);
-        dropin_dir(root, &dir, out)?;
-        root.write_atomic(&p, c.as_bytes(), 0o644, 0, 0)?;
+        dropin_dir(root, dirs, &dir, out)?;
+        write_in(root, dirs, &dir, &d.name, c.as_bytes())?;
         forget(links, &p);
         out.created.push(p);
     }
     match u.mask {
         Some(true) => {
-            ensure_dir(root, UNIT_DIR, out)?;
+            ensure_dir(root, dirs, UNIT_DIR, out)?;
             root.remove_all(&path)?;
+            dirs.clear();
             forget(links, &path);
             root.symlink("/dev/null", &path)?;
             if let Some(l) = links {
@@ -146,6 +161,7 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
             if let Some(m) = root.lstat(&path)? {
                 if m.kind == Kind::Symlink && root.readlink(&path)? == "/dev/null" {
                     root.unlink(&path)?;
+                    dirs.clear();
                     forget(links, &path);
                 }
             }
@@ -154,20 +170,37 @@ fn unit(root: &Root, links: &mut Option<Links>, u: &Unit, out: &mut Applied) -> 
     }
     if u.enabled == Some(false) {
         disable(root, links, u)?;
+        dirs.clear();
     }
     Ok(())
+}
+
+/// Writes `bytes` to `dir/name` atomically (0644, root), `dir` from `dirs`, made when missing.
+fn write_in(root: &Root, dirs: &mut DirCache, dir: &str, name: &str, bytes: &[u8]) -> Result<()> {
+    let d = match dirs.get(root, dir)? {
+        Some(d) => d,
+        None => {
+            root.mkdir_all(dir, 0o755)?;
+            dirs.get(root, dir)?.ok_or_else(|| {
+                Error::failed(format!("{dir} is missing right after it was created"))
+            })?
+        }
+    };
+    let mut t = d.create_temp(name)?;
+    std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {dir}/{name}"))?;
+    t.commit(0o644, 0, 0)
 }
 
 /// The dropin directory `dir` (in the unit directory), made when missing. The common case, a
 /// new directory in an existing unit directory, is one mkdir where that directory is;
 /// anything else (a missing unit directory, a symlink or a file in the way) goes through
 /// `mkdir_all`, which follows or reports it.
-fn dropin_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
-    if root.open_dir(dir)?.is_some() {
+fn dropin_dir(root: &Root, dirs: &mut DirCache, dir: &str, out: &mut Applied) -> Result<()> {
+    if dirs.get(root, dir)?.is_some() {
         return Ok(());
     }
     let name = &dir[UNIT_DIR.len() + 1..];
-    if let Some(parent) = root.open_dir(UNIT_DIR)? {
+    if let Some(parent) = dirs.get(root, UNIT_DIR)? {
         if parent.lstat(name)?.is_none() {
             parent.mkdir(name, 0o755, None)?;
             out.created.push(dir.to_string());
@@ -179,8 +212,8 @@ fn dropin_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
 }
 
 /// The directory `dir`, made (with its parents) when missing: one lookup when it is there.
-fn ensure_dir(root: &Root, dir: &str, out: &mut Applied) -> Result<()> {
-    if root.open_dir(dir)?.is_none() {
+fn ensure_dir(root: &Root, dirs: &mut DirCache, dir: &str, out: &mut Applied) -> Result<()> {
+    if dirs.get(root, dir)?.is_none() {
         out.created.extend(root.mkdir_all(dir, 0o755)?);
     }
     Ok(())
