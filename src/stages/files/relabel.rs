@@ -195,7 +195,7 @@ pub fn label(
     paths: &[String],
     labelled: &HashSet<String>,
 ) -> Result<usize> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(QUEUED);
     std::thread::scope(|sc| {
         let setter = sc.spawn(move || -> Result<()> {
             for batch in rx {
@@ -222,8 +222,11 @@ pub fn label(
 /// A label to set: the entry `name` of the directory, and its context.
 type Job<'l> = (Arc<Dir>, String, &'l str);
 
-/// How many labels go to the labelling thread at once.
-const BATCH: usize = 128;
+/// How many labels go to the labelling thread at once, and how many batches may wait. Each
+/// label holds its directory open until it is set: at most (QUEUED + 2) * BATCH directories,
+/// beside the walk's own cache, whatever the tree (#14: the stage's fds stay bounded).
+const BATCH: usize = 32;
+const QUEUED: usize = 2;
 
 /// The walk's end of the channel to the labelling thread.
 struct Setter<'l> {
