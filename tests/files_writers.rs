@@ -67,9 +67,9 @@ fn file(path: &str, i: usize, extra: &str) -> String {
 
 /// The config: DIRS directories of PER_DIR files (some overwriting seeded files, some through
 /// a symlinked directory), one appended file in the middle (which ends a run), a directory and
-/// links around them; `bad` files get a wrong hash.
-fn config(bad: &[usize]) -> ignis::config::types::Config {
-    let mut files = Vec::new();
+/// links around them, and `extra` files first; `bad` files get a wrong hash.
+fn config_with(extra_files: &[&str], bad: &[usize]) -> ignis::config::types::Config {
+    let mut files: Vec<String> = extra_files.iter().map(|f| f.to_string()).collect();
     for d in 0..DIRS {
         for f in 0..PER_DIR {
             let i = files.len();
@@ -109,10 +109,15 @@ fn config(bad: &[usize]) -> ignis::config::types::Config {
         .config
 }
 
+fn config(bad: &[usize]) -> ignis::config::types::Config {
+    config_with(&[], bad)
+}
+
 fn seed(r: &Path) {
     std::fs::create_dir_all(r.join("etc/w/d02")).unwrap();
     std::fs::create_dir_all(r.join("etc/w/d00")).unwrap();
     std::os::unix::fs::symlink("d02", r.join("etc/w/alias")).unwrap();
+    std::os::unix::fs::symlink("d11", r.join("etc/w/via")).unwrap();
     for f in 0..5 {
         std::fs::write(r.join(format!("etc/w/d00/f{f:03}")), "old\n").unwrap();
     }
@@ -294,4 +299,31 @@ fn the_first_failure_in_order_is_the_error_and_all_before_it_are_written() {
             .collect();
         assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
     }
+}
+
+#[test]
+fn a_file_written_through_a_symlink_an_earlier_file_replaces_fails_as_in_order() {
+    if !needs_root("a_file_written_through_a_symlink_an_earlier_file_replaces_fails_as_in_order") {
+        return;
+    }
+    // /etc/w/via is a symlink to d11: the first file replaces it with a file, so the second,
+    // planned through it into d11, has no directory left when written in order.
+    let cfg = config_with(
+        &[
+            r#"{"path":"/etc/w/via","overwrite":true,"contents":{"source":"data:,now%20a%20file"}}"#,
+            r#"{"path":"/etc/w/via/late","contents":{"source":"data:,x"}}"#,
+        ],
+        &[],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (one, many) = (tmp.path().join("one"), tmp.path().join("many"));
+    let a = write(&one, &cfg, 1);
+    let b = write(&many, &cfg, 4);
+    let e =
+        a.0.clone()
+            .expect_err("in order, the second file has no directory");
+    assert!(e.contains("$.storage.files.1 "), "{e}");
+    assert_eq!(a.0, b.0);
+    assert!(!many.join("etc/w/d11/late").exists());
+    assert_eq!(tree(&one), tree(&many));
 }

@@ -155,9 +155,14 @@ fn one(
 
 /// Whether `o` can be written by another thread than the nodes before and after it: a file
 /// whose contents are in the config (or empty), with nothing to append, that nothing else
-/// lands beneath. Writing it then touches its own path only, in a directory that exists.
+/// lands beneath, on a path without symlinks (where it lands is where it says: a node written
+/// before it cannot change that by replacing a symlink on its way). Writing it then touches
+/// its own path only, in a directory that exists.
 fn independent(o: &Op) -> bool {
-    matches!(o.what, What::File(f) if f.append.is_empty()) && !o.remote && o.leaf
+    matches!(o.what, What::File(f) if f.append.is_empty())
+        && !o.remote
+        && o.leaf
+        && o.resolved == o.path()
 }
 
 /// What one writer thread of [`run`] did: the paths it created, its first failure (with its
