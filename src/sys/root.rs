@@ -307,9 +307,7 @@ impl Root {
                 })?
             }
         };
-        let mut t = d.create_temp(name)?;
-        std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {p}"))?;
-        t.commit(mode, uid, gid)
+        d.write_atomic(name, bytes, mode, uid, gid)
     }
 
     pub fn readlink(&self, p: &str) -> Result<String> {

@@ -186,9 +186,7 @@ fn write_in(root: &Root, dirs: &mut DirCache, dir: &str, name: &str, bytes: &[u8
             })?
         }
     };
-    let mut t = d.create_temp(name)?;
-    std::io::Write::write_all(&mut t.file, bytes).context(|| format!("writing {dir}/{name}"))?;
-    t.commit(0o644, 0, 0)
+    d.write_atomic(name, bytes, 0o644, 0, 0)
 }
 
 /// The dropin directory `dir` (in the unit directory), made when missing. The common case, a

@@ -5,7 +5,7 @@
 //! is never followed.
 
 use super::{create_temp_in, io_err, Kind, Meta, Root, TempFile};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use rustix::fd::OwnedFd;
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
@@ -224,6 +224,22 @@ impl Dir {
     /// A new temp file in this directory, to be committed over `name`.
     pub fn create_temp(&self, name: &str) -> Result<TempFile> {
         create_temp_in(self.fd.clone(), check(name)?, &self.at(name), 0o600)
+    }
+
+    /// Writes `bytes` to `name` atomically (a temp file renamed over it), with that owner and
+    /// mode.
+    pub fn write_atomic(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Result<()> {
+        let mut t = self.create_temp(name)?;
+        std::io::Write::write_all(&mut t.file, bytes)
+            .context(|| format!("writing {}", self.at(name)))?;
+        t.commit(mode, uid, gid)
     }
 
     /// A new temp file to be committed over `name` with `mode`: created with that mode when
